@@ -1,0 +1,74 @@
+"""Trace records: one JSON line per record, a header first, steps as they happen, a summary last.
+
+Loop 1 and Loop 2 read traces only through `automem_agent.trace`, which decodes these types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from automem_envs._types import EpisodeStats
+from automem_memfs._ops import Call, OpResult
+
+
+class TraceHeader(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="header"):
+    env_id: str
+    seed: int
+    max_steps: int
+    agent: str  # "memory" or "history"
+    scaffold_name: str
+    scaffold_hash: str
+    models: dict[str, str]  # role -> model spec (no secrets)
+    adapters: dict[str, str | None] = {}  # role -> adapter name
+    started_at: str = ""  # ISO 8601
+    instructions: str = ""
+
+
+class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """One model call inside a step, with everything needed to replay or learn from it."""
+
+    phase: str  # "log" or "plan"
+    role: str  # "memory" or "action": which model answered
+    round: int
+    messages: list[dict[str, str]]  # the exact input the model saw ({"role", "content"})
+    response: str  # verbatim
+    calls: list[Call] = []  # parsed from `response`
+    results: list[OpResult] = []  # one per executed op, in order
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None  # a model-caused problem reported back to the model
+
+
+class StepRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="step"):
+    step: int
+    observation: str
+    turns: list[LLMTurn]
+    action: str  # what the agent proposed
+    executed_action: str  # what the env ran
+    valid_action: bool
+    fallback: bool = False  # the agent never committed an action; the scaffold's fallback ran
+    reward: float = 0.0
+    progression: float = 0.0
+    done: bool = False
+    memory_bytes: int = 0
+    op_counts: dict[str, int] = {}  # this step's ops by kind
+    memory_snapshot: str | None = None  # content hash of the memory after this step
+    memory_diff: dict[str, Any] | None = None  # files changed this step: path -> new text or None
+
+
+class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="summary"):
+    stats: EpisodeStats
+    status: str  # "finished" or "errored"
+    error: str | None = None
+    steps: int = 0
+    fallback_actions: int = 0
+    tokens: dict[str, dict[str, int]] = {}  # role -> {"input": n, "output": n}
+    op_counts: dict[str, int] = {}
+    write_to_search: float | None = None  # writes / searches (None if no search)
+    memory_growth_per_step: float = 0.0  # characters added per step, end size minus start size
+    wall_s: float = 0.0
+
+
+TraceRecord = TraceHeader | StepRecord | EpisodeSummary
