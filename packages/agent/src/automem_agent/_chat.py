@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
 Role = Literal["system", "user", "assistant"]
 
 
+class ToolSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool offered to the model: a name, a description and a JSON schema for its input."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class ToolCall(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ToolResult(msgspec.Struct, frozen=True, kw_only=True):
+    call_id: str
+    content: str
+    is_error: bool = False
+
+
 class ChatMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message. Native tool use rides along: an assistant message may carry `tool_calls`,
+    and the user message after it the matching `tool_results`."""
+
     role: Role
     content: str
+    tool_calls: list[ToolCall] = []
+    tool_results: list[ToolResult] = []
 
 
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +53,7 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     stop: list[str] = []
     adapter: str | None = None
     purpose: str = "memory"
+    tools: list[ToolSpec] = []  # honoured natively by backends with `supports_tools`; others ignore
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,7 +62,8 @@ class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int = 0
     latency_s: float = 0.0
     model: str = ""
-    finish_reason: str = ""  # "stop", "length", ...
+    finish_reason: str = ""  # "stop", "length", "tool_use", ...
+    tool_calls: list[ToolCall] = []
 
 
 @runtime_checkable
@@ -44,6 +71,7 @@ class ChatModel(Protocol):
     """Anything that can complete a chat. Backends raise `ModelUnavailable` only after retries."""
 
     name: str
+    supports_tools: bool  # True if `ChatRequest.tools` is used natively (Anthropic)
 
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
 
