@@ -1,0 +1,357 @@
+"""A budgeted tool-use loop over any `ChatModel`.
+
+Backends with `supports_tools` get native tool use (`ChatRequest.tools`, `ChatResponse.tool_calls`);
+every other backend gets the same tools through the tag syntax in `_tags`. Tool errors and
+malformed calls go back to the model as messages. The session ends when the model calls `finish`
+(with a rationale) or a budget runs out, and returns a `SessionTranscript`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
+
+import msgspec
+
+from automem_agent._chat import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    ModelUnavailable,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
+from automem_agent.meta._tags import describe_tools, parse_tag_calls
+
+Handler = Callable[[dict[str, Any]], "str | Awaitable[str]"]
+EndReason = Literal[
+    "finish", "max_turns", "max_tokens", "max_wall", "model_error", "finish_rejected"
+]
+FINISH = "finish"
+
+
+class ToolError(Exception):
+    """Raised by a tool handler for a mistake the model made; the message goes to the model."""
+
+
+class Tool(msgspec.Struct, frozen=True, kw_only=True):
+    """A tool: what the model sees (`name`, `description`, JSON `input_schema`) and its handler.
+
+    The handler takes the call's input dict and returns the text the model reads (sync or async).
+    It raises `ToolError` for a model mistake; any other exception is also reported to the model.
+    """
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    handler: Handler
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(
+            name=self.name, description=self.description, input_schema=self.input_schema
+        )
+
+
+class Budget(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits for one `run`/`resume` call. `max_tokens` counts input plus output tokens."""
+
+    max_turns: int = 20
+    max_tokens: int = 200_000
+    max_wall_s: float = 600.0
+
+
+class CallRecord(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    input: dict[str, Any] = {}
+    result: str = ""
+    is_error: bool = False
+
+
+class SessionTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """One model call: its verbatim reply, the tool calls found in it and their results."""
+
+    index: int
+    response: str
+    calls: list[CallRecord] = []
+    note: str | None = None  # what the session told the model besides tool results
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+
+
+class SessionTranscript(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a session did. `rationale` is the text given to `finish` (None if never called)."""
+
+    model: str
+    mode: Literal["native", "tags"]
+    turns: list[SessionTurn]
+    end_reason: EndReason
+    rationale: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    wall_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+FinishCheck = Callable[[str], "str | Awaitable[str | None] | None"]
+
+
+class ToolSession:
+    """A conversation in which a model works through tools until it calls `finish`.
+
+    `run(task)` starts the conversation; `resume(message)` continues it (for example with
+    validation errors to repair). A `finish` tool taking a `rationale` is always offered.
+    `finish_check(rationale)` may refuse a finish by returning a message for the model; after
+    `max_finish_rejections` refusals the session ends with `finish_rejected`.
+    `on_turn` sees each turn as it completes (to persist a partial transcript).
+    """
+
+    def __init__(
+        self,
+        model: ChatModel,
+        tools: Sequence[Tool],
+        *,
+        system: str,
+        budget: Budget = Budget(),
+        max_tokens_per_turn: int = 2048,
+        temperature: float = 0.0,
+        purpose: str = "meta",
+        finish_check: FinishCheck | None = None,
+        max_finish_rejections: int = 2,
+        on_turn: Callable[[SessionTurn], None] | None = None,
+        finish_description: str = "End the session with a short rationale of what you did and why.",
+    ) -> None:
+        finish = Tool(
+            name=FINISH,
+            description=finish_description,
+            input_schema={
+                "type": "object",
+                "properties": {"rationale": {"type": "string"}},
+                "required": ["rationale"],
+            },
+            handler=lambda _: "finished",
+        )
+        self.model = model
+        self.tools = {t.name: t for t in [*tools, finish]}
+        self.native = bool(getattr(model, "supports_tools", False))
+        self.budget = budget
+        self.max_tokens_per_turn = max_tokens_per_turn
+        self.temperature = temperature
+        self.purpose = purpose
+        self.finish_check = finish_check
+        self.max_finish_rejections = max_finish_rejections
+        self.on_turn = on_turn
+        specs = [t.spec for t in self.tools.values()]
+        self.system = system if self.native else f"{system}\n\n{describe_tools(specs)}"
+        self.messages: list[ChatMessage] = [ChatMessage(role="system", content=self.system)]
+        self.turns: list[SessionTurn] = []
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.wall_s = 0.0
+        self.rationale: str | None = None
+        self._unsent: ChatMessage | None = None  # tool results not yet delivered when a call ended
+
+    async def run(self, task: str) -> SessionTranscript:
+        """Start with `task` as the first user message and work until finish or budget."""
+        return await self._loop(task)
+
+    async def resume(self, message: str) -> SessionTranscript:
+        """Continue the same conversation with a new user message (fresh per-call budget)."""
+        self.rationale = None
+        return await self._loop(message)
+
+    def _first_message(self, text: str) -> ChatMessage:
+        unsent, self._unsent = self._unsent, None
+        if unsent is None:
+            return ChatMessage(role="user", content=text)
+        if self.native:  # every tool_use must be answered by a tool_result in the next message
+            return ChatMessage(role="user", content=text, tool_results=unsent.tool_results)
+        return ChatMessage(role="user", content=f"{unsent.content}\n\n{text}".strip())
+
+    async def _loop(self, user_text: str) -> SessionTranscript:
+        start = time.perf_counter()
+        pending = self._first_message(user_text)
+        turns_here = tokens_here = rejections = 0
+        end: EndReason = "max_turns"
+        error: str | None = None
+        while True:
+            elapsed = time.perf_counter() - start
+            if turns_here >= self.budget.max_turns:
+                end = "max_turns"
+                break
+            if tokens_here >= self.budget.max_tokens:
+                end = "max_tokens"
+                break
+            if elapsed >= self.budget.max_wall_s:
+                end = "max_wall"
+                break
+            self.messages.append(pending)
+            request = ChatRequest(
+                messages=list(self.messages),
+                max_tokens=min(self.max_tokens_per_turn, self.budget.max_tokens - tokens_here),
+                temperature=self.temperature,
+                purpose=self.purpose,
+                tools=[t.spec for t in self.tools.values()] if self.native else [],
+            )
+            try:
+                response = await asyncio.wait_for(
+                    self.model.complete(request), timeout=self.budget.max_wall_s - elapsed
+                )
+            except TimeoutError:
+                end = "max_wall"
+                self.messages.pop()
+                break
+            except ModelUnavailable as exc:
+                end, error = "model_error", str(exc)
+                self.messages.pop()
+                break
+            turns_here += 1
+            tokens_here += response.input_tokens + response.output_tokens
+            self.input_tokens += response.input_tokens
+            self.output_tokens += response.output_tokens
+            calls, note, finished, pending = await self._handle(response)
+            if finished:
+                refusal = await self._check_finish()
+                if refusal is None:
+                    end = "finish"
+                else:
+                    rejections += 1
+                    note = refusal
+                    pending = self._refusal_message(pending, refusal)
+                    self.rationale = None
+            turn = SessionTurn(
+                index=len(self.turns),
+                response=response.text,
+                calls=calls,
+                note=note,
+                input_tokens=response.input_tokens,
+                output_tokens=response.output_tokens,
+                latency_s=response.latency_s,
+            )
+            self.turns.append(turn)
+            if self.on_turn is not None:
+                self.on_turn(turn)
+            if end == "finish":
+                break
+            if rejections > self.max_finish_rejections:
+                end = "finish_rejected"
+                break
+        self._unsent = pending if self.messages[-1] is not pending else None
+        self.wall_s += time.perf_counter() - start
+        return self.transcript(end, error)
+
+    def transcript(self, end: EndReason, error: str | None = None) -> SessionTranscript:
+        return SessionTranscript(
+            model=getattr(self.model, "name", type(self.model).__name__),
+            mode="native" if self.native else "tags",
+            turns=list(self.turns),
+            end_reason=end,
+            rationale=self.rationale,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            wall_s=self.wall_s,
+            error=error,
+        )
+
+    async def _check_finish(self) -> str | None:
+        if self.finish_check is None:
+            return None
+        verdict = self.finish_check(self.rationale or "")
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        return verdict
+
+    def _refusal_message(self, pending: ChatMessage, refusal: str) -> ChatMessage:
+        text = f"Your finish was not accepted:\n{refusal}\nFix the problem, then call finish again."
+        if self.native:
+            results = [
+                ToolResult(call_id=r.call_id, content=text, is_error=True)
+                if r.content == "finished"
+                else r
+                for r in pending.tool_results
+            ]
+            return ChatMessage(role="user", content="", tool_results=results)
+        return ChatMessage(role="user", content=f"{pending.content}\n{text}".strip())
+
+    async def _handle(
+        self, response: Any
+    ) -> tuple[list[CallRecord], str | None, bool, ChatMessage]:
+        """Run the reply's calls; return records, a note, whether finish was called, next message."""
+        if self.native:
+            return await self._handle_native(response)
+        return await self._handle_tags(response)
+
+    async def _handle_native(
+        self, response: Any
+    ) -> tuple[list[CallRecord], str | None, bool, ChatMessage]:
+        tool_calls: list[ToolCall] = list(response.tool_calls)
+        self.messages.append(
+            ChatMessage(role="assistant", content=response.text, tool_calls=tool_calls)
+        )
+        if not tool_calls:
+            note = "No tool call in your reply. Keep working with the tools, and call finish when done."
+            return [], note, False, ChatMessage(role="user", content=note)
+        records, results, finished = [], [], False
+        for call in tool_calls:
+            text, is_error = await self._invoke(call.name, call.input)
+            finished = finished or (call.name == FINISH and not is_error)
+            records.append(
+                CallRecord(name=call.name, input=call.input, result=text, is_error=is_error)
+            )
+            results.append(ToolResult(call_id=call.id, content=text, is_error=is_error))
+        return records, None, finished, ChatMessage(role="user", content="", tool_results=results)
+
+    async def _handle_tags(
+        self, response: Any
+    ) -> tuple[list[CallRecord], str | None, bool, ChatMessage]:
+        self.messages.append(ChatMessage(role="assistant", content=response.text))
+        specs = [t.spec for t in self.tools.values()]
+        parsed = parse_tag_calls(response.text, specs)
+        if not parsed:
+            note = (
+                'No tool call found. Call a tool as <tool name="NAME">{"arg": "value"}</tool>, '
+                'and end with <tool name="finish">{"rationale": "..."}</tool>.'
+            )
+            return [], note, False, ChatMessage(role="user", content=note)
+        records, blocks, finished = [], [], False
+        for call in parsed:
+            if call.error is not None:
+                text, is_error = f"malformed call: {call.error}", True
+            else:
+                text, is_error = await self._invoke(call.name, call.input)
+            finished = finished or (call.name == FINISH and not is_error)
+            records.append(
+                CallRecord(name=call.name, input=call.input, result=text, is_error=is_error)
+            )
+            status = "error" if is_error else "ok"
+            blocks.append(f'<result name="{call.name}" status="{status}">\n{text}\n</result>')
+        return records, None, finished, ChatMessage(role="user", content="\n".join(blocks))
+
+    async def _invoke(self, name: str, args: dict[str, Any]) -> tuple[str, bool]:
+        tool = self.tools.get(name)
+        if tool is None:
+            return f"unknown tool {name!r}; known tools: {', '.join(self.tools)}", True
+        if name == FINISH:
+            rationale = args.get("rationale")
+            if not isinstance(rationale, str) or not rationale.strip():
+                return "finish needs a non-empty 'rationale' string", True
+            self.rationale = rationale.strip()
+            return "finished", False
+        try:
+            out = tool.handler(args)
+            if inspect.isawaitable(out):
+                out = await out
+        except ToolError as exc:
+            return str(exc), True
+        except Exception as exc:  # a handler bug must not end the session; the model sees it
+            return f"tool {name} failed: {type(exc).__name__}: {exc}", True
+        return str(out), False
