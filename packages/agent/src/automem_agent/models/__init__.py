@@ -1,8 +1,13 @@
 """Chat-model backends behind the `ChatModel` protocol, chosen by a spec string.
 
-`load_model("smollm2")`, `load_model("openai:http://localhost:8000/v1#qwen")`, ... See MODELS.md.
+`load_model("smollm2")`, `load_model("openai:http://localhost:8000/v1#qwen")`, ... See
+packages/agent/MODELS.md. Heavy dependencies (torch, SDKs) are imported only when a backend
+that needs them is built.
 """
 
+from automem_agent.models._cache import cache_dir
+from automem_agent.models._local import LocalModel
+from automem_agent.models._registry import backends, load_model, register_backend
 from automem_agent.models._replay import (
     RecordingModel,
     ReplayEntry,
@@ -11,12 +16,21 @@ from automem_agent.models._replay import (
     request_digest,
 )
 from automem_agent.models._scripted import ScriptedModel
+from automem_agent.models._tiny import CHAT_TEMPLATE as TINY_CHAT_TEMPLATE
+from automem_agent.models._tiny import build_tiny_model
 
 __all__ = [
+    "TINY_CHAT_TEMPLATE",
+    "LocalModel",
     "RecordingModel",
     "ReplayEntry",
     "ReplayModel",
     "ScriptedModel",
+    "backends",
+    "build_tiny_model",
+    "cache_dir",
+    "load_model",
     "read_replay",
+    "register_backend",
     "request_digest",
 ]

@@ -142,3 +142,10 @@ class RecordingModel:
 
     def __repr__(self) -> str:
         return f"RecordingModel(inner={self.inner!r}, path={str(self.path)!r})"
+
+
+def load_replay(rest: str, **options) -> ReplayModel:
+    """Loader for `replay:<path>`."""
+    if not rest:
+        raise ValueError("replay spec needs a path: replay:<path.jsonl>")
+    return ReplayModel(rest, **options)

@@ -78,3 +78,15 @@ class ScriptedModel:
 
     def __repr__(self) -> str:
         return f"ScriptedModel(name={self.name!r}, supports_tools={self.supports_tools})"
+
+
+def load_scripted(rest: str, **options) -> ScriptedModel:
+    """Loader for `scripted:<module>:<function>`: the function is the script."""
+    import importlib
+
+    module, _, attr = rest.rpartition(":")
+    if not module or not attr:
+        raise ValueError(f"scripted spec needs <module>:<function>, got {rest!r}")
+    fn = getattr(importlib.import_module(module), attr)
+    options.setdefault("name", f"scripted:{rest}")
+    return ScriptedModel(fn, **options)
