@@ -1,0 +1,381 @@
+"""LoRA supervised fine-tuning with response-only loss, checkpoints and resume.
+
+A small loop over `accelerate`, so the same code runs on CPU, one GPU, or several GPUs under
+`accelerate launch`. Checkpoints (adapter, optimizer, scheduler, RNG state, position) are written
+to a temporary directory and renamed into place, so an interrupted run resumes from the last
+complete one. The final adapter is saved in PEFT format (`adapter_config.json` +
+`adapter_model.safetensors`), which the local backend and `vllm serve --lora-modules` both load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from automem_train._config import TrainConfig
+from automem_train._tokenize import Encoded
+
+IGNORE = -100
+STATE_FILE = "state.pt"
+
+
+class TrainResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run produced. `tokens_per_s` counts non-padding tokens through forward+backward."""
+
+    adapter_dir: str
+    steps: int
+    resumed_from: int = 0
+    first_loss: float | None = None
+    final_loss: float | None = None
+    tokens: int = 0
+    loss_tokens: int = 0
+    padded_tokens: int = 0
+    train_s: float = 0.0
+    tokens_per_s: float = 0.0
+    device: str = "cpu"
+
+
+def epoch_batches(
+    lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int, group_by_length: bool
+) -> list[list[int]]:
+    """The batches of one epoch as index lists, a pure function of (seed, epoch) so a resumed
+    run sees the same order. Length grouping sorts within windows of 50 batches, then shuffles
+    the batches, so each batch pads little but the order stays random."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        window = batch_size * 50
+        order = [
+            i
+            for start in range(0, len(order), window)
+            for i in sorted(order[start : start + window], key=lambda i: -lengths[i])
+        ]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if group_by_length:
+        rng.shuffle(batches)
+    return batches
+
+
+def collate(items: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
+    """Right-padded tensors; labels are the input ids where the mask is set, else ignored."""
+    import torch
+
+    width = max(len(e.input_ids) for e in items)
+    ids, attn, labels = [], [], []
+    for e in items:
+        pad = width - len(e.input_ids)
+        ids.append(e.input_ids + [pad_id] * pad)
+        attn.append([1] * len(e.input_ids) + [0] * pad)
+        labels.append(
+            [t if m else IGNORE for t, m in zip(e.input_ids, e.mask, strict=True)] + [IGNORE] * pad
+        )
+    return {
+        "input_ids": torch.tensor(ids),
+        "attention_mask": torch.tensor(attn),
+        "labels": torch.tensor(labels),
+    }
+
+
+def _latest_checkpoint(out_dir: Path) -> Path | None:
+    root = out_dir / "checkpoints"
+    if not root.is_dir():
+        return None
+    done = sorted(p for p in root.glob("step-*") if (p / STATE_FILE).is_file())
+    return done[-1] if done else None
+
+
+def _atomic_dir(final: Path, write: Callable[[Path], None]) -> None:
+    tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _dtype(name: str, cuda: bool) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if cuda else torch.float32
+    return getattr(torch, name)
+
+
+def load_base(path: str | Path, config: TrainConfig, device_is_cuda: bool) -> tuple[Any, Any]:
+    """(model, tokenizer) for training; the tokenizer gets a pad token if it has none."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=_dtype(config.dtype, device_is_cuda)
+    )
+    return model, tokenizer
+
+
+def train_lora(
+    base_model: str | Path,
+    encoded: Sequence[Encoded],
+    out_dir: str | Path,
+    config: TrainConfig = TrainConfig(),
+    *,
+    base_model_name: str | None = None,
+    progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Trains a LoRA adapter on `encoded` and saves it to `out_dir/adapter`.
+
+    Resumes from the newest checkpoint in `out_dir` if there is one (the config must match).
+    `base_model_name` is written into the adapter config (default: `base_model`), so set it to
+    the name vLLM serves. `on_step(step, loss)` runs after each optimizer step; an exception from
+    it stops training (the last checkpoint stays).
+    """
+    import torch
+    from accelerate import Accelerator
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from tqdm.auto import tqdm
+
+    problems = config.problems()
+    if problems:
+        raise ValueError("bad training config: " + "; ".join(problems))
+    if not encoded:
+        raise ValueError("no training examples")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_json = msgspec.json.encode(config).decode()
+    saved = out / "train_config.json"
+    if saved.exists() and _latest_checkpoint(out) is not None and saved.read_text() != config_json:
+        raise ValueError(f"{out} holds checkpoints of a different config; use a new out_dir")
+    saved.write_text(config_json)
+
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum)
+    cuda = accelerator.device.type == "cuda"
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    model, tokenizer = load_base(base_model, config, cuda)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    lora = LoraConfig(
+        r=config.lora.rank,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=list(config.lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    model.peft_config["default"].base_model_name_or_path = base_model_name or str(base_model)
+
+    lengths = [len(e.input_ids) for e in encoded]
+    per_epoch = math.ceil(math.ceil(len(encoded) / config.batch_size) / config.grad_accum)
+    per_epoch = max(1, math.ceil(per_epoch / accelerator.num_processes))
+    total = per_epoch * config.epochs
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(
+        config.scheduler,
+        optimizer,
+        num_warmup_steps=config.warmup_steps * accelerator.num_processes,
+        num_training_steps=total * accelerator.num_processes,
+    )
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+
+    step, start_epoch, skip = 0, 0, 0
+    checkpoint = _latest_checkpoint(out)
+    if checkpoint is not None:
+        state = torch.load(checkpoint / STATE_FILE, weights_only=False)
+        weights = load_file(str(checkpoint / "adapter" / "adapter_model.safetensors"))
+        set_peft_model_state_dict(accelerator.unwrap_model(model), weights)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, start_epoch, skip = state["step"], state["epoch"], state["batches_in_epoch"]
+        random.setstate(state["rng_python"])
+        torch.set_rng_state(state["rng_torch"])
+        if cuda and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+    resumed_from = step
+    log_path = out / "loss.jsonl"
+    _trim_log(log_path, step)
+
+    def save_checkpoint(epoch: int, batches_in_epoch: int) -> None:
+        accelerator.wait_for_everyone()
+        if not accelerator.is_main_process:
+            return
+
+        def write(tmp: Path) -> None:
+            accelerator.unwrap_model(model).save_pretrained(tmp / "adapter")
+            torch.save(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "batches_in_epoch": batches_in_epoch,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng_python": random.getstate(),
+                    "rng_torch": torch.get_rng_state(),
+                    "rng_cuda": torch.cuda.get_rng_state_all() if cuda else None,
+                },
+                tmp / STATE_FILE,
+            )
+
+        _atomic_dir(out / "checkpoints" / f"step-{step:07d}", write)
+        done = sorted((out / "checkpoints").glob("step-*"))
+        for old in done[: -max(1, config.keep_checkpoints)]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    pad_id = tokenizer.pad_token_id
+    bar = tqdm(
+        total=total,
+        initial=step,
+        desc="lora",
+        unit="step",
+        disable=not progress or not accelerator.is_main_process,
+    )
+    tokens = loss_tokens = padded = 0
+    first_loss = final_loss = None
+    model.train()
+    started = time.perf_counter()
+    with log_path.open("a", encoding="utf-8") as log:
+        for epoch in range(start_epoch, config.epochs):
+            if step >= total:
+                break
+            batches = epoch_batches(
+                lengths,
+                config.batch_size,
+                seed=config.seed,
+                epoch=epoch,
+                group_by_length=config.group_by_length,
+            )
+            loader = torch.utils.data.DataLoader(
+                list(range(len(encoded))),
+                batch_sampler=batches,
+                collate_fn=lambda idx: collate([encoded[i] for i in idx], pad_id),
+            )
+            loader = accelerator.prepare(loader)
+            seen = skip if epoch == start_epoch else 0
+            if seen:
+                loader = accelerator.skip_first_batches(loader, seen)
+            window: list[float] = []
+            for batch in loader:
+                with accelerator.accumulate(model):
+                    loss = model(**batch).loss
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.max_grad_norm:
+                        accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                seen += 1
+                window.append(loss.detach().float().item())
+                tokens += int(batch["attention_mask"].sum())
+                padded += batch["attention_mask"].numel()
+                loss_tokens += int((batch["labels"] != IGNORE).sum())
+                if not accelerator.sync_gradients:
+                    continue
+                step += 1
+                step_loss = sum(window) / len(window)
+                window = []
+                first_loss = step_loss if first_loss is None else first_loss
+                final_loss = step_loss
+                if accelerator.is_main_process:
+                    record = {
+                        "step": step,
+                        "epoch": epoch,
+                        "loss": step_loss,
+                        "lr": scheduler.get_last_lr()[0],
+                    }
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.3f}")
+                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                    save_checkpoint(epoch, seen)
+                if on_step is not None:
+                    on_step(step, step_loss)
+                if step >= total:
+                    break
+            skip = 0
+    bar.close()
+    elapsed = time.perf_counter() - started
+    adapter_dir = out / "adapter"
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        _atomic_dir(adapter_dir, lambda tmp: accelerator.unwrap_model(model).save_pretrained(tmp))
+        tokenizer.save_pretrained(out / "tokenizer")
+    result = TrainResult(
+        adapter_dir=str(adapter_dir),
+        steps=step,
+        resumed_from=resumed_from,
+        first_loss=first_loss,
+        final_loss=final_loss,
+        tokens=tokens,
+        loss_tokens=loss_tokens,
+        padded_tokens=padded,
+        train_s=elapsed,
+        tokens_per_s=tokens / elapsed if elapsed > 0 else 0.0,
+        device=str(accelerator.device),
+    )
+    if accelerator.is_main_process:
+        (out / "train_result.json").write_bytes(msgspec.json.encode(result))
+    return result
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drops loss records past `step` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    keep = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and json.loads(line)["step"] <= step
+    ]
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
+def read_loss_log(out_dir: str | Path) -> list[dict[str, Any]]:
+    """The loss records of a run, one per optimizer step."""
+    path = Path(out_dir) / "loss.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def plot_loss(out_dir: str | Path, png: str | Path | None = None, *, title: str = "") -> Path:
+    """Writes the loss curve of a run (default `out_dir/loss.png`) and returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_loss_log(out_dir)
+    target = Path(png) if png else Path(out_dir) / "loss.png"
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in records], [r["loss"] for r in records], marker=".", lw=1)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("response-token loss")
+    ax.set_title(title or "LoRA training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target
