@@ -1,3 +1,110 @@
-"""The LOG/PLAN memory agent: chat-model backends, scaffolds, traces and the episode runner."""
+"""The LOG/PLAN memory agent: chat-model backends, scaffolds, traces and the episode runner.
 
-__all__: list[str] = []
+    scaffold = load_scaffold(builtin_scaffold("v0"))
+    factory = memory_agent_factory(scaffold, RoleModels.single(load_model("smollm2")))
+    result = asyncio.run(run_suite(suite, factory, "runs/demo", concurrency=4))
+    print(format_summary(result))
+"""
+
+from automem_agent import trace
+from automem_agent._agent import (
+    Agent,
+    AgentFactory,
+    AgentInfo,
+    Decision,
+    EpisodeContext,
+    RoleModels,
+)
+from automem_agent._chat import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    ModelUnavailable,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
+from automem_agent._history_agent import HistoryAgent, history_agent_factory
+from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
+from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
+from automem_agent._play import PlayConfig, parse_seeds, play
+from automem_agent._runner import memory_path, run_episode, run_suite, trace_path
+from automem_agent._scaffold import (
+    Scaffold,
+    ScaffoldError,
+    builtin_scaffold,
+    content_hash,
+    load_scaffold,
+)
+from automem_agent._summary import (
+    EnvSummary,
+    EpisodeResult,
+    SuiteResult,
+    format_summary,
+    summarize,
+)
+from automem_agent._trace_records import (
+    EpisodeSummary,
+    LLMTurn,
+    StepRecord,
+    TraceHeader,
+    TraceRecord,
+)
+from automem_agent.models import ReplayModel, ScriptedModel, load_model
+from automem_agent.trace import Trace, TraceWriter, iter_traces, read_trace
+
+__all__ = [
+    "TEMPLATE_VARIABLES",
+    "Agent",
+    "AgentFactory",
+    "AgentInfo",
+    "ChatMessage",
+    "ChatModel",
+    "ChatRequest",
+    "ChatResponse",
+    "Decision",
+    "EnvSummary",
+    "EpisodeContext",
+    "EpisodeResult",
+    "EpisodeSummary",
+    "HistoryAgent",
+    "LLMTurn",
+    "Manifest",
+    "MemoryAgent",
+    "ModelUnavailable",
+    "PhaseSpec",
+    "PlanPhaseSpec",
+    "PlayConfig",
+    "ReplayModel",
+    "RoleModels",
+    "Scaffold",
+    "ScaffoldError",
+    "ScriptedModel",
+    "StepRecord",
+    "SuiteResult",
+    "ToolCall",
+    "ToolResult",
+    "ToolSpec",
+    "Trace",
+    "TraceHeader",
+    "TraceRecord",
+    "TraceWriter",
+    "builtin_scaffold",
+    "content_hash",
+    "format_summary",
+    "history_agent_factory",
+    "iter_traces",
+    "load_model",
+    "load_scaffold",
+    "memory_agent_factory",
+    "memory_path",
+    "parse_seeds",
+    "play",
+    "read_trace",
+    "run_episode",
+    "run_suite",
+    "summarize",
+    "trace",
+    "trace_path",
+]

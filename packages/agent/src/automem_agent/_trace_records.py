@@ -56,6 +56,9 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", ta
     op_counts: dict[str, int] = {}  # this step's ops by kind
     memory_snapshot: str | None = None  # content hash of the memory after this step
     memory_diff: dict[str, Any] | None = None  # files changed this step: path -> new text or None
+    # Added: things the harness noticed this step, for reviewers (hook errors, stuck warnings,
+    # a LOG phase that never said DONE, ...), e.g. "stuck: observation unchanged for 5 steps".
+    events: list[str] = []
 
 
 class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="summary"):

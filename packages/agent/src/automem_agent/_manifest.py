@@ -1,0 +1,98 @@
+"""The scaffold manifest (`scaffold.toml`): typed, validated, and the single place choices live."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Rounds = Annotated[int, msgspec.Meta(ge=1, le=50)]
+Tokens = Annotated[int, msgspec.Meta(ge=1, le=32768)]
+
+# Every `$name` a prompt template may use. The agent fills all of them for every template, so a
+# scaffold can move information between prompts freely; an unknown name is a load error.
+TEMPLATE_VARIABLES = frozenset(
+    {
+        "instructions",  # the game's own rules text
+        "actions",  # the env's action vocabulary, comma separated
+        "env_id",
+        "family",  # crafter, minihack or nethack
+        "step",  # 0-based step number
+        "observation",  # the current observation (after the format_observation hook)
+        "last_action",  # the action that ran on the previous step ("(none)" at step 0)
+        "feedback",  # what happened after the previous action: validity, reward, message
+        "memory_index",  # the memory directory's file index
+        "stuck_warning",  # the stuck message, or "" when not stuck
+        "analysis",  # the analyze hook's output, or ""
+        "syntax",  # how to write calls for this phase's op vocabulary
+        "ops",  # this phase's op names, comma separated
+        "max_rounds",
+        "round",  # 1-based round number within the phase
+        "rounds_left",
+        "results",  # the previous round's op results (continue templates)
+        "fallback_action",
+    }
+)
+
+
+class _Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class PhaseSpec(_Spec):
+    """One phase of a step: which ops it may use, for how many rounds, with which prompts.
+
+    `prompt` opens the phase; `continue_prompt` follows each round with that round's results.
+    """
+
+    ops: list[str]
+    max_rounds: Rounds = 5
+    prompt: str
+    continue_prompt: str
+    max_tokens: Tokens = 256
+    max_calls_per_round: Rounds = 8
+
+
+class PlanPhaseSpec(PhaseSpec):
+    """PLAN adds `commit_prompt`: the message that asks for the ACTION, sent when the action
+    role takes over in two-model mode and on the last round."""
+
+    commit_prompt: str
+
+
+class StuckSpec(_Spec):
+    """Warn when the observation has been the same for `window` consecutive steps. `message`
+    is a template that may use `$steps` (how long it has been unchanged)."""
+
+    window: Annotated[int, msgspec.Meta(ge=2)] = 5
+    message: str = "WARNING: nothing has changed for $steps steps. Try a different action."
+
+
+class MemorySpec(_Spec):
+    """The memory directory an episode starts with.
+
+    `initial` is a directory of files copied in; `reference` writes env facts into files
+    (path -> "instructions" or "actions"); `schema` and `limits` are memfs tables.
+    """
+
+    initial: str | None = "memory"
+    reference: dict[str, Literal["instructions", "actions"]] = {}
+    schema: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+
+
+class Manifest(_Spec):
+    """`scaffold.toml`. Paths are relative to the scaffold directory."""
+
+    name: str
+    description: str = ""
+    syntax: Literal["tags", "json"] = "tags"
+    system_prompt: str = "prompts/system.md"
+    log: PhaseSpec
+    plan: PlanPhaseSpec
+    fallback_action: str = ""  # "" = the env's default action
+    stuck: StuckSpec = StuckSpec()
+    memory: MemorySpec = MemorySpec()
+    hooks: str | None = "hooks.py"  # optional; a missing file is fine when left at the default
+    result_chars: Annotated[int, msgspec.Meta(ge=50)] = 1500  # op results longer than this are cut
+    observation_history: Annotated[int, msgspec.Meta(ge=1)] = 32  # observations kept for hooks

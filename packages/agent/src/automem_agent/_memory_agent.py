@@ -1,0 +1,320 @@
+"""The LOG/PLAN memory agent: every choice comes from the scaffold, the code only runs it.
+
+One step is one conversation: the system prompt, then LOG (memory ops over up to K rounds,
+ending with DONE), then PLAN (read-only ops over up to K rounds, ending with one ACTION).
+
+Two-model mode (see `RoleModels`): LOG rounds and PLAN's consultation rounds go to the memory
+role. PLAN hands over to the action role, on the same conversation with the commit prompt
+appended, as soon as the memory role answers a round with an ACTION or with no memory op, and
+at the latest on the last round. The action role's ACTION is the one that runs; an ACTION from
+the memory role is only advice. In single-model mode every round goes to the one model, and a
+PLAN turn is labelled `action` exactly when it commits the action.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from automem_envs._types import Observation, StepResult, env_family
+from automem_memfs._ops import Action, Done, OpResult, ParseError, op_kind
+
+from automem_agent._agent import (
+    AgentFactory,
+    AgentInfo,
+    Decision,
+    EpisodeContext,
+    RoleModels,
+    ask,
+    message_dicts,
+)
+from automem_agent._chat import ChatMessage
+from automem_agent._manifest import PhaseSpec
+from automem_agent._memory import EpisodeMemory
+from automem_agent._scaffold import Scaffold
+from automem_agent._syntax import parse, phase_syntax
+from automem_agent._trace_records import LLMTurn
+
+
+class _Round:
+    """What one model response did: its op results and any control call."""
+
+    def __init__(self) -> None:
+        self.results: list[OpResult] = []
+        self.errors: list[str] = []  # every model mistake, for the trace
+        self.notes: list[str] = []  # the mistakes not already shown as an op result
+        self.done = False
+        self.action: str | None = None
+        self.memory_ops = 0
+
+    def note(self, message: str) -> None:
+        self.errors.append(message)
+        self.notes.append(message)
+
+
+class MemoryAgent:
+    """Plays one episode with a scaffold, a memory directory and one or two models."""
+
+    def __init__(self, ctx: EpisodeContext, scaffold: Scaffold, models: RoleModels):
+        self.ctx = ctx
+        self.scaffold = scaffold
+        self.models = models
+        m = scaffold.manifest
+        sources = {"instructions": ctx.instructions, "actions": "\n".join(ctx.actions) + "\n"}
+        self.memory = EpisodeMemory(
+            ctx.memory_dir,
+            initial_dir=scaffold.initial_memory_dir(),
+            reference={path: sources[src] for path, src in m.memory.reference.items()},
+            schema=scaffold.schema,
+            limits=scaffold.limits,
+        )
+        self.info = AgentInfo(
+            agent="memory",
+            scaffold_name=m.name,
+            scaffold_hash=scaffold.content_hash,
+            models=models.names(),
+            adapters=models.adapters(),
+            initial_memory_bytes=self.memory.start_bytes,
+        )
+        self._history: deque[Observation] = deque(maxlen=m.observation_history)
+        self._same = 0  # consecutive steps with an unchanged observation
+        self._last_action = "(none)"
+        self._last_proposed = ""
+        self._step = 0
+        family = env_family(ctx.spec.env_id)
+        self._base_vars: dict[str, Any] = {
+            "instructions": ctx.instructions,
+            "actions": ", ".join(ctx.actions),
+            "env_id": ctx.spec.env_id,
+            "family": family,
+            "fallback_action": m.fallback_action or ctx.default_action,
+        }
+        self._syntax = {
+            "log": phase_syntax(m.log.ops, m.syntax, end="done"),
+            "plan": phase_syntax(m.plan.ops, m.syntax, end="action"),
+        }
+
+    async def act(self, observation: Observation, previous: StepResult | None) -> Decision:
+        m = self.scaffold.manifest
+        events: list[str] = []
+        stuck = self._stuck_warning(observation, events)
+        hooks = self.scaffold.hooks
+        variables = dict(self._base_vars)
+        variables.update(
+            step=self._step,
+            observation=hooks.format_observation(observation, self.ctx.spec.env_id, events),
+            last_action=self._last_action,
+            feedback=self._feedback(observation, previous),
+            stuck_warning=stuck,
+            analysis=hooks.analyze(observation, list(self._history), events),
+            results="",
+        )
+        self._history.append(observation)
+        messages = [
+            ChatMessage(role="system", content=self.scaffold.render(m.system_prompt, variables))
+        ]
+        turns: list[LLMTurn] = []
+        op_counts: dict[str, int] = {}
+
+        await self._log_phase(m.log, variables, messages, turns, op_counts, events)
+        action = await self._plan_phase(variables, messages, turns, op_counts, events)
+        fallback = action is None
+        if action is None:
+            action = m.fallback_action or self.ctx.default_action
+            events.append(f"no ACTION within {m.plan.max_rounds} rounds: fallback {action!r}")
+        else:
+            action = hooks.repair_action(action, self.ctx.actions, events)
+
+        diff, snapshot = self.memory.end_step()
+        self._step += 1
+        self._last_proposed = action
+        self._last_action = action
+        return Decision(
+            action=action,
+            turns=turns,
+            fallback=fallback,
+            op_counts=op_counts,
+            events=events,
+            memory_bytes=self.memory.bytes,
+            memory_snapshot=snapshot,
+            memory_diff=diff,
+        )
+
+    def close(self) -> None:
+        pass
+
+    # --- phases -------------------------------------------------------------------------------
+    async def _log_phase(self, phase, variables, messages, turns, op_counts, events) -> None:
+        rounds = phase.max_rounds
+        messages.append(self._user(phase.prompt, variables, "log", 1, rounds))
+        for r in range(1, rounds + 1):
+            turn, outcome = await self._turn("log", "memory", r, phase, messages, op_counts)
+            turns.append(turn)
+            if outcome.done:
+                return
+            if r == rounds:
+                events.append(f"LOG did not say DONE within {rounds} rounds")
+                return
+            variables["results"] = self._results_text(outcome)
+            messages.append(self._user(phase.continue_prompt, variables, "log", r + 1, rounds))
+
+    async def _plan_phase(self, variables, messages, turns, op_counts, events) -> str | None:
+        phase = self.scaffold.manifest.plan
+        rounds = phase.max_rounds
+        two_model = self.models.two_model
+        handover = False
+        messages.append(self._user(phase.prompt, variables, "plan", 1, rounds))
+        for r in range(1, rounds + 1):
+            last = r == rounds
+            role = "action" if (not two_model or handover or last) else "memory"
+            turn, outcome = await self._turn("plan", role, r, phase, messages, op_counts)
+            if not two_model and outcome.action is None:
+                turn = _relabel(turn, "memory")
+            turns.append(turn)
+            if outcome.action is not None and role == "action":
+                return outcome.action
+            if last:
+                return None
+            if two_model and (outcome.action is not None or outcome.memory_ops == 0):
+                handover = True
+            variables["results"] = self._results_text(outcome)
+            template = (
+                phase.commit_prompt if handover or r + 1 == rounds else phase.continue_prompt
+            )
+            messages.append(self._user(template, variables, "plan", r + 1, rounds))
+        return None
+
+    async def _turn(self, phase_name, role, round_no, phase: PhaseSpec, messages, op_counts):
+        response, request = await ask(
+            self.models,
+            role,
+            messages,
+            max_tokens=phase.max_tokens,
+            purpose=role,
+        )
+        calls = parse(response.text, self.scaffold.manifest.syntax)
+        outcome = self._execute(phase_name, phase, calls, op_counts)
+        messages.append(ChatMessage(role="assistant", content=response.text))
+        turn = LLMTurn(
+            phase=phase_name,
+            role=role,
+            round=round_no,
+            messages=message_dicts(request.messages),
+            response=response.text,
+            calls=calls,
+            results=outcome.results,
+            input_tokens=response.input_tokens,
+            output_tokens=response.output_tokens,
+            latency_s=response.latency_s,
+            error="; ".join(outcome.errors) or None,
+        )
+        return turn, outcome
+
+    def _execute(self, phase_name: str, phase: PhaseSpec, calls, op_counts) -> _Round:
+        out = _Round()
+        allowed = set(phase.ops)
+        if not calls:
+            out.note("no calls found in your reply; follow the syntax shown")
+        executed = 0
+        for call in calls:
+            if isinstance(call, ParseError):
+                out.errors.append(f"could not parse a call: {call.message}")
+                out.results.append(_error_result("parse_error", call.message, "parse"))
+            elif isinstance(call, Done):
+                if phase_name == "log":
+                    out.done = True
+                else:
+                    out.note("DONE ends LOG; in PLAN commit an ACTION instead")
+            elif isinstance(call, Action):
+                if phase_name != "plan":
+                    out.note("ACTION is not allowed in LOG (ignored); end LOG with DONE")
+                elif out.action is None:
+                    out.action = call.text.strip()
+                else:
+                    out.note("only one ACTION per step; the first one counts")
+            else:
+                kind = op_kind(call)
+                if kind not in allowed:
+                    msg = f"{kind} is not allowed in {phase_name.upper()} (allowed: {', '.join(phase.ops)})"
+                    out.errors.append(msg)
+                    out.results.append(_error_result(kind, msg, "not_allowed"))
+                    continue
+                if executed >= phase.max_calls_per_round:
+                    msg = f"too many calls in one reply (max {phase.max_calls_per_round}); {kind} skipped"
+                    out.errors.append(msg)
+                    out.results.append(_error_result(kind, msg, "too_many_calls"))
+                    continue
+                executed += 1
+                out.memory_ops += 1
+                op_counts[kind] = op_counts.get(kind, 0) + 1
+                out.results.append(self.memory.apply(call))
+        return out
+
+    # --- prompt pieces ------------------------------------------------------------------------
+    def _user(self, template: str, variables, phase_name: str, round_no: int, rounds: int):
+        spec = self.scaffold.manifest.log if phase_name == "log" else self.scaffold.manifest.plan
+        variables.update(
+            memory_index=self.memory.index(),
+            syntax=self._syntax[phase_name],
+            ops=", ".join(spec.ops),
+            max_rounds=rounds,
+            round=round_no,
+            rounds_left=rounds - round_no + 1,
+        )
+        return ChatMessage(role="user", content=self.scaffold.render(template, variables))
+
+    def _results_text(self, outcome: _Round) -> str:
+        limit = self.scaffold.manifest.result_chars
+        lines = [f"ERROR: {e}" for e in outcome.notes]
+        for res in outcome.results:
+            head = f"[{res.op}{' ' + res.path if res.path else ''}] {'ok' if res.ok else 'ERROR'}"
+            lines.append(f"{head}\n{res.text}" if res.text else head)
+        text = "\n".join(lines) or "(no results)"
+        return text if len(text) <= limit else text[:limit] + "\n...(cut)"
+
+    def _feedback(self, obs: Observation, previous: StepResult | None) -> str:
+        if previous is None:
+            return "The episode has just started."
+        parts = []
+        if not previous.valid_action:
+            parts.append(
+                f'"{self._last_proposed}" was not a valid action; "{previous.action}" ran instead.'
+            )
+        if obs.message:
+            parts.append(obs.message.strip())
+        if previous.reward:
+            parts.append(f"Reward {previous.reward:+g}.")
+        if obs.position is not None:
+            parts.append(f"You are at {obs.position}.")
+        return " ".join(parts) or "Nothing notable."
+
+    def _stuck_warning(self, obs: Observation, events: list[str]) -> str:
+        stuck = self.scaffold.manifest.stuck
+        if self._history and self._history[-1].text == obs.text:
+            self._same += 1
+        else:
+            self._same = 0
+        steps = self._same + 1
+        if steps < stuck.window:
+            return ""
+        events.append(f"stuck: observation unchanged for {steps} steps")
+        return self.scaffold.render("<stuck>", {"steps": steps})
+
+
+def _relabel(turn: LLMTurn, role: str) -> LLMTurn:
+    import msgspec
+
+    return msgspec.structs.replace(turn, role=role)
+
+
+def _error_result(op: str, text: str, error: str) -> OpResult:
+    return OpResult(op=op, ok=False, text=text, error=error)
+
+
+def memory_agent_factory(scaffold: Scaffold, models: RoleModels) -> AgentFactory:
+    """An agent factory for `run_suite`: one `MemoryAgent` per episode, sharing the models."""
+
+    def factory(ctx: EpisodeContext) -> MemoryAgent:
+        return MemoryAgent(ctx, scaffold, models)
+
+    return factory

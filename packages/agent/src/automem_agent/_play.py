@@ -1,0 +1,120 @@
+"""`apps/play` as a library call: a typed config in, a suite run and its summary out."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from automem_envs._types import EpisodeSpec, Suite
+
+from automem_agent._agent import AgentFactory, RoleModels
+from automem_agent._history_agent import history_agent_factory
+from automem_agent._memory_agent import memory_agent_factory
+from automem_agent._scaffold import builtin_scaffold, load_scaffold
+from automem_agent._summary import SuiteResult
+
+
+class PlayConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """One `apps/play` run. Model specs are `load_model` strings (e.g. `smollm2`, `tiny`,
+    `openai:http://host:8000/v1#qwen`); `memory_llm`/`action_llm` override `llm` per role."""
+
+    envs: list[str]
+    seeds: list[int]
+    max_steps: int = 30
+    no_progress_steps: int | None = None
+    agent: Literal["memory", "history"] = "memory"
+    llm: str = "smollm2"
+    memory_llm: str | None = None
+    action_llm: str | None = None
+    memory_adapter: str | None = None
+    action_adapter: str | None = None
+    scaffold: str = "v0"  # a built-in name or a scaffold directory
+    concurrency: int = 4
+    out: str | None = None  # default: runs/play-<UTC timestamp>
+    progress: bool = True
+    history: int = 16  # pairs kept by the history agent
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`"42-44"` -> [42, 43, 44]; `"1,5,7-8"` -> [1, 5, 7, 8]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1) if not part.startswith("-") else (part, part)
+            seeds.extend(range(int(lo), int(hi) + 1))
+        else:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
+
+
+def build_suite(config: PlayConfig) -> Suite:
+    episodes = [
+        EpisodeSpec(
+            env_id=env,
+            seed=seed,
+            max_steps=config.max_steps,
+            no_progress_steps=config.no_progress_steps,
+        )
+        for env in config.envs
+        for seed in config.seeds
+    ]
+    return Suite(name="play", episodes=episodes)
+
+
+def build_models(config: PlayConfig) -> RoleModels:
+    """Loads each distinct model spec once; roles sharing a spec share the instance."""
+    from automem_agent.models import load_model
+
+    cache: dict[str, object] = {}
+
+    def get(spec: str):
+        if spec not in cache:
+            cache[spec] = load_model(spec)
+        return cache[spec]
+
+    memory = get(config.memory_llm or config.llm)
+    action = get(config.action_llm or config.llm)
+    return RoleModels(
+        memory=memory,
+        action=action,
+        memory_adapter=config.memory_adapter,
+        action_adapter=config.action_adapter,
+    )
+
+
+def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
+    if config.agent == "history":
+        return history_agent_factory(models, history=config.history)
+    path = Path(config.scaffold)
+    scaffold = load_scaffold(path if path.is_dir() else builtin_scaffold(config.scaffold))
+    return memory_agent_factory(scaffold, models)
+
+
+def play(config: PlayConfig) -> tuple[SuiteResult, Path]:
+    """Runs the configured episodes; returns the result and the run directory."""
+    out = Path(
+        config.out or f"runs/play-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_bytes(msgspec.json.format(msgspec.json.encode(config)))
+    factory = build_factory(config, build_models(config))
+    from automem_agent._runner import run_suite
+
+    result = asyncio.run(
+        run_suite(
+            build_suite(config),
+            factory,
+            out,
+            concurrency=config.concurrency,
+            progress=config.progress,
+        )
+    )
+    return result, out

@@ -1,0 +1,153 @@
+"""Suite results and their BALROG-style aggregation: per env, mean progression x100 ± s.e."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import msgspec
+from automem_envs._types import env_family
+from automem_memfs._ops import READ_ONLY_OPS
+
+from automem_agent._trace_records import EpisodeSummary
+
+# Memory figures from the AutoMem paper. A "write" changes a file's content; a "search" is any
+# consultation of memory (search, read, tail, count).
+WRITE_KINDS = frozenset({"create", "append", "write", "str_replace", "insert"})
+SEARCH_KINDS = READ_ONLY_OPS
+
+
+class EpisodeResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One episode of a suite run: where its trace is and how it ended."""
+
+    env_id: str
+    seed: int
+    status: str  # "finished" or "errored"
+    trace: str  # path relative to the run's out_dir
+    summary: EpisodeSummary
+    resumed: bool = False  # reused from an earlier run instead of played again
+
+
+class EnvSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Aggregates over one env family or env id. Errored episodes are counted but excluded
+    from every other figure."""
+
+    name: str
+    episodes: int
+    errored: int
+    progression: float  # mean over finished episodes, x100
+    stderr: float  # standard error of that mean, x100 (0 with fewer than two episodes)
+    steps: int
+    tokens_per_step: float
+    invalid_action_rate: float
+    fallback_rate: float
+    write_to_search: float | None  # total writes / total searches (None if no search)
+    memory_growth_per_step: float  # mean over episodes, characters per step
+
+
+class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What `run_suite` returns and writes to `out_dir/results.json`."""
+
+    suite: str
+    episodes: list[EpisodeResult]
+    families: dict[str, EnvSummary]  # crafter / minihack / nethack
+    envs: dict[str, EnvSummary]  # per env id
+    skipped: dict[str, str] = {}
+    wall_s: float = 0.0
+
+    @property
+    def errored(self) -> int:
+        return sum(e.status == "errored" for e in self.episodes)
+
+
+def write_to_search(op_counts: dict[str, int]) -> float | None:
+    """Writes divided by searches, or None when memory was never consulted."""
+    searches = sum(op_counts.get(k, 0) for k in SEARCH_KINDS)
+    writes = sum(op_counts.get(k, 0) for k in WRITE_KINDS)
+    return writes / searches if searches else None
+
+
+def aggregate(name: str, episodes: Iterable[EpisodeResult]) -> EnvSummary:
+    """BALROG's aggregation over `episodes`, plus the memory and robustness figures."""
+    episodes = list(episodes)
+    ok = [e.summary for e in episodes if e.status != "errored"]
+    prog = [100.0 * s.stats.progression for s in ok]
+    mean = sum(prog) / len(prog) if prog else 0.0
+    if len(prog) > 1:
+        var = sum((p - mean) ** 2 for p in prog) / (len(prog) - 1)
+        stderr = math.sqrt(var / len(prog))
+    else:
+        stderr = 0.0
+    steps = sum(s.steps for s in ok)
+    tokens = sum(t.get("input", 0) + t.get("output", 0) for s in ok for t in s.tokens.values())
+    invalid = sum(s.stats.invalid_actions for s in ok)
+    fallbacks = sum(s.fallback_actions for s in ok)
+    ops: dict[str, int] = {}
+    for s in ok:
+        for k, v in s.op_counts.items():
+            ops[k] = ops.get(k, 0) + v
+    growth = [s.memory_growth_per_step for s in ok]
+    return EnvSummary(
+        name=name,
+        episodes=len(episodes),
+        errored=len(episodes) - len(ok),
+        progression=mean,
+        stderr=stderr,
+        steps=steps,
+        tokens_per_step=tokens / steps if steps else 0.0,
+        invalid_action_rate=invalid / steps if steps else 0.0,
+        fallback_rate=fallbacks / steps if steps else 0.0,
+        write_to_search=write_to_search(ops),
+        memory_growth_per_step=sum(growth) / len(growth) if growth else 0.0,
+    )
+
+
+def summarize(
+    suite: str, episodes: list[EpisodeResult], *, skipped: dict[str, str] | None = None,
+    wall_s: float = 0.0,
+) -> SuiteResult:
+    """Builds the suite result: aggregates per env family and per env id."""
+    by_family: dict[str, list[EpisodeResult]] = {}
+    by_env: dict[str, list[EpisodeResult]] = {}
+    for e in episodes:
+        by_family.setdefault(env_family(e.env_id), []).append(e)
+        by_env.setdefault(e.env_id, []).append(e)
+    return SuiteResult(
+        suite=suite,
+        episodes=episodes,
+        families={k: aggregate(k, v) for k, v in sorted(by_family.items())},
+        envs={k: aggregate(k, v) for k, v in sorted(by_env.items())},
+        skipped=dict(skipped or {}),
+        wall_s=wall_s,
+    )
+
+
+def format_summary(result: SuiteResult) -> str:
+    """A plain-text table: families first, then env ids when a family has several."""
+    head = (
+        f"{'env':<28} {'eps':>4} {'err':>4} {'progress %':>14} {'steps':>6} {'tok/step':>9} "
+        f"{'invalid':>8} {'fallback':>9} {'w/s':>6} {'growth/step':>12}"
+    )
+    rows = [f"suite {result.suite}: {len(result.episodes)} episodes in {result.wall_s:.1f}s", head]
+    rows.append("-" * len(head))
+
+    def row(s: EnvSummary, indent: str = "") -> str:
+        ws = f"{s.write_to_search:.2f}" if s.write_to_search is not None else "-"
+        prog = f"{s.progression:.1f} ± {s.stderr:.1f}"
+        return (
+            f"{indent + s.name:<28} {s.episodes:>4} {s.errored:>4} {prog:>14} {s.steps:>6} "
+            f"{s.tokens_per_step:>9.0f} {s.invalid_action_rate:>8.1%} {s.fallback_rate:>9.1%} "
+            f"{ws:>6} {s.memory_growth_per_step:>12.1f}"
+        )
+
+    for family, s in result.families.items():
+        rows.append(row(s))
+        subs = [v for k, v in result.envs.items() if env_family(k) == family]
+        if len(subs) > 1 or (subs and subs[0].name != family):
+            rows.extend(row(v, "  ") for v in subs)
+    errors = [e for e in result.episodes if e.status == "errored"]
+    for e in errors:
+        rows.append(f"errored: {e.env_id} seed {e.seed}: {e.summary.error}")
+    for env_id, why in result.skipped.items():
+        rows.append(f"skipped: {env_id}: {why}")
+    return "\n".join(rows)

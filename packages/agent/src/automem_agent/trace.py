@@ -1,0 +1,185 @@
+"""Episode traces: write them as JSON Lines while an episode runs, read them back into types.
+
+A trace file holds one `TraceHeader` line, one `StepRecord` line per step (flushed as it is
+written) and, once the episode ends, one `EpisodeSummary` line. A file without a summary is a
+run that was cut off. Loop 1 and Loop 2 read traces only through this module.
+
+Memory is recorded as per-step diffs (`StepRecord.memory_diff`): path -> the file's new text,
+`{"append": text}` when the file only grew at its end, or None when it was deleted. Step 0's
+diff starts from an empty directory, so `memory_at(trace, k)` rebuilds memory after any step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from automem_agent._trace_records import (
+    EpisodeSummary,
+    LLMTurn,
+    StepRecord,
+    TraceHeader,
+    TraceRecord,
+)
+
+__all__ = [
+    "EpisodeSummary",
+    "LLMTurn",
+    "StepRecord",
+    "Trace",
+    "TraceError",
+    "TraceHeader",
+    "TraceRecord",
+    "TraceWriter",
+    "apply_memory_diff",
+    "iter_traces",
+    "memory_at",
+    "read_trace",
+    "trace_status",
+]
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(TraceRecord)
+
+
+class TraceError(ValueError):
+    """A trace file that cannot be read: no header, or a damaged line before the last one."""
+
+
+class Trace(msgspec.Struct, frozen=True, kw_only=True):
+    """One episode read back. `summary` is None when the run was cut off before the end;
+    `truncated` is True when the last line was cut mid-write (a crash) and was dropped."""
+
+    path: str
+    header: TraceHeader
+    steps: list[StepRecord]
+    summary: EpisodeSummary | None = None
+    truncated: bool = False
+
+    @property
+    def finished(self) -> bool:
+        """True when the episode closed with a summary (finished or errored)."""
+        return self.summary is not None
+
+    def turns(self, *, phase: str | None = None, role: str | None = None) -> Iterator[LLMTurn]:
+        """Every LLM turn in step order, optionally only one phase and/or role."""
+        for step in self.steps:
+            for turn in step.turns:
+                if (phase is None or turn.phase == phase) and (role is None or turn.role == role):
+                    yield turn
+
+
+class TraceWriter:
+    """Appends records to one trace file, flushing after each (and fsyncing if asked), so a
+    killed run leaves every completed step on disk."""
+
+    def __init__(self, path: str | os.PathLike[str], header: TraceHeader, *, fsync: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self.write(header)
+
+    def write(self, record: TraceHeader | StepRecord | EpisodeSummary) -> None:
+        self._file.write(_encoder.encode(record) + b"\n")
+        self._file.flush()
+        if self._fsync:
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_trace(path: str | os.PathLike[str]) -> Trace:
+    """Decodes a trace file. A damaged last line is dropped (the writer was killed mid-line);
+    damage anywhere else, or a missing header, raises `TraceError` naming the file and line."""
+    path = Path(path)
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    header: TraceHeader | None = None
+    steps: list[StepRecord] = []
+    summary: EpisodeSummary | None = None
+    truncated = False
+    for number, line in enumerate(lines, 1):
+        try:
+            record = _decoder.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            if number == len(lines):
+                truncated = True
+                break
+            raise TraceError(f"{path}:{number}: {exc}") from None
+        if isinstance(record, TraceHeader):
+            if header is not None or number != 1:
+                raise TraceError(f"{path}:{number}: a header may only be the first line")
+            header = record
+        elif header is None:
+            raise TraceError(f"{path}:{number}: the first line must be a header")
+        elif isinstance(record, StepRecord):
+            steps.append(record)
+        else:
+            summary = record
+    if header is None:
+        raise TraceError(f"{path}: empty trace (no header)")
+    return Trace(path=str(path), header=header, steps=steps, summary=summary, truncated=truncated)
+
+
+def trace_status(path: str | os.PathLike[str]) -> EpisodeSummary | None:
+    """The summary closing a trace, or None if the file is missing, unreadable or unfinished.
+    Reads only the file's tail, so resuming a large run stays cheap."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            block = min(size, 1 << 16)
+            f.seek(size - block)
+            tail = f.read()
+    except OSError:
+        return None
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    try:
+        record = _decoder.decode(last)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return record if isinstance(record, EpisodeSummary) else None
+
+
+def iter_traces(directory: str | os.PathLike[str], *, finished_only: bool = False) -> Iterator[Trace]:
+    """Every `*.jsonl` trace under `directory` (recursively), in sorted path order."""
+    for path in sorted(Path(directory).rglob("*.jsonl")):
+        trace = read_trace(path)
+        if trace.finished or not finished_only:
+            yield trace
+
+
+def apply_memory_diff(files: dict[str, str], diff: dict[str, Any] | None) -> None:
+    """Applies one step's `memory_diff` to a path -> text mapping, in place."""
+    for path, change in (diff or {}).items():
+        if change is None:
+            files.pop(path, None)
+        elif isinstance(change, dict):
+            files[path] = files.get(path, "") + change["append"]
+        else:
+            files[path] = change
+
+
+def memory_at(trace: Trace, step: int) -> dict[str, str]:
+    """The memory directory's files (path -> text) right after step `step` (-1 gives {})."""
+    files: dict[str, str] = {}
+    for record in trace.steps:
+        if record.step > step:
+            break
+        apply_memory_diff(files, record.memory_diff)
+    return files
