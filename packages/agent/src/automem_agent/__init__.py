@@ -1,9 +1,9 @@
 """The LOG/PLAN memory agent: chat-model backends, scaffolds, traces and the episode runner.
 
-    scaffold = load_scaffold(builtin_scaffold("v0"))
-    factory = memory_agent_factory(scaffold, RoleModels.single(load_model("smollm2")))
-    result = asyncio.run(run_suite(suite, factory, "runs/demo", concurrency=4))
-    print(format_summary(result))
+scaffold = load_scaffold(builtin_scaffold("v0"))
+factory = memory_agent_factory(scaffold, RoleModels.single(load_model("smollm2")))
+result = asyncio.run(run_suite(suite, factory, "runs/demo", concurrency=4))
+print(format_summary(result))
 """
 
 from automem_agent import trace

@@ -33,7 +33,7 @@ class AgentInfo:
     scaffold_hash: str = ""
     models: dict[str, str] = field(default_factory=dict)  # role -> model name (no secrets)
     adapters: dict[str, str | None] = field(default_factory=dict)
-    initial_memory_bytes: int = 0  # memory size before the first step (growth is measured from it)
+    initial_memory_chars: int = 0  # memory size before the first step (growth is measured from it)
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Decision:
     op_counts: dict[str, int] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     memory_bytes: int = 0
+    memory_chars: int = 0
     memory_snapshot: str | None = None
     memory_diff: dict[str, Any] | None = None
 
@@ -88,9 +89,7 @@ class RoleModels:
     @property
     def two_model(self) -> bool:
         """True when the action role is answered differently from the memory role."""
-        return (
-            self.action_model is not self.memory or self.action_adapter != self.memory_adapter
-        )
+        return self.action_model is not self.memory or self.action_adapter != self.memory_adapter
 
     def model(self, role: str) -> tuple[ChatModel, str | None]:
         if role == "action":

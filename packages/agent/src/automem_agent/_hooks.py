@@ -92,9 +92,7 @@ def load_hooks(path: Path) -> Hooks:
         try:
             inspect.signature(fn).bind(*params)
         except TypeError:
-            raise HookLoadError(
-                f"{path.name}: {hook} must accept ({', '.join(params)})"
-            ) from None
+            raise HookLoadError(f"{path.name}: {hook} must accept ({', '.join(params)})") from None
         except ValueError:
             pass  # builtins without a signature: trust them
         functions[hook] = fn

@@ -39,7 +39,7 @@ class _Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     pass
 
 
-class PhaseSpec(_Spec):
+class PhaseSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One phase of a step: which ops it may use, for how many rounds, with which prompts.
 
     `prompt` opens the phase; `continue_prompt` follows each round with that round's results.
@@ -53,14 +53,14 @@ class PhaseSpec(_Spec):
     max_calls_per_round: Rounds = 8
 
 
-class PlanPhaseSpec(PhaseSpec):
+class PlanPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """PLAN adds `commit_prompt`: the message that asks for the ACTION, sent when the action
     role takes over in two-model mode and on the last round."""
 
     commit_prompt: str
 
 
-class StuckSpec(_Spec):
+class StuckSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Warn when the observation has been the same for `window` consecutive steps. `message`
     is a template that may use `$steps` (how long it has been unchanged)."""
 
@@ -68,7 +68,7 @@ class StuckSpec(_Spec):
     message: str = "WARNING: nothing has changed for $steps steps. Try a different action."
 
 
-class MemorySpec(_Spec):
+class MemorySpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The memory directory an episode starts with.
 
     `initial` is a directory of files copied in; `reference` writes env facts into files
@@ -81,7 +81,7 @@ class MemorySpec(_Spec):
     limits: dict[str, Any] = {}
 
 
-class Manifest(_Spec):
+class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`scaffold.toml`. Paths are relative to the scaffold directory."""
 
     name: str

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from automem_memfs import MemoryStore
 from automem_memfs._ops import OP_TYPES, Op, OpResult, op_kind
 
 _WRITE_KINDS = frozenset(k for k, t in OP_TYPES.items() if not t.read_only)
@@ -41,6 +40,8 @@ class EpisodeMemory:
             kwargs["schema"] = schema
         if limits is not None:
             kwargs["limits"] = limits
+        from automem_memfs import MemoryStore
+
         self.store = MemoryStore(self.root, **kwargs)
         self._files: dict[str, str] = {}
         self._touched: set[str] = set()
@@ -50,13 +51,18 @@ class EpisodeMemory:
                 self._files[rel] = path.read_text(encoding="utf-8", errors="replace")
                 self._touched.add(rel)
         self._last_emitted: dict[str, str] = {}
-        self.start_bytes = self.bytes
+        self.start_chars = self.chars
         self._hash: str | None = None
 
     @property
     def bytes(self) -> int:
         """Total size of the memory files' text, in UTF-8 bytes."""
         return sum(len(t.encode()) for t in self._files.values())
+
+    @property
+    def chars(self) -> int:
+        """Total characters in the memory files (the paper's growth unit)."""
+        return sum(len(t) for t in self._files.values())
 
     def index(self) -> str:
         """The file index shown to the model."""

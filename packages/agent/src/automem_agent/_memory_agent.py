@@ -74,7 +74,7 @@ class MemoryAgent:
             scaffold_hash=scaffold.content_hash,
             models=models.names(),
             adapters=models.adapters(),
-            initial_memory_bytes=self.memory.start_bytes,
+            initial_memory_chars=self.memory.start_chars,
         )
         self._history: deque[Observation] = deque(maxlen=m.observation_history)
         self._same = 0  # consecutive steps with an unchanged observation
@@ -136,6 +136,7 @@ class MemoryAgent:
             op_counts=op_counts,
             events=events,
             memory_bytes=self.memory.bytes,
+            memory_chars=self.memory.chars,
             memory_snapshot=snapshot,
             memory_diff=diff,
         )
@@ -178,9 +179,7 @@ class MemoryAgent:
             if two_model and (outcome.action is not None or outcome.memory_ops == 0):
                 handover = True
             variables["results"] = self._results_text(outcome)
-            template = (
-                phase.commit_prompt if handover or r + 1 == rounds else phase.continue_prompt
-            )
+            template = phase.commit_prompt if handover or r + 1 == rounds else phase.continue_prompt
             messages.append(self._user(template, variables, "plan", r + 1, rounds))
         return None
 

@@ -100,9 +100,7 @@ def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
 
 def play(config: PlayConfig) -> tuple[SuiteResult, Path]:
     """Runs the configured episodes; returns the result and the run directory."""
-    out = Path(
-        config.out or f"runs/play-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}"
-    )
+    out = Path(config.out or f"runs/play-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_bytes(msgspec.json.format(msgspec.json.encode(config)))
     factory = build_factory(config, build_models(config))

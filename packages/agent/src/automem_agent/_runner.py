@@ -90,7 +90,11 @@ async def run_episode(
     done = trace_status(path)
     if done is not None and (done.status == "finished" or not retry_errored):
         return EpisodeResult(
-            env_id=spec.env_id, seed=spec.seed, status=done.status, trace=rel, summary=done,
+            env_id=spec.env_id,
+            seed=spec.seed,
+            status=done.status,
+            trace=rel,
+            summary=done,
             resumed=True,
         )
     if path.exists():
@@ -122,7 +126,7 @@ async def _play(spec, agent_factory, out_dir, path, *, fsync, on_step) -> Episod
             memory_dir=memory_path(out_dir, spec),
         )
         agent = agent_factory(ctx)
-        tally.initial_bytes = agent.info.initial_memory_bytes
+        tally.initial_chars = agent.info.initial_memory_chars
         writer = TraceWriter(path, _header(spec, agent, env.instructions), fsync=fsync)
         previous: StepResult | None = None
         step = 0
@@ -205,14 +209,14 @@ class _Tally:
         self.fallbacks = 0
         self.tokens: dict[str, dict[str, int]] = {}
         self.ops: dict[str, int] = {}
-        self.initial_bytes = 0
-        self.last_bytes: int | None = None
+        self.initial_chars = 0
+        self.last_chars: int | None = None
         self.traceback = ""
 
     def add(self, decision) -> None:
         self.steps += 1
         self.fallbacks += decision.fallback
-        self.last_bytes = decision.memory_bytes
+        self.last_chars = decision.memory_chars
         for turn in decision.turns:
             t = self.tokens.setdefault(turn.role, {"input": 0, "output": 0})
             t["input"] += turn.input_tokens
@@ -222,8 +226,8 @@ class _Tally:
 
     def summary(self, stats, status, error, wall_s) -> EpisodeSummary:
         growth = 0.0
-        if self.steps and self.last_bytes is not None:
-            growth = (self.last_bytes - self.initial_bytes) / self.steps
+        if self.steps and self.last_chars is not None:
+            growth = (self.last_chars - self.initial_chars) / self.steps
         if error and self.traceback:
             error = f"{error}\n{self.traceback}"
         return EpisodeSummary(

@@ -83,7 +83,8 @@ def _scaffold_files(root: Path) -> list[Path]:
     return [
         p
         for p in root.rglob("*")
-        if p.is_file() and not _IGNORED_PARTS.intersection(p.relative_to(root).parts)
+        if p.is_file()
+        and not _IGNORED_PARTS.intersection(p.relative_to(root).parts)
         and p.suffix != ".pyc"
     ]
 
@@ -134,7 +135,9 @@ def _check_ops(manifest: Manifest) -> None:
         for op in phase.ops:
             if op not in OP_TYPES:
                 known = ", ".join(sorted(OP_TYPES))
-                raise ScaffoldError(MANIFEST_FILE, f"[{phase_name}] unknown op {op!r} (known: {known})")
+                raise ScaffoldError(
+                    MANIFEST_FILE, f"[{phase_name}] unknown op {op!r} (known: {known})"
+                )
     for op in manifest.plan.ops:
         if op not in READ_ONLY_OPS:
             raise ScaffoldError(MANIFEST_FILE, f"[plan] may use only read-only ops, not {op!r}")
@@ -200,6 +203,6 @@ def _memory_config(root: Path, manifest: Manifest) -> tuple[Any, Any]:
     try:
         schema = msgspec.convert(memory.schema, Schema) if memory.schema else None
         limits = msgspec.convert(memory.limits, Limits) if memory.limits else None
-    except (msgspec.ValidationError, TypeError) as exc:
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
         raise ScaffoldError(MANIFEST_FILE, f"[memory] {exc}") from None
     return schema, limits

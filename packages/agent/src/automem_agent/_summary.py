@@ -7,14 +7,13 @@ from collections.abc import Iterable
 
 import msgspec
 from automem_envs._types import env_family
-from automem_memfs._ops import READ_ONLY_OPS
 
 from automem_agent._trace_records import EpisodeSummary
 
-# Memory figures from the AutoMem paper. A "write" changes a file's content; a "search" is any
-# consultation of memory (search, read, tail, count).
+# The paper's write-to-search ratio, counted as memfs's MemoryStats counts it: ops that add or
+# change text, over search ops (reads, tails and counts are not searches).
 WRITE_KINDS = frozenset({"create", "append", "write", "str_replace", "insert"})
-SEARCH_KINDS = READ_ONLY_OPS
+SEARCH_KINDS = frozenset({"search"})
 
 
 class EpisodeResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +102,10 @@ def aggregate(name: str, episodes: Iterable[EpisodeResult]) -> EnvSummary:
 
 
 def summarize(
-    suite: str, episodes: list[EpisodeResult], *, skipped: dict[str, str] | None = None,
+    suite: str,
+    episodes: list[EpisodeResult],
+    *,
+    skipped: dict[str, str] | None = None,
     wall_s: float = 0.0,
 ) -> SuiteResult:
     """Builds the suite result: aggregates per env family and per env id."""

@@ -5,17 +5,20 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from automem_memfs import parse_calls, syntax_help
 from automem_memfs._ops import Call
 
 
 def parse(text: str, syntax: str) -> list[Call]:
     """Every call in a model reply, in order; malformed ones come back as `ParseError` values."""
+    from automem_memfs import parse_calls
+
     return list(parse_calls(text, syntax=syntax))
 
 
 @lru_cache(maxsize=64)
 def _help(ops: tuple[str, ...], syntax: str, end: str) -> str:
+    from automem_memfs import syntax_help
+
     return syntax_help(list(ops), syntax=syntax, control=[end])
 
 

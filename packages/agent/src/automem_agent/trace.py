@@ -156,7 +156,9 @@ def trace_status(path: str | os.PathLike[str]) -> EpisodeSummary | None:
     return record if isinstance(record, EpisodeSummary) else None
 
 
-def iter_traces(directory: str | os.PathLike[str], *, finished_only: bool = False) -> Iterator[Trace]:
+def iter_traces(
+    directory: str | os.PathLike[str], *, finished_only: bool = False
+) -> Iterator[Trace]:
     """Every `*.jsonl` trace under `directory` (recursively), in sorted path order."""
     for path in sorted(Path(directory).rglob("*.jsonl")):
         trace = read_trace(path)
