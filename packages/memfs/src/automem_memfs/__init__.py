@@ -1,3 +1,70 @@
-"""A sandboxed directory of memory files for LLM agents: typed ops, op parsers, schemas, limits, atomic writes, snapshots."""
+"""A sandboxed directory of memory files for LLM agents: typed ops, op parsers, schemas, limits,
+atomic writes, snapshots, usage stats, and an adapter for Anthropic's memory tool."""
 
-__all__: list[str] = []
+from automem_memfs._errors import MemfsError, SandboxError
+from automem_memfs._limits import Limits
+from automem_memfs._ops import (
+    OP_TYPES,
+    READ_ONLY_OPS,
+    WRITE_OPS,
+    Action,
+    Append,
+    Call,
+    Count,
+    Create,
+    Delete,
+    Done,
+    Insert,
+    Op,
+    OpResult,
+    ParseError,
+    Read,
+    Rename,
+    Search,
+    StrReplace,
+    Tail,
+    Write,
+    op_kind,
+)
+from automem_memfs._paths import normalize_path
+from automem_memfs._schema import FileRule, Schema
+from automem_memfs._snapshot import MemoryDiff, Snapshot, SnapshotStore, diff
+from automem_memfs._stats import RATIO_WRITE_OPS, MemoryStats
+from automem_memfs._writes import MemoryStore
+
+__all__ = [
+    "OP_TYPES",
+    "RATIO_WRITE_OPS",
+    "READ_ONLY_OPS",
+    "WRITE_OPS",
+    "Action",
+    "Append",
+    "Call",
+    "Count",
+    "Create",
+    "Delete",
+    "Done",
+    "FileRule",
+    "Insert",
+    "Limits",
+    "MemfsError",
+    "MemoryDiff",
+    "MemoryStats",
+    "MemoryStore",
+    "Op",
+    "OpResult",
+    "ParseError",
+    "Read",
+    "Rename",
+    "SandboxError",
+    "Schema",
+    "Search",
+    "Snapshot",
+    "SnapshotStore",
+    "StrReplace",
+    "Tail",
+    "Write",
+    "diff",
+    "normalize_path",
+    "op_kind",
+]

@@ -1,0 +1,427 @@
+"""`MemoryStore`: the write ops (create, append, write, str_replace, insert, delete, rename),
+plus snapshots and restore, on top of the read ops."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+
+from automem_memfs import _fsio
+from automem_memfs._errors import MemfsError
+from automem_memfs._ops import Append, Create, Delete, Insert, OpResult, Rename, StrReplace, Write
+from automem_memfs._paths import normalize_path
+from automem_memfs._reads import ReadOps
+from automem_memfs._schema import FileRule
+from automem_memfs._snapshot import Snapshot
+from automem_memfs._store import _Entry
+from automem_memfs._text import join_lines, plural, split_lines
+
+
+def _encode(text: str) -> tuple[str, bytes]:
+    try:
+        return text, text.encode()
+    except UnicodeEncodeError:  # lone surrogates from a JSON call: store what can be stored
+        data = text.encode(errors="replace")
+        return data.decode(), data
+
+
+class MemoryStore(ReadOps):
+    """A sandboxed directory of memory files that executes typed ops (see `apply`).
+
+    `MemoryStore(root, limits=Limits(), schema=None, fsync=False, read_only=False)`: the root is
+    created if missing. With `fsync`, every write is flushed to disk before it is reported.
+    With `read_only`, every write op is refused (e.g. for an agent's PLAN phase).
+    """
+
+    # -- shared write steps ----------------------------------------------------------------
+    def _writable(self, rel: str) -> FileRule | None:
+        rule = self._rule(rel)
+        if rule is not None and rule.read_only:
+            raise MemfsError(
+                f"{self._show(rel)} is read-only; it cannot be created, changed, renamed or "
+                "deleted. Keep notes in another file.",
+                code="read_only",
+            )
+        return rule
+
+    def _check(
+        self, rel: str, rule: FileRule | None, old: int | None, text: str, size: int
+    ) -> None:
+        if (err := self._limit_error(rel, old, size)) is not None:
+            raise MemfsError(err, code="limit")
+        if rule is not None and (err := rule.check(self._show(rel), text)) is not None:
+            raise MemfsError(err, code="schema")
+
+    def _loaded(self, rel: str, fd: int, st: os.stat_result) -> _Entry:
+        """The locked file's entry with text, from cache when its version key still matches."""
+        k = _fsio.key_of(st)
+        e = self._files.get(rel)
+        if e is None or e.key != k or e.text is None:
+            e = self._entry_from_bytes(k, _fsio.pread_all(fd, st.st_size) if st.st_size else b"")
+            self._put(rel, e)
+        return e
+
+    def _replace(
+        self, p: _fsio.Parent, rel: str, text: str, data: bytes, *, exclusive: bool = False
+    ) -> _Entry:
+        k = p.write_atomic(data, fsync=self.fsync, exclusive=exclusive)
+        e = _Entry(k, text)
+        self._put(rel, e)
+        return e
+
+    def _ok(self, op: str, rel: str, text: str, written: int) -> OpResult:
+        return OpResult(op=op, ok=True, text=text, path=rel, bytes_written=written)
+
+    def _now(self, e: _Entry) -> str:
+        return f"now {plural(e.lines)}, {e.nbytes:,} B"
+
+    def _prune(self, rel: str) -> None:
+        """Removes directories left empty above `rel`."""
+        head = rel.rpartition("/")[0]
+        while head:
+            try:
+                with _fsio.Parent(self._fd, head) as p:
+                    os.rmdir(p.name, dir_fd=p.fd)
+            except (OSError, MemfsError):
+                return
+            head = head.rpartition("/")[0]
+
+    def _absent(self, rel: str) -> os.stat_result | None:
+        """The lstat of `rel`, or None if it or a parent directory is missing."""
+        try:
+            with _fsio.Parent(self._fd, rel) as p:
+                return p.check_not_link()
+        except MemfsError as e:
+            if e.code == "not_found":
+                return None
+            raise
+
+    # -- ops -------------------------------------------------------------------------------
+    def _op_create(self, op: Create) -> OpResult:
+        rel = normalize_path(op.path, self.limits)
+        rule = self._writable(rel)
+        show = self._show(rel)
+        if (st := self._absent(rel)) is not None:
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "a file"
+            raise MemfsError(
+                f"{show} already exists ({what}); create never overwrites. Use append to add "
+                "lines or write to replace it.",
+                code="exists",
+            )
+        text, data = _encode(op.content)
+        self._check(rel, rule, None, text, len(data))
+        with _fsio.Parent(self._fd, rel, create=True) as p:
+            try:
+                e = self._replace(p, rel, text, data, exclusive=True)
+            except MemfsError as err:
+                raise MemfsError(
+                    f"{show} already exists; create never overwrites.", code=err.code
+                ) from None
+        return self._ok(
+            "create", rel, f"Created {show} ({plural(e.lines)}, {e.nbytes:,} B).", len(data)
+        )
+
+    def _op_write(self, op: Write) -> OpResult:
+        rel = normalize_path(op.path, self.limits)
+        rule = self._writable(rel)
+        text, data = _encode(op.content)
+        known = self._files.get(rel)
+        self._check(rel, rule, known.nbytes if known else None, text, len(data))
+        with _fsio.Parent(self._fd, rel, create=True) as p, p.locked() as got:
+            old = got[1].st_size if got else None
+            if got is None and (st := p.check_not_link()) is not None and stat.S_ISDIR(st.st_mode):
+                raise MemfsError(f"{self._show(rel)} is a directory.", code="is_dir")
+            self._check(rel, rule, old, text, len(data))
+            e = self._replace(p, rel, text, data)
+        was = "" if old is None else f"; was {old:,} B"
+        verb = "Wrote" if old is not None else "Created"
+        return self._ok(
+            "write",
+            rel,
+            f"{verb} {self._show(rel)} ({plural(e.lines)}, {e.nbytes:,} B{was}).",
+            len(data),
+        )
+
+    def _op_append(self, op: Append) -> OpResult:
+        content = op.content.rstrip("\n")
+        if not content.strip():
+            raise MemfsError("Nothing to append: the text is empty.", code="bad_args")
+        rel = normalize_path(op.path, self.limits)
+        rule = self._writable(rel)
+        if rel not in self._files and (err := self._limit_error(rel, None, 0)) is not None:
+            raise MemfsError(err, code="limit")
+        content, _ = _encode(content)
+        with _fsio.Parent(self._fd, rel, create=True) as p, p.locked(create=True) as got:
+            assert got is not None
+            fd, st, created = got
+            try:
+                e = self._loaded(rel, fd, st)
+                old = None if created else st.st_size
+                old_text = e.text or ""
+                sep = "\n" if old_text and old_text[-1] != "\n" else ""
+                add = sep + content + "\n"
+                if rule is not None and rule.constrains_content:
+                    return self._append_ruled(p, fd, rel, rule, e, old, content)
+                data = add.encode()
+                self._check(rel, None, old, "", st.st_size + len(data))
+                k = _fsio.append_bytes(fd, data, fsync=self.fsync)
+            except MemfsError:
+                if created:
+                    p.unlink()
+                    self._forget(rel)
+                raise
+        new = _Entry(k, old_text + add)
+        if e._lines is not None:
+            new._lines = e._lines + content.count("\n") + 1
+        if e._lower is not None and add.isascii():
+            new._lower = e._lower + add.lower()
+        self._put(rel, new)
+        n = content.count("\n") + 1
+        return self._ok(
+            "append",
+            rel,
+            f"Appended {plural(n)} to {self._show(rel)} ({self._now(new)}).",
+            len(data),
+        )
+
+    def _append_ruled(
+        self,
+        p: _fsio.Parent,
+        fd: int,
+        rel: str,
+        rule: FileRule,
+        e: _Entry,
+        old: int | None,
+        content: str,
+    ) -> OpResult:
+        old_text = e.text or ""
+        added = split_lines(content)
+        if rule.keyed_by:
+            text, replaced = rule.merge(old_text, added)
+        else:
+            sep = "\n" if old_text and old_text[-1] != "\n" else ""
+            text, replaced = old_text + sep + content + "\n", []
+        text, data = _encode(text)
+        self._check(rel, rule, old, text, len(data))
+        show = self._show(rel)
+        if replaced:
+            new = self._replace(p, rel, text, data)
+            n_new = len(added) - len(replaced)
+            keys = "; ".join(f"({k})" for k in replaced)
+            msg = f"Updated {show}: replaced the line for key {keys}"
+            msg += f" and appended {plural(n_new)}" if n_new else ""
+            return self._ok("append", rel, f"{msg} ({self._now(new)}).", len(data))
+        tail = text[len(old_text) :].encode()
+        k = _fsio.append_bytes(fd, tail, fsync=self.fsync)
+        new = _Entry(k, text)
+        self._put(rel, new)
+        return self._ok(
+            "append",
+            rel,
+            f"Appended {plural(len(added))} to {show} ({self._now(new)}).",
+            len(tail),
+        )
+
+    def _op_str_replace(self, op: StrReplace) -> OpResult:
+        if op.old == "":
+            raise MemfsError(
+                "str_replace needs the old text to find; it is empty.", code="bad_args"
+            )
+        rel = normalize_path(op.path, self.limits)
+        rule = self._writable(rel)
+        show = self._show(rel)
+        with _fsio.Parent(self._fd, rel) as p, p.locked() as got:
+            if got is None:
+                raise self._missing(rel)
+            fd, st, _ = got
+            e = self._loaded(rel, fd, st)
+            text = e.text or ""
+            n = text.count(op.old)
+            if n == 0:
+                raise MemfsError(
+                    f"The old text was not found in {show}. Read the file and copy the text "
+                    "exactly (without line numbers); nothing was changed.",
+                    code="no_match",
+                )
+            if n > 1:
+                at, pos = [], -1
+                while (pos := text.find(op.old, pos + 1)) >= 0 and len(at) < 10:
+                    at.append(str(text.count("\n", 0, pos) + 1))
+                raise MemfsError(
+                    f"The old text occurs {n} times in {show} (lines {', '.join(at)}); include "
+                    "more surrounding text so it matches exactly once. Nothing was changed.",
+                    code="ambiguous",
+                )
+            line = text.count("\n", 0, text.find(op.old)) + 1
+            new_text, data = _encode(text.replace(op.old, op.new, 1))
+            self._check(rel, rule, st.st_size, new_text, len(data))
+            new = self._replace(p, rel, new_text, data)
+        return self._ok(
+            "str_replace",
+            rel,
+            f"Replaced text at line {line} of {show} ({self._now(new)}).",
+            len(data),
+        )
+
+    def _op_insert(self, op: Insert) -> OpResult:
+        rel = normalize_path(op.path, self.limits)
+        rule = self._writable(rel)
+        show = self._show(rel)
+        with _fsio.Parent(self._fd, rel) as p, p.locked() as got:
+            if got is None:
+                raise self._missing(rel)
+            fd, st, _ = got
+            e = self._loaded(rel, fd, st)
+            lines = split_lines(e.text or "")
+            if not 0 <= op.line <= len(lines):
+                raise MemfsError(
+                    f"Cannot insert after line {op.line}: {show} has {len(lines)} lines; use a "
+                    f"line from 0 (the top) to {len(lines)} (the end).",
+                    code="bad_range",
+                )
+            added = split_lines(op.content) or [""]
+            new_text, data = _encode(join_lines(lines[: op.line] + added + lines[op.line :]))
+            self._check(rel, rule, st.st_size, new_text, len(data))
+            new = self._replace(p, rel, new_text, data)
+        where = "at the top" if op.line == 0 else f"after line {op.line}"
+        return self._ok(
+            "insert",
+            rel,
+            f"Inserted {plural(len(added))} {where} of {show} ({self._now(new)}).",
+            len(data),
+        )
+
+    def _op_delete(self, op: Delete) -> OpResult:
+        rel = normalize_path(op.path, self.limits)
+        self._writable(rel)
+        show = self._show(rel)
+        with _fsio.Parent(self._fd, rel) as p:
+            st = p.check_not_link()
+            if st is None:
+                self._forget(rel)
+                raise self._missing(rel)
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    os.rmdir(p.name, dir_fd=p.fd)
+                except OSError as err:
+                    if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise MemfsError(
+                            f"{show}/ is a directory that still holds files; delete them first.",
+                            code="not_empty",
+                        ) from None
+                    raise
+                text = f"Deleted the empty directory {show}/."
+            else:
+                p.unlink()
+                lines = (
+                    self._files[rel].lines
+                    if rel in self._files and self._files[rel].text is not None
+                    else None
+                )
+                text = f"Deleted {show}" + (
+                    f" ({plural(lines)}, {st.st_size:,} B)." if lines is not None else "."
+                )
+        self._forget(rel)
+        self._prune(rel)
+        return self._ok("delete", rel, text, 0)
+
+    def _op_rename(self, op: Rename) -> OpResult:
+        src = normalize_path(op.path, self.limits)
+        dst = normalize_path(op.new_path, self.limits)
+        if src == dst:
+            raise MemfsError("The old and new paths are the same; nothing to do.", code="bad_args")
+        self._writable(src)
+        rule = self._writable(dst)
+        s_show, d_show = self._show(src), self._show(dst)
+        if self._absent(dst) is not None:
+            raise MemfsError(
+                f"{d_show} already exists; rename never overwrites. Delete it first or pick another name.",
+                code="exists",
+            )
+        with _fsio.Parent(self._fd, src) as ps:
+            st = ps.check_not_link()
+            if st is None:
+                raise self._missing(src)
+            if stat.S_ISDIR(st.st_mode):
+                return self._rename_dir(ps, src, dst)
+            e = self._load(ps)
+            if rule is not None and (err := rule.check(d_show, e.text or "")) is not None:
+                raise MemfsError(err, code="schema")
+            with _fsio.Parent(self._fd, dst, create=True) as pd:
+                try:
+                    os.link(
+                        ps.name, pd.name, src_dir_fd=ps.fd, dst_dir_fd=pd.fd, follow_symlinks=False
+                    )
+                except FileExistsError:
+                    raise MemfsError(
+                        f"{d_show} already exists; rename never overwrites.", code="exists"
+                    ) from None
+                except OSError:  # filesystems without hard links: check, then rename
+                    if pd.lstat() is not None:
+                        raise MemfsError(
+                            f"{d_show} already exists; rename never overwrites.", code="exists"
+                        ) from None
+                    os.rename(ps.name, pd.name, src_dir_fd=ps.fd, dst_dir_fd=pd.fd)
+                else:
+                    ps.unlink()
+        self._forget(src)
+        self._put(dst, e)
+        self._prune(src)
+        return self._ok("rename", dst, f"Renamed {s_show} to {d_show}.", 0)
+
+    def _rename_dir(self, ps: _fsio.Parent, src: str, dst: str) -> OpResult:
+        if dst.startswith(src + "/"):
+            raise MemfsError("Cannot move a directory inside itself.", code="bad_args")
+        moved = [r for r in self.paths() if r.startswith(src + "/")]
+        for r in moved:  # every moved path must still pass the sandbox's depth and length rules
+            self._writable(r)
+            self._writable(normalize_path(dst + r[len(src) :], self.limits))
+        with _fsio.Parent(self._fd, dst, create=True) as pd:
+            if pd.lstat() is not None:
+                raise MemfsError(
+                    f"{self._show(dst)} already exists; rename never overwrites.", code="exists"
+                )
+            os.rename(ps.name, pd.name, src_dir_fd=ps.fd, dst_dir_fd=pd.fd)
+        for r in moved:
+            e = self._files.get(r)
+            self._forget(r)
+            if e is not None:
+                self._put(dst + r[len(src) :], e)
+        self._prune(src)
+        return self._ok(
+            "rename",
+            dst,
+            f"Renamed {self._show(src)}/ to {self._show(dst)}/ ({plural(len(moved), 'file')}).",
+            0,
+        )
+
+    # -- snapshots -------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The whole memory now, content-addressed. Cheap when little changed: file hashes are
+        cached per file version."""
+        files: dict[str, str] = {}
+        texts: dict[str, str] = {}
+        for rel, e in self._all():
+            files[rel] = e.content_id()
+            texts[rel] = e.text or ""
+        return Snapshot(
+            id=Snapshot.tree_id(files), files=files, texts=texts, total_bytes=self._total
+        )
+
+    def restore(self, snap: Snapshot) -> None:
+        """Makes memory equal to `snap` (which must carry its texts), bypassing read-only rules.
+        For code, e.g. to replay an episode from a recorded step."""
+        current = self.snapshot()
+        for rel in current.files:
+            if rel not in snap.files:
+                with _fsio.Parent(self._fd, rel) as p, contextlib.suppress(MemfsError):
+                    p.unlink()
+                self._forget(rel)
+                self._prune(rel)
+        for rel, blob in snap.files.items():
+            if current.files.get(rel) != blob:
+                text, data = _encode(snap.texts[rel])
+                with _fsio.Parent(self._fd, rel, create=True) as p:
+                    self._replace(p, rel, text, data)
