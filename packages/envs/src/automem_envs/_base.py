@@ -1,0 +1,211 @@
+"""The text-environment contract and the episode bookkeeping every game shares."""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import msgspec
+
+from ._actions import ActionVocabulary
+from ._errors import EnvError, EpisodeOver
+from ._types import EpisodeStats, Observation, StepResult
+
+
+class GameStep(msgspec.Struct, frozen=True, kw_only=True):
+    """What a game adapter reports for one executed action (before episode bookkeeping)."""
+
+    observation: Observation
+    reward: float
+    terminated: bool  # the game itself ended (death, success, ...)
+    clock: int | None = None  # the game's own turn counter, for the no-progress limit
+    info: dict[str, Any] = {}
+
+
+class TextEnv(abc.ABC):
+    """A game played through text: `reset()`, then `step(action_text)` until done or truncated.
+
+    Every `reset()` starts the same game again: the game is fixed by (env_id, seed, options).
+    Invalid action text never raises; it runs `default_action`, the next observation starts
+    with a sentence saying so, and `stats.invalid_actions` counts it. If the game itself
+    crashes mid-episode, `step` returns `done=True` and `stats.end_reason == "errored"`.
+    """
+
+    family: ClassVar[str]
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        seed: int,
+        max_steps: int,
+        no_progress_steps: int | None,
+    ) -> None:
+        self.env_id = env_id
+        self.seed = seed
+        self.max_steps = max_steps
+        self.no_progress_steps = no_progress_steps
+        self.stats = EpisodeStats(env_id=env_id, seed=seed)
+        self._state = "new"  # new -> running -> ended
+        self._stalled = 0
+        self._last_clock: int | None = None
+        self._observation: Observation | None = None
+
+    # --- what each game provides -------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def vocabulary(self) -> ActionVocabulary:
+        """The game's action names and aliases."""
+
+    @property
+    @abc.abstractmethod
+    def default_action(self) -> str:
+        """The action run in place of an invalid one (BALROG's choice for the game)."""
+
+    @property
+    @abc.abstractmethod
+    def instructions(self) -> str:
+        """The game's rules and goal, written for an LLM."""
+
+    @abc.abstractmethod
+    def _reset_game(self) -> tuple[Observation, int | None]:
+        """Start the seeded game; return the first observation and the game clock."""
+
+    @abc.abstractmethod
+    def _step_game(self, action: str) -> GameStep:
+        """Run one resolved action (a vocabulary name or a raw key the game accepts now)."""
+
+    @abc.abstractmethod
+    def _progression(self) -> float:
+        """BALROG's progression for the current state (the base keeps the episode maximum)."""
+
+    def _update_stats(self, stats: EpisodeStats) -> None:  # noqa: B027 - optional hook
+        """Copy game facts (achievements, depth, level) into the live stats."""
+
+    def _resolve_extra(self, text: str) -> str | None:
+        """Actions valid only in the current state (e.g. an item letter answering a prompt)."""
+        return None
+
+    def _close_game(self) -> None:  # noqa: B027 - optional hook
+        """Release the game's resources."""
+
+    # --- the public face ---------------------------------------------------------------------
+    @property
+    def actions(self) -> list[str]:
+        """The action vocabulary: natural-language names, in the game's own order."""
+        return list(self.vocabulary.names)
+
+    @property
+    def observation(self) -> Observation | None:
+        """The latest observation (None before the first reset)."""
+        return self._observation
+
+    def reset(self) -> Observation:
+        """Start (or restart) the episode and return the first observation."""
+        self.stats = EpisodeStats(env_id=self.env_id, seed=self.seed)
+        self._stalled = 0
+        observation, self._last_clock = self._reset_game()
+        self._update_stats(self.stats)
+        self._state = "running"
+        self._observation = observation
+        return observation
+
+    def step(self, action: str) -> StepResult:
+        """Run `action` (text) and return the outcome; invalid text runs the default action."""
+        if not isinstance(action, str):
+            raise EnvError(f"action must be a str, got {type(action).__name__}: {action!r}")
+        if self._state == "new":
+            raise EnvError("call reset() before step()")
+        if self._state == "ended":
+            raise EpisodeOver(
+                f"the episode ended ({self.stats.end_reason}); call reset() to play again"
+            )
+        resolved = self.vocabulary.match(action) or self._resolve_extra(action)
+        valid = resolved is not None
+        executed = resolved if resolved is not None else self.default_action
+        stats = self.stats
+        try:
+            outcome = self._step_game(executed)
+        except Exception as error:  # the game crashed: end the episode, keep what we have
+            return self._crash(error, valid=valid, executed=executed)
+        stats.steps += 1
+        stats.total_reward += outcome.reward
+        if not valid:
+            stats.invalid_actions += 1
+        self._update_stats(stats)
+        stats.progression = max(stats.progression, self._progression())
+        truncated = False
+        if outcome.terminated:
+            stats.end_reason = "done"
+        elif stats.steps >= self.max_steps:
+            stats.end_reason, truncated = "max_steps", True
+        elif self._no_progress(outcome.clock):
+            stats.end_reason, truncated = "no_progress", True
+        if stats.end_reason != "running":
+            self._state = "ended"
+        observation = outcome.observation
+        if not valid:
+            note = (
+                f'"{action.strip()[:60]}" is not a valid action, '
+                f'so "{executed}" was done instead.\n'
+            )
+            observation = msgspec.structs.replace(observation, text=note + observation.text)
+        self._observation = observation
+        return StepResult(
+            observation=observation,
+            reward=outcome.reward,
+            done=outcome.terminated,
+            truncated=truncated,
+            progression=stats.progression,
+            valid_action=valid,
+            action=executed,
+            info=outcome.info,
+        )
+
+    def close(self) -> None:
+        """Release the game; the env cannot be used afterwards."""
+        self._state = "ended"
+        self._close_game()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.env_id!r} seed={self.seed} steps={self.stats.steps}>"
+
+    # --- internals ---------------------------------------------------------------------------
+    def _no_progress(self, clock: int | None) -> bool:
+        # BALROG's (NLE's) rule: the game's turn counter did not move for N agent steps.
+        if self.no_progress_steps is None or clock is None:
+            return False
+        if clock == self._last_clock:
+            self._stalled += 1
+        else:
+            self._last_clock, self._stalled = clock, 0
+        return self._stalled >= self.no_progress_steps
+
+    def _crash(self, error: Exception, *, valid: bool, executed: str) -> StepResult:
+        self.stats.end_reason = "errored"
+        self.stats.error = f"{type(error).__name__}: {error}"
+        self._state = "ended"
+        observation = Observation(text=f"The game stopped with an error: {self.stats.error}")
+        self._observation = observation
+        return StepResult(
+            observation=observation,
+            reward=0.0,
+            done=True,
+            truncated=False,
+            progression=self.stats.progression,
+            valid_action=valid,
+            action=executed,
+            info={"error": self.stats.error},
+        )

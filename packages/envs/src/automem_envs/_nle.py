@@ -1,0 +1,364 @@
+"""MiniHack and NetHack (NLE) as text games: named keys, --More-- handling, prompt answers."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import warnings
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from ._actions import ActionVocabulary
+from ._base import GameStep, TextEnv
+from ._errors import EnvError, GameNotInstalled, LevelFilesMissing
+from ._nle_names import DESCRIPTIONS, aliases, key_names
+from ._nle_view import NleView
+from ._progression import nethack_progression
+from ._types import EpisodeStats, Observation
+
+OBSERVATION_KEYS = (
+    "glyphs",
+    "chars",
+    "blstats",
+    "message",
+    "inv_strs",
+    "inv_letters",
+    "tty_chars",
+    "tty_cursor",
+)
+_NO_LIMIT = 10**9  # the episode limits are ours; the game's own limits must never fire first
+_MORE, _ESC = 13, 27
+_MAX_MORE = 64  # a --More-- chain longer than this is a broken game, not a message
+_MENU = re.compile(rb"\((?:end|\d+ of \d+)\)")
+_ANSWERS = {"yes": "y", "no": "n", "escape": "\x1b", "esc": "\x1b", "more": "\r", "enter": "\r"}
+
+# BALROG's game settings (its config.yaml), so scores stay comparable.
+MINIHACK_DEFAULTS: dict[str, Any] = {
+    "character": "@",
+    "penalty_step": -0.01,
+    "penalty_time": 0.0,
+    "penalty_mode": "constant",
+    "autopickup": False,
+}
+NETHACK_DEFAULTS: dict[str, Any] = {"character": "@"}
+
+
+@contextlib.contextmanager
+def _quiet_imports() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # minihack imports the deprecated pkg_resources
+        yield
+
+
+@cache
+def _gym_and_nle() -> Any:
+    try:
+        with _quiet_imports():
+            import gymnasium
+            import nle  # noqa: F401 - registers the NetHack envs
+    except ImportError as error:
+        raise GameNotInstalled("NetHack (nle)", "nethack", error) from error
+    return gymnasium
+
+
+@cache
+def minihack_tasks() -> dict[str, str]:
+    """MiniHack task name (e.g. `MazeWalk-9x9`) -> its gymnasium id, for every registered task."""
+    gymnasium = _gym_and_nle()
+    try:
+        with _quiet_imports():
+            import minihack  # noqa: F401 - registers the MiniHack envs
+    except ImportError as error:
+        raise GameNotInstalled("MiniHack", "nethack", error) from error
+    tasks: dict[str, str] = {}
+    for gym_id in sorted(gymnasium.registry):  # sorted: a later -vN wins
+        if gym_id.startswith("MiniHack-"):
+            tasks[re.sub(r"-v\d+$", "", gym_id[len("MiniHack-") :])] = gym_id
+    return tasks
+
+
+@cache
+def _seedable_challenge() -> type:
+    _gym_and_nle()
+    from nle.env.base import NLE
+    from nle.env.tasks import NetHackChallenge
+
+    class SeedableNetHackChallenge(NetHackChallenge):  # type: ignore[misc, valid-type]
+        """NetHackChallenge with identical game settings whose RNG seeds may be set.
+
+        NetHackChallenge blocks seeding by overriding `seed` and shadowing three methods on its
+        `nethack` object; this restores NLE's own versions. Nothing else changes.
+        """
+
+        seed = NLE.seed
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            for name in ("set_initial_seeds", "set_current_seeds", "get_current_seeds"):
+                vars(self.nethack).pop(name, None)
+
+    return SeedableNetHackChallenge
+
+
+def _boxoban_check(task: str) -> None:
+    if not task.startswith("Boxoban"):
+        return
+    from minihack.envs import boxohack
+
+    level_set = {"Hard": "hard", "Medium": "medium", "Unfiltered": "unfiltered"}
+    name = task.split("-")[1] if "-" in task else ""
+    sub = level_set.get(name, name.lower())
+    folder = boxohack.LEVELS_PATH + "/" + sub + ("" if sub == "hard" else "/train")
+    import os
+
+    if not os.path.isdir(folder) or not any(f.endswith(".txt") for f in os.listdir(folder)):
+        raise LevelFilesMissing(
+            f"MiniHack {task} needs the Boxoban level files (*.txt) in {folder}, which minihack "
+            "does not ship. Get them with `python -m minihack.scripts.download_boxoban_levels` "
+            "(downloads github.com/deepmind/boxoban-levels), or unzip that repository's archive "
+            f"into {boxohack.LEVELS_PATH}."
+        )
+
+
+@contextlib.contextmanager
+def _seeded_python_random(seed: int) -> Iterator[None]:
+    # Boxoban picks its level with the `random` module; pin it without disturbing the caller.
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+TASK_GOALS = {
+    "Boxoban": "push every boulder (`) onto a fountain ({); boulders move when you walk into them",
+    "Quest": "reach the staircase down (>); cross lava and defeat monsters on the way, using "
+    "the items you find (wands, rings, potions)",
+    "CorridorBattle": "reach the staircase down (>) through a corridor full of monsters; "
+    "fight them one at a time",
+    "Sokoban": "push the boulders into the holes to open the way to the goal",
+}
+NETHACK_GOAL = (
+    "You play NetHack, a roguelike dungeon crawler, with a randomly chosen character. Goal: "
+    "descend as deep as you can (> on a staircase down) and gain experience levels while "
+    "staying alive. Progress is the deepest dungeon level and highest experience level reached."
+)
+
+
+class NleEnv(TextEnv):
+    """MiniHack tasks (`minihack/<Task>`) and NetHackChallenge (`nethack`) as text games.
+
+    The vocabulary is the game's own action set, named. When the game asks a question (an item
+    to eat, a direction, y/n) or shows a menu, any single key is also accepted, so "eat" then
+    "f", or a digit, works. `--More--` is continued automatically and the messages collected.
+    Options: `show_map`, `map_radius`, `show_inventory` for the view; anything else goes to
+    the game's constructor (e.g. `character="val-hum-law-fem"`).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        *,
+        seed: int,
+        max_steps: int,
+        no_progress_steps: int | None,
+        show_map: bool = True,
+        map_radius: int | None = None,
+        show_inventory: bool = True,
+        **game_options: Any,
+    ) -> None:
+        super().__init__(env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps)
+        self.family = "nethack" if env_id == "nethack" else "minihack"
+        if map_radius is not None and (not isinstance(map_radius, int) or map_radius < 0):
+            raise EnvError(f"map_radius must be None or an int >= 0, got {map_radius!r}")
+        if self.family == "nethack":
+            options = {**NETHACK_DEFAULTS, **game_options}
+            self._task = "NetHackChallenge"
+            self._env = _seedable_challenge()(
+                observation_keys=OBSERVATION_KEYS,
+                max_episode_steps=_NO_LIMIT,
+                no_progress_timeout=_NO_LIMIT,
+                fix_moon_phase=True,  # moon phase and Friday 13th from the seed, not the date
+                **options,
+            )
+        else:
+            self._task = env_id.split("/", 1)[1]
+            gym_id = minihack_tasks()[self._task]
+            _boxoban_check(self._task)
+            options = {**MINIHACK_DEFAULTS, **game_options}
+            gymnasium = _gym_and_nle()
+            with _quiet_imports(), _seeded_python_random(seed):
+                wrapped = gymnasium.make(
+                    gym_id, max_episode_steps=_NO_LIMIT, fix_moon_phase=True, **options
+                )
+            self._env = wrapped.unwrapped
+        env = self._env
+        names = key_names()
+        own: list[int] = []
+        for action in env.actions:
+            if int(action) not in own:
+                own.append(int(action))
+        extra = [k for k in (*range(32, 127), _MORE, _ESC) if k not in own]
+        env.actions = tuple(own) + tuple(extra)  # extra keys answer prompts; see _resolve_extra
+        self._index = {key: i for i, key in enumerate(env.actions)}
+        self._name_key = {names.get(k, chr(k)): k for k in own}
+        self._vocabulary = ActionVocabulary(list(self._name_key), aliases())
+        keys = list(env._observation_keys)
+        self._i_tty = keys.index("tty_chars")
+        self._i_message = keys.index("message")
+        self._i_internal = keys.index("internal")
+        self._i_blstats = keys.index("blstats")
+        self._view = NleView(
+            keys, show_map=show_map, map_radius=map_radius, show_inventory=show_inventory
+        )
+        self._waiting = False  # the game is asking a question or showing a menu
+        self._success = False
+        self._blstats: list[int] = []
+
+    # --- TextEnv -----------------------------------------------------------------------------
+    @property
+    def vocabulary(self) -> ActionVocabulary:
+        return self._vocabulary
+
+    @property
+    def default_action(self) -> str:
+        # BALROG's fallbacks: "north" for MiniHack, "esc" for NetHack.
+        return "north" if self.family == "minihack" else "esc"
+
+    @property
+    def instructions(self) -> str:
+        if self.family == "nethack":
+            intro = NETHACK_GOAL
+        else:
+            goal = next(
+                (g for prefix, g in TASK_GOALS.items() if self._task.startswith(prefix)),
+                "reach the staircase down (>)",
+            )
+            intro = f"You play the MiniHack task {self._task} (a small NetHack level). Goal: {goal}."
+        described = [
+            f"{name}: {DESCRIPTIONS[name]}" if name in DESCRIPTIONS else name
+            for name in self._vocabulary.names
+        ]
+        return (
+            f"{intro}\nThe map uses NetHack symbols: @ you, > stairs down, < stairs up, "
+            ". floor, # corridor, | and - walls, + door or spellbook, letters are monsters.\n"
+            "Directions: north is up on the map; diagonal moves are allowed unless the task "
+            "limits you to the listed actions.\nWhen the game asks a question or shows a menu, "
+            'answer with a single key: an item letter, a digit, "y"/"n", or "esc".\n'
+            "Actions: " + "; ".join(described) + "."
+        )
+
+    def _resolve_extra(self, text: str) -> str | None:
+        if not self._waiting:
+            return None
+        stripped = text.strip()
+        if len(stripped) == 1 and ord(stripped) in self._index:
+            return stripped
+        answer = _ANSWERS.get(stripped.lower())
+        return answer
+
+    def _reset_game(self) -> tuple[Observation, int | None]:
+        env = self._env
+        env.seed(self.seed, self.seed, reseed=False)  # core and display RNGs, never reseeded
+        with _seeded_python_random(self.seed):
+            env.reset()
+        self._success = False
+        observation, _, _ = self._settle("", 0.0, False)
+        return observation, self._blstats[self._clock_index()]
+
+    def _step_game(self, action: str) -> GameStep:
+        key = self._name_key.get(action)
+        if key is None:  # a raw key answering a prompt
+            key = ord(action)
+        _, reward, terminated, truncated, info = self._env.step(self._index[key])
+        observation, reward, done = self._settle(
+            "", float(reward), bool(terminated or truncated)
+        )
+        if reward >= 1.0:
+            self._success = True
+        end_status = info.get("end_status")
+        return GameStep(
+            observation=observation,
+            reward=reward,
+            terminated=done,
+            clock=self._blstats[self._clock_index()],
+            info={"end_status": int(end_status)} if end_status is not None else {},
+        )
+
+    def _progression(self) -> float:
+        if self.family == "minihack":
+            return 1.0 if self._success else 0.0
+        depth, level = self._depth_level()
+        return nethack_progression(depth, level)
+
+    def _update_stats(self, stats: EpisodeStats) -> None:
+        depth, level = self._depth_level()
+        stats.depth = depth
+        stats.experience_level = level
+        if self.family == "minihack":
+            stats.achievements = ["success"] if self._success else []
+
+    def _close_game(self) -> None:
+        self._env.close()
+
+    # --- internals ---------------------------------------------------------------------------
+    def _clock_index(self) -> int:
+        from nle import nethack
+
+        return nethack.NLE_BL_TIME
+
+    def _depth_level(self) -> tuple[int, int]:
+        from nle import nethack
+
+        b = self._blstats
+        return int(b[nethack.NLE_BL_DEPTH]), int(b[nethack.NLE_BL_XP])
+
+    def _settle(self, message: str, reward: float, done: bool) -> tuple[Observation, float, bool]:
+        """Continue --More-- (collecting the text), detect questions and menus, and observe."""
+        env = self._env
+        parts = [message] if message else []
+        for _ in range(_MAX_MORE):
+            tty = env.last_observation[self._i_tty].tobytes()
+            at = tty.find(b"--More--")
+            if at < 0 or done:
+                break
+            parts.extend(_window_text(tty, at))
+            _, extra, terminated, truncated, _ = env.step(self._index[_MORE])
+            reward += float(extra)
+            done = bool(terminated or truncated)
+        obs = env.last_observation
+        tty = obs[self._i_tty].tobytes()
+        current = obs[self._i_message].tobytes().split(b"\0", 1)[0].decode("latin-1").strip()
+        internal = obs[self._i_internal]
+        asking = bool(internal[1] or internal[2])
+        prompt = current if asking and current else None
+        screen: list[str] = []
+        menu = _MENU.search(tty)
+        if menu and not done:
+            screen = _window_text(tty, menu.start())
+            prompt = prompt or "A menu is open: choose with its letters, confirm with \"more\"."
+        if current and current not in parts and current != prompt:
+            parts.append(current)
+        self._waiting = prompt is not None
+        self._blstats = obs[self._i_blstats].tolist()
+        observation = self._view.observe(
+            obs, message=" ".join(p for p in parts if p), prompt=prompt, screen=screen
+        )
+        return observation, reward, done
+
+
+def _window_text(tty: bytes, at: int) -> list[str]:
+    """The text of the message line or window that ends at byte offset `at` of the terminal."""
+    row, col = divmod(at, 80)
+    if row == 0:
+        line = tty[:col].decode("latin-1").strip()
+        return [line] if line else []
+    lines = []
+    for r in range(row):
+        text = tty[r * 80 + col : (r + 1) * 80].decode("latin-1").rstrip()
+        if text.strip():
+            lines.append(text.strip())
+    return lines
