@@ -1,7 +1,8 @@
-"""Loop 1 entry point (placeholder until automem-scaffold lands): checks the workspace imports."""
+"""Loop 1: `uv run apps/evolve [--meta-llm anthropic:<model>] [--run-dir runs/x] ...`."""
 
-import importlib
+import sys
 
-for name in ("automem_memfs", "automem_envs", "automem_agent", "automem_scaffold", "automem_train"):
-    importlib.import_module(name)
-    print(f"{name}: ok")
+from automem_scaffold import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,3 +1,65 @@
-"""Loop 1: meta-LLM scaffold evolution, gated on mean progression over fixed seeds."""
+"""Loop 1: meta-LLM scaffold evolution, gated on mean progression over fixed seeds.
 
-__all__: list[str] = []
+config = EvolveConfig(run_dir="runs/x", meta_llm="anthropic:claude-opus-4-5", iterations=5)
+summary = asyncio.run(evolve(config))   # resumable: run it again on the same run_dir
+print(format_end(summary))
+"""
+
+from automem_scaffold._archive import Decision, LineageEntry, lineage, read_decisions, scaffold_diff
+from automem_scaffold._bundle import EpisodeDiagnostics, build_bundle, diagnose, render_trace
+from automem_scaffold._cli import build_parser, config_from_args, main
+from automem_scaffold._config import EvolveConfig, EvolveError, check_resume, load_config
+from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
+from automem_scaffold._evolve import Evolver, Timings, evolve
+from automem_scaffold._gate import GATE_RULES, GateResult, bootstrap_ci, decide
+from automem_scaffold._ledger import Ledger, LedgerEntry, build_ledger
+from automem_scaffold._prices import PRICES_PER_MTOK, cost_of, price_for
+from automem_scaffold._report import IterationRow, RunSummary, format_end, format_table
+from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
+from automem_scaffold._review_tools import ReviewWorkspace
+from automem_scaffold._validate import ValidationReport, validate_candidate
+
+__all__ = [
+    "GATE_RULES",
+    "PRICES_PER_MTOK",
+    "CandidateOutcome",
+    "Decision",
+    "EpisodeDiagnostics",
+    "Evaluation",
+    "EvolveConfig",
+    "EvolveError",
+    "Evolver",
+    "GateResult",
+    "IterationRow",
+    "Ledger",
+    "LedgerEntry",
+    "LineageEntry",
+    "ReviewSettings",
+    "ReviewWorkspace",
+    "RunSummary",
+    "Timings",
+    "ValidationReport",
+    "bootstrap_ci",
+    "build_bundle",
+    "build_ledger",
+    "build_parser",
+    "check_resume",
+    "config_from_args",
+    "cost_of",
+    "decide",
+    "diagnose",
+    "evaluate",
+    "evolve",
+    "format_end",
+    "format_table",
+    "lineage",
+    "load_config",
+    "load_evaluation",
+    "main",
+    "price_for",
+    "read_decisions",
+    "render_trace",
+    "revise",
+    "scaffold_diff",
+    "validate_candidate",
+]

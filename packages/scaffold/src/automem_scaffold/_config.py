@@ -1,0 +1,105 @@
+"""Typed configuration of a Loop 1 run, saved as `config.toml` and checked again on resume."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from automem_scaffold._archive import write_text_atomic
+from automem_scaffold._gate import GateRule
+
+DEMO_MODELS = frozenset({"smollm2", "tiny"})
+
+
+class EvolveError(RuntimeError):
+    """A run that cannot start or continue (bad arguments, a run directory made differently)."""
+
+
+class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything that decides a Loop 1 run. The defaults are the offline demo: SmolLM2 as agent
+    and meta-LLM, Crafter, two seeds, a small step cap and few, small meta-LLM turns."""
+
+    run_dir: str
+    suite: str = "automem"
+    envs: list[str] = msgspec.field(default_factory=lambda: ["crafter"])
+    seeds: int = 2  # the first N seeds of the suite per env are the fixed gate seeds
+    held_out: int = 2  # held-out seeds: the N seeds after the fixed ones
+    max_steps: int = 8
+    iterations: int = 2
+    agent_llm: str = "smollm2"
+    meta_llm: str = "smollm2"
+    from_scaffold: str = "v0"  # a built-in scaffold name or a directory
+    gate: GateRule = "mean"
+    ci_level: float = 0.9
+    bootstrap: int = 2000
+    concurrency: int = 2
+    # review session
+    review_turns: int = 3
+    review_tokens: int = 60_000  # input + output tokens per review session
+    review_wall_s: float = 900.0
+    meta_max_tokens: int = 256  # per meta-LLM reply
+    repair_attempts: int = 2
+    # validation sandbox
+    validate_wall_s: float = 120.0
+    validate_memory_mb: int = 3072
+    smoke_steps: int = 3
+    # run budgets (None = unlimited)
+    max_meta_tokens: int | None = None
+    max_cost: float | None = None
+    max_hours: float | None = None
+
+    @property
+    def demo_scale(self) -> bool:
+        """True when the models are the offline toy ones: results show the loop works, not more."""
+        return self.agent_llm.split(":")[0] in DEMO_MODELS or self.meta_llm in DEMO_MODELS
+
+
+# Fields that decide what the stored evaluations mean; a resumed run must agree on them.
+IDENTITY_FIELDS = ("suite", "envs", "seeds", "held_out", "max_steps", "agent_llm", "from_scaffold")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def config_toml(config: EvolveConfig) -> str:
+    lines = ["# Loop 1 run configuration (written by apps/evolve; checked on resume)"]
+    for name, value in msgspec.structs.asdict(config).items():
+        if value is None:
+            lines.append(f"# {name} = (unset)")
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_config(config: EvolveConfig, path: Path) -> None:
+    write_text_atomic(path, config_toml(config))
+
+
+def load_config(path: Path) -> EvolveConfig:
+    return msgspec.convert(tomllib.loads(path.read_text(encoding="utf-8")), EvolveConfig)
+
+
+def check_resume(stored: EvolveConfig, wanted: EvolveConfig) -> None:
+    """Raises `EvolveError` naming every identity field on which the two configs differ."""
+    diffs = [
+        f"{name}: run has {getattr(stored, name)!r}, command asks for {getattr(wanted, name)!r}"
+        for name in IDENTITY_FIELDS
+        if getattr(stored, name) != getattr(wanted, name)
+    ]
+    if diffs:
+        raise EvolveError(
+            f"{wanted.run_dir} was started with a different setup, so its evaluations cannot be "
+            "reused:\n  " + "\n  ".join(diffs) + "\nUse a new --run-dir, or the original arguments."
+        )

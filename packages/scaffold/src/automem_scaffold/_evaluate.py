@@ -1,0 +1,100 @@
+"""Evaluate a scaffold on a list of episodes with the agent model, through `run_suite`.
+
+`run_suite` writes `eval/`, `memory/` and `results.json` under the output directory and skips
+finished episodes, so an interrupted evaluation resumes episode by episode. When it returns,
+`evaluation.json` records per-episode progression, tokens and LLM time; its presence marks the
+evaluation done.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+from automem_agent import RoleModels, load_scaffold, memory_agent_factory, run_suite
+from automem_agent._chat import ChatModel
+from automem_agent.trace import iter_traces
+from automem_envs._types import EpisodeSpec, Suite, env_family
+
+from automem_scaffold._archive import read_json, write_json_atomic
+
+
+class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
+    """`evaluation.json`. Keys of `per_episode` are `EpisodeSpec.key` (`env__seed`)."""
+
+    scaffold_hash: str
+    per_episode: dict[str, float]
+    per_env: dict[str, float]  # family -> mean progression
+    mean: float
+    tokens: dict[str, dict[str, int]]  # role -> {"input", "output"}
+    models: dict[str, str]  # role -> model name
+    episodes: int
+    errored: list[str] = []
+    wall_s: float = 0.0
+    llm_s: float = 0.0  # summed latency of the agent's model calls
+
+
+def load_evaluation(root: Path) -> Evaluation | None:
+    path = root / "evaluation.json"
+    return read_json(path, Evaluation) if path.exists() else None
+
+
+async def evaluate(
+    scaffold_dir: Path,
+    episodes: list[EpisodeSpec],
+    out_root: Path,
+    *,
+    model: ChatModel,
+    concurrency: int = 2,
+    suite_name: str = "evolve",
+    progress: bool = False,
+) -> Evaluation:
+    """Runs (or finishes) the evaluation into `out_root` and writes `evaluation.json`."""
+    done = load_evaluation(out_root)
+    if done is not None:
+        return done
+    start = time.perf_counter()
+    scaffold = load_scaffold(scaffold_dir)
+    factory = memory_agent_factory(scaffold, RoleModels.single(model))
+    suite = Suite(name=suite_name, episodes=list(episodes))
+    await run_suite(suite, factory, out_root, concurrency=concurrency, progress=progress)
+    wanted = {e.key for e in episodes}
+    per_episode: dict[str, float] = {}
+    tokens: dict[str, dict[str, int]] = {}
+    models: dict[str, str] = {}
+    errored: list[str] = []
+    llm_s = 0.0
+    for trace in iter_traces(out_root / "eval"):
+        h = trace.header
+        key = EpisodeSpec(env_id=h.env_id, seed=h.seed, max_steps=h.max_steps).key
+        if key not in wanted:
+            continue
+        summary = trace.summary
+        per_episode[key] = summary.stats.progression if summary else 0.0
+        if summary is None or summary.status != "finished":
+            errored.append(key)
+        for role, usage in (summary.tokens if summary else {}).items():
+            slot = tokens.setdefault(role, {"input": 0, "output": 0})
+            slot["input"] += int(usage.get("input", 0))
+            slot["output"] += int(usage.get("output", 0))
+        models.update(h.models)
+        llm_s += sum(t.latency_s for t in trace.turns())
+    families: dict[str, list[float]] = {}
+    for spec in episodes:
+        families.setdefault(env_family(spec.env_id), []).append(per_episode.get(spec.key, 0.0))
+    values = [per_episode.get(k, 0.0) for k in sorted(wanted)]
+    evaluation = Evaluation(
+        scaffold_hash=scaffold.content_hash,
+        per_episode={k: per_episode.get(k, 0.0) for k in sorted(wanted)},
+        per_env={f: sum(v) / len(v) for f, v in sorted(families.items())},
+        mean=sum(values) / len(values) if values else 0.0,
+        tokens=tokens,
+        models=models,
+        episodes=len(per_episode),
+        errored=sorted(errored),
+        wall_s=time.perf_counter() - start,
+        llm_s=llm_s,
+    )
+    write_json_atomic(out_root / "evaluation.json", evaluation)
+    return evaluation

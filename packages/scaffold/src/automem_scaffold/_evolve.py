@@ -1,0 +1,418 @@
+"""Loop 1: evaluate, review, validate, gate, archive — resumable from the run directory.
+
+Iteration 0 is the start scaffold, evaluated on the fixed seeds. Iteration k >= 1 revises the
+incumbent (the last kept iteration) into a candidate, validates it, evaluates it on the same
+seeds and keeps it iff the gate says so. Each phase's output on disk marks it done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from automem_agent import builtin_scaffold
+from automem_agent._chat import ChatModel
+from automem_envs._types import EpisodeSpec
+
+from automem_scaffold._archive import (
+    Decision,
+    copy_scaffold,
+    iteration_dir,
+    lineage,
+    read_decisions,
+    read_json,
+    write_json_atomic,
+)
+from automem_scaffold._bundle import build_bundle
+from automem_scaffold._config import (
+    EvolveConfig,
+    EvolveError,
+    check_resume,
+    load_config,
+    save_config,
+)
+from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
+from automem_scaffold._gate import decide
+from automem_scaffold._ledger import build_ledger
+from automem_scaffold._report import IterationRow, RunSummary, write_outputs
+from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
+from automem_scaffold._suite import fixed_and_heldout
+
+log = logging.getLogger("automem_scaffold")
+
+
+class Timings(msgspec.Struct, kw_only=True):
+    """`timings.json` of an iteration: wall seconds per phase and inside the LLMs."""
+
+    evaluate: float = 0.0
+    review: float = 0.0
+    validate: float = 0.0
+    gate: float = 0.0
+    agent_llm: float = 0.0
+    meta_llm: float = 0.0
+
+
+def _load_timings(path: Path) -> Timings:
+    return read_json(path, Timings) if path.exists() else Timings()
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Evolver:
+    """One Loop 1 run. Models may be injected (tests); otherwise they load from the config."""
+
+    def __init__(
+        self,
+        config: EvolveConfig,
+        *,
+        agent_model: ChatModel | None = None,
+        meta_model: ChatModel | None = None,
+        progress: Any = None,
+        show_episodes: bool = False,
+    ):
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self._agent = agent_model
+        self._meta = meta_model
+        self.progress = progress
+        self.show_episodes = show_episodes
+        self.started = time.monotonic()
+        self.fixed, self.heldout = fixed_and_heldout(config)
+
+    # models are loaded on first use, so a resumed run that only needs the gate loads no meta-LLM
+    @property
+    def agent(self) -> ChatModel:
+        if self._agent is None:
+            from automem_agent.models import load_model
+
+            self._agent = load_model(self.config.agent_llm)
+        return self._agent
+
+    @property
+    def meta(self) -> ChatModel:
+        if self._meta is None:
+            from automem_agent.models import load_model
+
+            if self.config.meta_llm == self.config.agent_llm and self._agent is not None:
+                self._meta = self._agent  # one local model serves both roles: load it once
+            else:
+                self._meta = load_model(self.config.meta_llm)
+        return self._meta
+
+    def _phase(self, text: str, *, advance: bool = False) -> None:
+        log.info(text)
+        if self.progress is not None:
+            self.progress(text, advance=advance)
+
+    # ------------------------------------------------------------------ run
+    def prepare(self) -> None:
+        """Creates the run directory, or checks that it was made by the same setup."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "config.toml"
+        if path.exists():
+            try:
+                stored = load_config(path)
+            except (msgspec.ValidationError, ValueError) as exc:
+                raise EvolveError(f"{path} is unreadable: {exc}") from None
+            check_resume(stored, self.config)
+        save_config(self.config, path)
+
+    async def run(self) -> RunSummary:
+        self.prepare()
+        stopped = "completed"
+        try:
+            await self._iteration_zero()
+            for k in range(1, self.config.iterations + 1):
+                await self._iteration(k)
+            await self._heldout()
+        except _Stop as stop:
+            stopped = stop.reason
+            self._phase(f"stopping: {stop.reason}")
+        return self.finish(stopped)
+
+    def finish(self, stopped: str) -> RunSummary:
+        decisions = read_decisions(self.run_dir)
+        entries = lineage(decisions)
+        write_json_atomic(self.run_dir / "lineage.json", entries)
+        ledger = build_ledger(self.run_dir)
+        write_json_atomic(self.run_dir / "costs.json", ledger)
+        rows = []
+        for entry in entries:
+            it = iteration_dir(self.run_dir, entry.iteration)
+            outcome = (
+                read_json(it / "candidate.json", CandidateOutcome)
+                if (it / "candidate.json").exists()
+                else None
+            )
+            evaluation = load_evaluation(it)
+            rows.append(
+                IterationRow(
+                    iteration=entry.iteration,
+                    parent=entry.parent,
+                    kept=entry.kept,
+                    stage=entry.stage,
+                    reason=entry.reason,
+                    mean_progression=entry.mean_progression,
+                    per_env=decisions[entry.iteration].per_env,
+                    incumbent_after=entry.incumbent_after,
+                    meta_tokens=(outcome.meta_input_tokens + outcome.meta_output_tokens)
+                    if outcome
+                    else 0,
+                    agent_tokens=sum(
+                        v.get("input", 0) + v.get("output", 0) for v in evaluation.tokens.values()
+                    )
+                    if evaluation
+                    else 0,
+                    timings=msgspec.structs.asdict(_load_timings(it / "timings.json")),
+                )
+            )
+        heldout = load_evaluation(self.run_dir / "heldout")
+        incumbent = entries[-1].incumbent_after if entries else 0
+        fixed_mean = decisions[incumbent].mean_progression if decisions else None
+        summary = RunSummary(
+            run_dir=str(self.run_dir),
+            demo_scale=self.config.demo_scale,
+            stopped=stopped,
+            iterations_planned=self.config.iterations,
+            iterations_done=max(0, len(entries) - 1),
+            incumbent=incumbent,
+            start_mean=decisions[0].mean_progression if 0 in decisions else None,
+            final_mean=fixed_mean,
+            heldout_mean=heldout.mean if heldout else None,
+            heldout_gap=(fixed_mean - heldout.mean) if heldout and fixed_mean is not None else None,
+            fixed_episodes=[e.key for e in self.fixed],
+            heldout_episodes=[e.key for e in self.heldout],
+            meta_tokens=ledger.meta_tokens,
+            agent_tokens=ledger.agent_tokens,
+            dollars=ledger.dollars,
+            rows=rows,
+            heldout_timings=msgspec.structs.asdict(
+                _load_timings(self.run_dir / "heldout" / "timings.json")
+            ),
+        )
+        write_outputs(self.run_dir, summary)
+        return summary
+
+    # ------------------------------------------------------------------ budgets
+    def _check_budget(self) -> None:
+        c = self.config
+        if c.max_hours is not None and (time.monotonic() - self.started) / 3600 >= c.max_hours:
+            raise _Stop(f"max_hours ({c.max_hours:g} h) reached")
+        if c.max_meta_tokens is not None or c.max_cost is not None:
+            ledger = build_ledger(self.run_dir)
+            if c.max_meta_tokens is not None and ledger.meta_tokens >= c.max_meta_tokens:
+                raise _Stop(
+                    f"max_meta_tokens ({c.max_meta_tokens}) reached: {ledger.meta_tokens} used"
+                )
+            if c.max_cost is not None and ledger.dollars >= c.max_cost:
+                raise _Stop(f"max_cost (${c.max_cost:g}) reached: ${ledger.dollars:.4f} spent")
+
+    def _meta_token_allowance(self) -> int:
+        c = self.config
+        if c.max_meta_tokens is None:
+            return c.review_tokens
+        used = build_ledger(self.run_dir).meta_tokens
+        return max(1, min(c.review_tokens, c.max_meta_tokens - used))
+
+    # ------------------------------------------------------------------ phases
+    def _start_scaffold(self) -> Path:
+        source = Path(self.config.from_scaffold)
+        if source.is_dir():
+            return source
+        try:
+            return builtin_scaffold(self.config.from_scaffold)
+        except ValueError as exc:
+            raise EvolveError(
+                f"--from {self.config.from_scaffold!r} is neither a directory nor a built-in "
+                f"scaffold ({exc})"
+            ) from None
+
+    async def _evaluate(
+        self, scaffold: Path, episodes: list[EpisodeSpec], root: Path, phase: str
+    ) -> Evaluation:
+        timings_path = root / "timings.json"
+        timings = _load_timings(timings_path)
+        if (done := load_evaluation(root)) is not None:
+            return done
+        self._phase(f"{phase}: {root.relative_to(self.run_dir)} on {len(episodes)} episodes")
+        start = time.perf_counter()
+        evaluation = await evaluate(
+            scaffold,
+            episodes,
+            root,
+            model=self.agent,
+            concurrency=self.config.concurrency,
+            progress=self.show_episodes,
+        )
+        setattr(timings, phase, getattr(timings, phase) + time.perf_counter() - start)
+        timings.agent_llm += evaluation.llm_s
+        write_json_atomic(timings_path, timings)
+        return evaluation
+
+    async def _iteration_zero(self) -> None:
+        it = iteration_dir(self.run_dir, 0)
+        if (it / "decision.json").exists():
+            return
+        if not (it / "scaffold").exists():
+            tmp = it / ".scaffold.tmp"
+            copy_scaffold(self._start_scaffold(), tmp)
+            tmp.rename(it / "scaffold")
+        self._check_budget()
+        evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "evaluate")
+        write_json_atomic(
+            it / "decision.json",
+            Decision(
+                iteration=0,
+                parent=None,
+                kept=True,
+                stage="start",
+                reason=f"start point ({self.config.from_scaffold})",
+                scaffold_hash=evaluation.scaffold_hash,
+                mean_progression=evaluation.mean,
+                per_env=evaluation.per_env,
+                per_episode=evaluation.per_episode,
+            ),
+        )
+        self._phase(f"start scaffold: mean progression {evaluation.mean:.3f}", advance=True)
+
+    def _incumbent(self, before: int) -> tuple[int, Decision]:
+        decisions = read_decisions(self.run_dir)
+        kept = [k for k, d in decisions.items() if d.kept and k < before]
+        number = max(kept)
+        return number, decisions[number]
+
+    async def _iteration(self, k: int) -> None:
+        it = iteration_dir(self.run_dir, k)
+        if (it / "decision.json").exists():
+            return
+        parent, parent_decision = self._incumbent(k)
+        parent_dir = iteration_dir(self.run_dir, parent)
+        timings_path = it / "timings.json"
+        if not (it / "candidate.json").exists():
+            self._check_budget()
+            bundle = parent_dir / "bundle"
+            if not (bundle / "summary.md").exists():
+                build_bundle(
+                    parent_dir,
+                    parent_dir / "scaffold",
+                    bundle,
+                    title=f"Iteration {parent:03d} evaluation",
+                )
+            self._phase(f"iteration {k}: review of iteration {parent} by {self.config.meta_llm}")
+            c = self.config
+            outcome = await revise(
+                iteration=k,
+                incumbent=parent,
+                incumbent_scaffold=parent_dir / "scaffold",
+                incumbent_mean=parent_decision.mean_progression or 0.0,
+                bundle_dir=bundle,
+                episodes=[e.key for e in self.fixed],
+                out_dir=it,
+                meta=self.meta,
+                settings=ReviewSettings(
+                    turns=c.review_turns,
+                    tokens=self._meta_token_allowance(),
+                    wall_s=c.review_wall_s,
+                    max_tokens_per_turn=c.meta_max_tokens,
+                    repair_attempts=c.repair_attempts,
+                    smoke_env=self.fixed[0].env_id,
+                    smoke_seed=self.fixed[0].seed,
+                    smoke_steps=c.smoke_steps,
+                    validate_wall_s=c.validate_wall_s,
+                    validate_memory_mb=c.validate_memory_mb,
+                ),
+            )
+            timings = _load_timings(timings_path)
+            timings.review += outcome.review_s
+            timings.validate += outcome.validate_s
+            timings.meta_llm += outcome.meta_llm_s
+            write_json_atomic(timings_path, timings)
+        outcome = read_json(it / "candidate.json", CandidateOutcome)
+        if not outcome.ok:
+            self._phase(
+                f"iteration {k}: rejected at {outcome.stage}: {outcome.reason}", advance=True
+            )
+            write_json_atomic(
+                it / "decision.json",
+                Decision(
+                    iteration=k,
+                    parent=parent,
+                    kept=False,
+                    stage=outcome.stage if outcome.stage != "ok" else "review",
+                    reason=outcome.reason,
+                    validation_error=outcome.validation.message if outcome.validation else None,
+                ),
+            )
+            return
+        self._check_budget()
+        evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "gate")
+        start = time.perf_counter()
+        verdict = decide(
+            parent_decision.per_episode,
+            evaluation.per_episode,
+            rule=self.config.gate,
+            level=self.config.ci_level,
+            n_bootstrap=self.config.bootstrap,
+            seed=k,
+        )
+        decision = Decision(
+            iteration=k,
+            parent=parent,
+            kept=verdict.kept,
+            stage="gate",
+            reason=verdict.reason,
+            scaffold_hash=evaluation.scaffold_hash,
+            mean_progression=evaluation.mean,
+            per_env=evaluation.per_env,
+            per_episode=evaluation.per_episode,
+            gate=verdict,
+        )
+        write_json_atomic(it / "decision.json", decision)
+        timings = _load_timings(timings_path)
+        timings.gate += time.perf_counter() - start
+        write_json_atomic(timings_path, timings)
+        self._phase(
+            f"iteration {k}: {'KEPT' if verdict.kept else 'rejected'}: {verdict.reason}",
+            advance=True,
+        )
+
+    async def _heldout(self) -> None:
+        if not self.heldout:
+            return
+        incumbent, _ = self._incumbent(self.config.iterations + 1)
+        root = self.run_dir / "heldout"
+        marker = root / "incumbent.txt"
+        if marker.exists() and marker.read_text().strip() != str(incumbent):
+            # More iterations were added after a finished run: the final scaffold changed.
+            shutil.rmtree(root)
+        root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{incumbent}\n")
+        self._check_budget()
+        scaffold = iteration_dir(self.run_dir, incumbent) / "scaffold"
+        evaluation = await self._evaluate(scaffold, self.heldout, root, "evaluate")
+        self._phase(f"held-out: mean progression {evaluation.mean:.3f}", advance=True)
+
+
+async def evolve(config: EvolveConfig, **kwargs: Any) -> RunSummary:
+    """Runs (or resumes) Loop 1 as configured and returns the run's summary."""
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run_dir / "evolve.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        return await Evolver(config, **kwargs).run()
+    finally:
+        log.removeHandler(handler)
+        with contextlib.suppress(Exception):
+            handler.close()

@@ -1,0 +1,204 @@
+"""The end of a run: `summary.json`, `report.md` (linking diffs and reviews), `progression.png`
+and the iterations table printed to the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from automem_scaffold._archive import write_json_atomic, write_text_atomic
+
+
+class IterationRow(msgspec.Struct, frozen=True, kw_only=True):
+    iteration: int
+    parent: int | None
+    kept: bool
+    stage: str
+    reason: str
+    mean_progression: float | None
+    per_env: dict[str, float]
+    incumbent_after: int
+    meta_tokens: int
+    agent_tokens: int
+    timings: dict[str, float] = {}
+
+
+class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """`summary.json`: how the run ended and what it found. `heldout_gap` is the final
+    incumbent's fixed-seed mean minus its held-out mean (large = overfit to the fixed seeds)."""
+
+    run_dir: str
+    demo_scale: bool
+    stopped: str  # "completed" or the budget that stopped the run
+    iterations_planned: int
+    iterations_done: int
+    incumbent: int
+    start_mean: float | None
+    final_mean: float | None
+    heldout_mean: float | None
+    heldout_gap: float | None
+    fixed_episodes: list[str]
+    heldout_episodes: list[str]
+    meta_tokens: int
+    agent_tokens: int
+    dollars: float
+    rows: list[IterationRow]
+    heldout_timings: dict[str, float] = {}
+
+    def phase_totals(self) -> dict[str, float]:
+        """Wall seconds per phase over the whole run, plus seconds inside the LLMs."""
+        totals: dict[str, float] = {}
+        for timings in [*(r.timings for r in self.rows), self.heldout_timings]:
+            for name, value in timings.items():
+                totals[name] = totals.get(name, 0.0) + value
+        return totals
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def format_table(summary: RunSummary) -> str:
+    """The iterations table: progression per env, kept or rejected, tokens."""
+    envs = sorted({e for r in summary.rows for e in r.per_env})
+    head = [
+        "iter",
+        "parent",
+        *[f"{e} %" for e in envs],
+        "mean %",
+        "decision",
+        "meta tok",
+        "agent tok",
+    ]
+    rows = []
+    for r in summary.rows:
+        decision = (
+            "start" if r.stage == "start" else ("KEPT" if r.kept else f"rejected ({r.stage})")
+        )
+        rows.append(
+            [
+                f"{r.iteration:03d}",
+                "-" if r.parent is None else f"{r.parent:03d}",
+                *[_pct(r.per_env.get(e)) for e in envs],
+                _pct(r.mean_progression),
+                decision,
+                str(r.meta_tokens),
+                str(r.agent_tokens),
+            ]
+        )
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def _headline(summary: RunSummary) -> list[str]:
+    if not summary.demo_scale:
+        return []
+    return [
+        "DEMO-SCALE RUN: tiny offline models, few seeds and a small step cap. It shows the loop "
+        "working end to end; its numbers say nothing about scaffold quality."
+    ]
+
+
+def _findings(summary: RunSummary) -> list[str]:
+    lines = [
+        f"incumbent: iteration {summary.incumbent:03d}; fixed-seed mean {_pct(summary.final_mean)}% "
+        f"(start {_pct(summary.start_mean)}%)"
+    ]
+    if summary.heldout_mean is not None:
+        lines.append(
+            f"held-out mean {_pct(summary.heldout_mean)}% on {len(summary.heldout_episodes)} "
+            f"episodes; gap fixed - held-out = {_pct(summary.heldout_gap)} points"
+        )
+    lines.append(
+        f"tokens: meta {summary.meta_tokens}, agent {summary.agent_tokens}; "
+        f"priced cost ${summary.dollars:.4f}"
+    )
+    return lines
+
+
+def format_end(summary: RunSummary) -> str:
+    """The closing text: scale, how it stopped, the table, held-out gap and costs."""
+    lines = [*_headline(summary), f"run: {summary.run_dir} ({summary.stopped})", ""]
+    lines += [format_table(summary), "", *_findings(summary)]
+    lines.append(f"report: {Path(summary.run_dir) / 'report.md'}")
+    return "\n".join(lines)
+
+
+def render_report(summary: RunSummary) -> str:
+    lines = ["# Loop 1 run report", "", *_headline(summary), ""]
+    lines += [
+        f"Run `{summary.run_dir}`: {summary.stopped}.",
+        "",
+        "```",
+        format_table(summary),
+        "```",
+    ]
+    lines += ["", *[f"- {line}" for line in _findings(summary)]]
+    lines += ["", "![progression](progression.png)", "", "## Iterations", ""]
+    for r in summary.rows:
+        it = f"iterations/{r.iteration:03d}"
+        links = [f"[scaffold]({it}/scaffold/)"]
+        if r.iteration > 0:
+            links += [f"[diff]({it}/scaffold.diff)", f"[review]({it}/review.md)"]
+        links.append(f"[decision]({it}/decision.json)")
+        verdict = (
+            "start" if r.stage == "start" else ("kept" if r.kept else f"rejected at {r.stage}")
+        )
+        lines.append(f"- **{r.iteration:03d}** ({verdict}): {r.reason} — {' · '.join(links)}")
+    totals = summary.phase_totals()
+    if totals:
+        lines += ["", "## Time per phase (s)", ""]
+        lines += [f"- {name}: {value:.1f}" for name, value in totals.items()]
+    return "\n".join(lines) + "\n"
+
+
+def plot_progression(summary: RunSummary, path: Path) -> None:
+    """The incumbent's mean progression per iteration, with each candidate as a point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    by_iter = {r.iteration: r for r in summary.rows}
+    xs, ys = [], []
+    for r in summary.rows:
+        incumbent = by_iter.get(r.incumbent_after)
+        if incumbent is not None and incumbent.mean_progression is not None:
+            xs.append(r.iteration)
+            ys.append(100 * incumbent.mean_progression)
+    ax.step(xs, ys, where="post", label="incumbent", color="tab:blue")
+    for kept, color, label in ((True, "tab:green", "kept"), (False, "tab:red", "rejected")):
+        pts = [
+            (r.iteration, 100 * r.mean_progression)
+            for r in summary.rows
+            if r.iteration > 0 and r.kept == kept and r.mean_progression is not None
+        ]
+        if pts:
+            ax.scatter(*zip(*pts, strict=True), color=color, label=label, zorder=3)
+    if summary.heldout_mean is not None and xs:
+        ax.axhline(100 * summary.heldout_mean, ls="--", color="gray", label="held-out (final)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean progression (%)")
+    ax.set_title("Loop 1: incumbent progression" + (" (demo scale)" if summary.demo_scale else ""))
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_outputs(run_dir: Path, summary: RunSummary) -> None:
+    """Writes `summary.json`, `progression.png` and `report.md` into the run directory."""
+    write_json_atomic(run_dir / "summary.json", summary)
+    plot_progression(summary, run_dir / "progression.png")
+    write_text_atomic(run_dir / "report.md", render_report(summary))
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    return msgspec.to_builtins(summary)

@@ -1,0 +1,250 @@
+"""The revise phase of one iteration: a review session over the bundle that edits a copy of the
+incumbent scaffold, validation in the sandbox, and bounded repair rounds.
+
+Outputs (in this order, the last one marking the phase done): `scaffold/`, `scaffold.diff`,
+`review/transcript.json`, `review.md`, `candidate.json`. A run killed mid-phase leaves no
+`candidate.json`; the phase then restarts and the partial session log is kept as
+`review/interrupted-N.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from automem_agent._chat import ChatModel
+from automem_agent.meta import Budget, SessionTranscript, SessionTurn, ToolSession
+
+from automem_scaffold._archive import (
+    copy_scaffold,
+    scaffold_diff,
+    write_json_atomic,
+    write_text_atomic,
+)
+from automem_scaffold._prompt import SYSTEM, repair_message, task_message
+from automem_scaffold._review_tools import ReviewWorkspace
+from automem_scaffold._validate import ValidationReport, validate_async
+
+
+class CandidateOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """`candidate.json`: what the revise phase produced and whether it may go to the gate."""
+
+    ok: bool
+    stage: Literal["review", "validation", "ok"]
+    reason: str
+    changed_files: list[str] = []
+    escapes: list[str] = []
+    end_reason: str = ""
+    rationale: str | None = None
+    validation: ValidationReport | None = None
+    repairs: int = 0
+    meta_model: str = ""
+    meta_input_tokens: int = 0
+    meta_output_tokens: int = 0
+    meta_llm_s: float = 0.0
+    review_s: float = 0.0
+    validate_s: float = 0.0
+
+
+class ReviewSettings(msgspec.Struct, frozen=True, kw_only=True):
+    turns: int = 3
+    tokens: int = 60_000
+    wall_s: float = 900.0
+    max_tokens_per_turn: int = 256
+    repair_attempts: int = 2
+    smoke_env: str = "crafter"
+    smoke_seed: int = 0
+    smoke_steps: int = 3
+    validate_wall_s: float = 120.0
+    validate_memory_mb: int = 3072
+
+
+def _changed(diff: str) -> list[str]:
+    files = []
+    for line in diff.splitlines():
+        if line.startswith("+++ ") or line.startswith("--- "):
+            name = line[4:].strip()
+            if name != "/dev/null":
+                files.append(name[2:] if name[:2] in ("a/", "b/") else name)
+    return sorted(set(files))
+
+
+def _archive_partials(review_dir: Path) -> None:
+    """Keeps the turns of a killed session as interrupted-N.jsonl, for the record."""
+    for partial in sorted(review_dir.glob("session-*.jsonl")):
+        n = len(list(review_dir.glob("interrupted-*.jsonl"))) + 1
+        partial.rename(review_dir / f"interrupted-{n}.jsonl")
+
+
+async def revise(
+    *,
+    iteration: int,
+    incumbent: int,
+    incumbent_scaffold: Path,
+    incumbent_mean: float,
+    bundle_dir: Path,
+    episodes: list[str],
+    out_dir: Path,
+    meta: ChatModel,
+    settings: ReviewSettings,
+) -> CandidateOutcome:
+    """Runs the revise phase into `out_dir` (an `iterations/NNN` directory)."""
+    review_dir = out_dir / "review"
+    review_dir.mkdir(parents=True, exist_ok=True)
+    _archive_partials(review_dir)
+    write_text_atomic(review_dir / "model.txt", getattr(meta, "name", "") + "\n")
+    work = out_dir / ".work"
+    if work.exists():
+        shutil.rmtree(work)
+    candidate = work / "candidate"
+    copy_scaffold(incumbent_scaffold, candidate)
+    workspace = ReviewWorkspace(bundle_dir, candidate)
+    validate_s = 0.0
+
+    async def run_validation() -> ValidationReport:
+        nonlocal validate_s
+        start = time.perf_counter()
+        report = await validate_async(
+            candidate,
+            env_id=settings.smoke_env,
+            seed=settings.smoke_seed,
+            steps=settings.smoke_steps,
+            wall_s=settings.validate_wall_s,
+            memory_mb=settings.validate_memory_mb,
+        )
+        validate_s += time.perf_counter() - start
+        return report
+
+    async def validate_tool() -> str:
+        return (await run_validation()).for_model()
+
+    log_path = review_dir / f"session-{iteration:03d}.jsonl"
+    encoder = msgspec.json.Encoder()
+
+    def on_turn(turn: SessionTurn) -> None:
+        with log_path.open("ab") as f:
+            f.write(encoder.encode(turn) + b"\n")
+
+    session = ToolSession(
+        meta,
+        workspace.tools(validator=validate_tool),
+        system=SYSTEM,
+        budget=Budget(
+            max_turns=settings.turns, max_tokens=settings.tokens, max_wall_s=settings.wall_s
+        ),
+        max_tokens_per_turn=settings.max_tokens_per_turn,
+        purpose="meta",
+        on_turn=on_turn,
+    )
+    summary_path = bundle_dir / "summary.md"
+    summary_head = "\n".join(summary_path.read_text(encoding="utf-8").splitlines()[:12])
+    start = time.perf_counter()
+    transcript = await session.run(
+        task_message(
+            iteration=iteration,
+            incumbent=incumbent,
+            mean_progression=incumbent_mean,
+            episodes=episodes,
+            summary_head=summary_head,
+        )
+    )
+    outcome_stage: Literal["review", "validation", "ok"] = "ok"
+    reason = "validated"
+    report: ValidationReport | None = None
+    repairs = 0
+    while True:
+        diff = scaffold_diff(incumbent_scaffold, candidate)
+        if workspace.escapes:
+            outcome_stage = "review"
+            reason = (
+                "the meta-LLM tried to write outside its scaffold copy "
+                f"({', '.join(repr(p) for p in workspace.escapes[:5])}); the writes were refused"
+            )
+            break
+        if not diff:
+            outcome_stage = "review"
+            reason = f"empty revision: no file changed (session ended: {transcript.end_reason})"
+            if transcript.error:
+                reason += f"; {transcript.error}"
+            break
+        report = await run_validation()
+        if report.ok:
+            break
+        if repairs >= settings.repair_attempts:
+            outcome_stage = "validation"
+            reason = f"validation failed after {repairs} repair attempts: {report.for_model()}"
+            break
+        repairs += 1
+        transcript = await session.resume(
+            repair_message(report.for_model(), repairs, settings.repair_attempts)
+        )
+    total = time.perf_counter() - start
+    diff = scaffold_diff(incumbent_scaffold, candidate)
+    final = out_dir / "scaffold"
+    if final.exists():
+        shutil.rmtree(final)
+    candidate.rename(final)
+    shutil.rmtree(work, ignore_errors=True)
+    write_text_atomic(out_dir / "scaffold.diff", diff)
+    write_json_atomic(review_dir / "transcript.json", transcript)
+    llm_s = sum(t.latency_s for t in transcript.turns)
+    outcome = CandidateOutcome(
+        ok=outcome_stage == "ok",
+        stage=outcome_stage,
+        reason=reason,
+        changed_files=_changed(diff),
+        escapes=list(workspace.escapes),
+        end_reason=transcript.end_reason,
+        rationale=transcript.rationale,
+        validation=report,
+        repairs=repairs,
+        meta_model=transcript.model,
+        meta_input_tokens=transcript.input_tokens,
+        meta_output_tokens=transcript.output_tokens,
+        meta_llm_s=llm_s,
+        review_s=max(0.0, total - validate_s),
+        validate_s=validate_s,
+    )
+    write_text_atomic(
+        out_dir / "review.md", render_review(iteration, incumbent, outcome, transcript)
+    )
+    write_json_atomic(out_dir / "candidate.json", outcome)
+    return outcome
+
+
+def render_review(
+    iteration: int, incumbent: int, outcome: CandidateOutcome, transcript: SessionTranscript
+) -> str:
+    """`review.md`: the meta-LLM's rationale, then what the session did."""
+    lines = [
+        f"# Review for iteration {iteration:03d} (parent: iteration {incumbent:03d})",
+        "",
+        "## Rationale",
+        "",
+        outcome.rationale or "(the meta-LLM did not call finish with a rationale)",
+        "",
+        "## Session",
+        "",
+        f"- meta-LLM: {transcript.model} ({transcript.mode} tool use)",
+        f"- ended: {transcript.end_reason}"
+        + (f" ({transcript.error})" if transcript.error else ""),
+        f"- turns: {len(transcript.turns)}; tokens: {transcript.input_tokens} in, "
+        f"{transcript.output_tokens} out",
+        f"- files changed: {', '.join(outcome.changed_files) or 'none'} ([diff](scaffold.diff))",
+        f"- repairs: {outcome.repairs}",
+        f"- outcome: {'sent to the gate' if outcome.ok else 'rejected'}: {outcome.reason}",
+    ]
+    if outcome.validation is not None:
+        lines.append(f"- validation: {outcome.validation.for_model()}")
+    calls = [
+        f"  - turn {t.index}: {c.name}({json.dumps(c.input)[:120]}){' ERROR' if c.is_error else ''}"
+        for t in transcript.turns
+        for c in t.calls
+    ]
+    if calls:
+        lines += ["", "## Tool calls", "", *calls[:200]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,144 @@
+"""Validate a candidate scaffold in the sandbox: the manifest loads, `hooks.py` imports, and a
+smoke episode of a few steps runs with a scripted model, every hook call succeeding.
+
+The host side (`validate_candidate`) runs the child side (`validate_in_child`) through
+`automem_agent.meta.run_sandboxed`: time and memory limits, no secrets, cwd in the candidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+from automem_agent.meta import SandboxLimits, run_sandboxed
+
+Stage = Literal["manifest", "hooks", "smoke", "sandbox", "ok"]
+
+
+class ValidationReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of one validation: `ok`, or the `stage` that failed and a message for the
+    meta-LLM. `steps` is how many smoke steps ran."""
+
+    ok: bool
+    stage: Stage
+    message: str = ""
+    steps: int = 0
+    wall_s: float = 0.0
+
+    def for_model(self) -> str:
+        if self.ok:
+            return f"Validation passed: manifest loads, hooks import, {self.steps} smoke steps ran."
+        return f"Validation failed at {self.stage}: {self.message}"
+
+
+def validate_candidate(
+    candidate: Path,
+    *,
+    env_id: str,
+    seed: int,
+    steps: int = 3,
+    wall_s: float = 120.0,
+    memory_mb: int | None = 3072,
+) -> ValidationReport:
+    """Runs the checks in a sandboxed child; every failure, hang or crash is a report."""
+    result = run_sandboxed(
+        "automem_scaffold._validate:validate_in_child",
+        {"scaffold_dir": str(candidate.resolve()), "env_id": env_id, "seed": seed, "steps": steps},
+        cwd=candidate,
+        limits=SandboxLimits(wall_s=wall_s, memory_mb=memory_mb),
+    )
+    if result.ok and isinstance(result.value, dict):
+        value = result.value
+        return ValidationReport(
+            ok=bool(value.get("ok")),
+            stage=value.get("stage", "smoke"),
+            message=str(value.get("message", "")),
+            steps=int(value.get("steps", 0)),
+            wall_s=result.wall_s,
+        )
+    if result.error == "timeout":
+        message = (
+            f"the checks did not finish within {wall_s:g} s (a hook that hangs or loops?) "
+            "and were killed"
+        )
+    elif result.error == "memory":
+        message = f"the checks ran out of memory (limit {memory_mb} MiB): {result.message}"
+    else:
+        message = result.describe()
+    return ValidationReport(
+        ok=False, stage="sandbox", message=message[-3000:], wall_s=result.wall_s
+    )
+
+
+def smoke_reply(request: Any) -> str:
+    """The scripted model of the smoke episode: ends LOG at once and commits the env's first
+    listed action in PLAN, so the hooks around observation and action both run."""
+    text = request.messages[-1].content if request.messages else ""
+    if request.purpose == "action" or "ACTION" in text:
+        return "ACTION: noop"
+    return "DONE"
+
+
+def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> dict[str, Any]:
+    """Child side: load, import hooks, run the smoke episode. Returns a JSON-able dict."""
+    from automem_agent import (
+        RoleModels,
+        ScaffoldError,
+        load_scaffold,
+        memory_agent_factory,
+        run_suite,
+    )
+    from automem_agent.models import ScriptedModel
+    from automem_agent.trace import iter_traces
+    from automem_envs._types import EpisodeSpec, Suite
+
+    root = Path(scaffold_dir)
+    try:
+        scaffold = load_scaffold(root)
+    except ScaffoldError as exc:
+        stage = "hooks" if exc.file.endswith(".py") else "manifest"
+        return {"ok": False, "stage": stage, "message": str(exc)}
+
+    hook_errors: list[str] = []
+
+    def guard(name: str, fn: Any) -> Any:
+        def wrapped(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except BaseException as exc:
+                hook_errors.append(f"hook {name} raised {type(exc).__name__}: {exc}")
+                raise
+
+        return wrapped
+
+    scaffold.hooks.functions = {n: guard(n, f) for n, f in scaffold.hooks.functions.items()}
+    model = ScriptedModel(smoke_reply, name="smoke")
+    suite = Suite(name="smoke", episodes=[EpisodeSpec(env_id=env_id, seed=seed, max_steps=steps)])
+    with tempfile.TemporaryDirectory(prefix="automem-smoke-") as out:
+        factory = memory_agent_factory(scaffold, RoleModels.single(model))
+        asyncio.run(run_suite(suite, factory, Path(out), concurrency=1))
+        traces = list(iter_traces(Path(out) / "eval"))
+        if not traces:
+            return {"ok": False, "stage": "smoke", "message": "the smoke episode wrote no trace"}
+        trace = traces[0]
+        n = len(trace.steps)
+        if trace.summary is None or trace.summary.status != "finished":
+            why = trace.summary.error if trace.summary else "no summary"
+            return {
+                "ok": False,
+                "stage": "smoke",
+                "message": f"smoke episode failed: {why}",
+                "steps": n,
+            }
+    if hook_errors:
+        unique = list(dict.fromkeys(hook_errors))
+        return {"ok": False, "stage": "smoke", "message": "; ".join(unique)[:2000], "steps": n}
+    return {"ok": True, "stage": "ok", "steps": n}
+
+
+def validate_async(candidate: Path, **kwargs: Any) -> Any:
+    """`validate_candidate` off the event loop (the sandbox call blocks)."""
+    return asyncio.to_thread(validate_candidate, candidate, **kwargs)
