@@ -68,7 +68,11 @@ def _aliases() -> dict[str, str]:
         for tool in ("pickaxe", "sword"):
             name = f"make {material} {tool}"
             wooden = "wooden" if material == "wood" else material
-            for phrase in (f"craft {material} {tool}", f"make {wooden} {tool}", f"{material} {tool}"):
+            for phrase in (
+                f"craft {material} {tool}",
+                f"make {wooden} {tool}",
+                f"{material} {tool}",
+            ):
                 aliases[phrase] = name
             aliases[f"craft {wooden} {tool}"] = name
     return aliases
@@ -160,7 +164,9 @@ class CrafterEnv(TextEnv):
         show_map: bool = False,
         area: tuple[int, int] = (64, 64),
     ) -> None:
-        super().__init__(env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps)
+        super().__init__(
+            env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps
+        )
         try:
             view = (int(view[0]), int(view[1]))
         except (TypeError, ValueError, IndexError) as error:
@@ -201,7 +207,9 @@ class CrafterEnv(TextEnv):
         events = []
         unlocked = sorted(k for k, v in player.achievements.items() if v > 0 and k not in before)
         if unlocked:
-            events.append("Achievement unlocked: " + ", ".join(u.replace("_", " ") for u in unlocked) + ".")
+            events.append(
+                "Achievement unlocked: " + ", ".join(u.replace("_", " ") for u in unlocked) + "."
+            )
         inventory = player.inventory
         lost = self._last_inventory.get("health", 0) - inventory["health"]
         if lost > 0:
@@ -250,12 +258,16 @@ class CrafterEnv(TextEnv):
         lines.append(f"You face {thing} ({direction}).")
         seen = view.nearby(player)
         if seen:
-            lines.append("You see: " + "; ".join(f"{name} {where}" for _, name, where in seen) + ".")
+            lines.append(
+                "You see: " + "; ".join(f"{name} {where}" for _, name, where in seen) + "."
+            )
         else:
             lines.append("You see only grass, sand and paths.")
         if items:
             lines.append(
-                "Inventory: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in items.items()) + "."
+                "Inventory: "
+                + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in items.items())
+                + "."
             )
         else:
             lines.append("Inventory: empty.")

@@ -170,7 +170,9 @@ class NleEnv(TextEnv):
         show_inventory: bool = True,
         **game_options: Any,
     ) -> None:
-        super().__init__(env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps)
+        super().__init__(
+            env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps
+        )
         self.family = "nethack" if env_id == "nethack" else "minihack"
         if map_radius is not None and (not isinstance(map_radius, int) or map_radius < 0):
             raise EnvError(f"map_radius must be None or an int >= 0, got {map_radius!r}")
@@ -237,7 +239,9 @@ class NleEnv(TextEnv):
                 (g for prefix, g in TASK_GOALS.items() if self._task.startswith(prefix)),
                 "reach the staircase down (>)",
             )
-            intro = f"You play the MiniHack task {self._task} (a small NetHack level). Goal: {goal}."
+            intro = (
+                f"You play the MiniHack task {self._task} (a small NetHack level). Goal: {goal}."
+            )
         described = [
             f"{name}: {DESCRIPTIONS[name]}" if name in DESCRIPTIONS else name
             for name in self._vocabulary.names
@@ -274,9 +278,7 @@ class NleEnv(TextEnv):
         if key is None:  # a raw key answering a prompt
             key = ord(action)
         _, reward, terminated, truncated, info = self._env.step(self._index[key])
-        observation, reward, done = self._settle(
-            "", float(reward), bool(terminated or truncated)
-        )
+        observation, reward, done = self._settle("", float(reward), bool(terminated or truncated))
         if reward >= 1.0:
             self._success = True
         end_status = info.get("end_status")
@@ -339,7 +341,7 @@ class NleEnv(TextEnv):
         menu = _MENU.search(tty)
         if menu and not done:
             screen = _window_text(tty, menu.start())
-            prompt = prompt or "A menu is open: choose with its letters, confirm with \"more\"."
+            prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
         if current and current not in parts and current != prompt:
             parts.append(current)
         self._waiting = prompt is not None
