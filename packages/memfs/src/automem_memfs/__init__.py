@@ -30,12 +30,22 @@ from automem_memfs._paths import normalize_path
 from automem_memfs._schema import FileRule, Schema
 from automem_memfs._snapshot import MemoryDiff, Snapshot, SnapshotStore, diff
 from automem_memfs._stats import RATIO_WRITE_OPS, MemoryStats
+from automem_memfs._syntax import (
+    SYNTAXES,
+    call_from_tool,
+    example,
+    format_call,
+    parse_calls,
+    syntax_help,
+    tool_schemas,
+)
 from automem_memfs._writes import MemoryStore
 
 __all__ = [
     "OP_TYPES",
     "RATIO_WRITE_OPS",
     "READ_ONLY_OPS",
+    "SYNTAXES",
     "WRITE_OPS",
     "Action",
     "Append",
@@ -64,7 +74,13 @@ __all__ = [
     "StrReplace",
     "Tail",
     "Write",
+    "call_from_tool",
     "diff",
+    "example",
+    "format_call",
     "normalize_path",
     "op_kind",
+    "parse_calls",
+    "syntax_help",
+    "tool_schemas",
 ]
