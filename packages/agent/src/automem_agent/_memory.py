@@ -124,6 +124,9 @@ class EpisodeMemory:
                 out.add(rel)
         return out
 
+    def close(self) -> None:
+        self.store.close()
+
     def files(self) -> dict[str, str]:
         """The mirrored memory (path -> text) as of the last `end_step`."""
         return dict(self._files)

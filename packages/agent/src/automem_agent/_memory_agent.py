@@ -142,7 +142,7 @@ class MemoryAgent:
         )
 
     def close(self) -> None:
-        pass
+        self.memory.close()
 
     # --- phases -------------------------------------------------------------------------------
     async def _log_phase(self, phase, variables, messages, turns, op_counts, events) -> None:
@@ -272,16 +272,16 @@ class MemoryAgent:
         return text if len(text) <= limit else text[:limit] + "\n...(cut)"
 
     def _feedback(self, obs: Observation, previous: StepResult | None) -> str:
-        if previous is None:
-            return "The episode has just started."
         parts = []
-        if not previous.valid_action:
+        if previous is None:
+            parts.append("The episode has just started.")
+        elif not previous.valid_action:
             parts.append(
                 f'"{self._last_proposed}" was not a valid action; "{previous.action}" ran instead.'
             )
         if obs.message:
             parts.append(obs.message.strip())
-        if previous.reward:
+        if previous is not None and previous.reward:
             parts.append(f"Reward {previous.reward:+g}.")
         if obs.position is not None:
             parts.append(f"You are at {obs.position}.")

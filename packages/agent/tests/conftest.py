@@ -1,0 +1,35 @@
+"""Shared helpers: an episode context without a game, and a copy of the v0 scaffold."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from automem_agent import EpisodeContext, builtin_scaffold, load_scaffold
+from automem_envs._types import EpisodeSpec
+
+ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    return EpisodeContext(
+        spec=EpisodeSpec(env_id="crafter", seed=7, max_steps=10),
+        instructions="Collect wood. Avoid zombies.",
+        actions=list(ACTIONS),
+        default_action="noop",
+        memory_dir=tmp_path / "memory",
+    )
+
+
+@pytest.fixture
+def v0():
+    return load_scaffold(builtin_scaffold("v0"))
+
+
+@pytest.fixture
+def scaffold_copy(tmp_path):
+    """A writable copy of v0 and a loader for it after edits."""
+    dst = tmp_path / "scaffold"
+    shutil.copytree(builtin_scaffold("v0"), dst)
+    return dst
