@@ -1,6 +1,7 @@
 """A sandboxed directory of memory files for LLM agents: typed ops, op parsers, schemas, limits,
 atomic writes, snapshots, usage stats, and an adapter for Anthropic's memory tool."""
 
+from automem_memfs._anthropic import AnthropicMemoryAdapter
 from automem_memfs._errors import MemfsError, SandboxError
 from automem_memfs._limits import Limits
 from automem_memfs._ops import (
@@ -48,6 +49,7 @@ __all__ = [
     "SYNTAXES",
     "WRITE_OPS",
     "Action",
+    "AnthropicMemoryAdapter",
     "Append",
     "Call",
     "Count",
