@@ -83,6 +83,19 @@ def _kind(call: Any) -> str | None:
     return op_kind(call)
 
 
+def _paired(turn: LLMTurn) -> list[tuple[Any, Any]]:
+    """(call, result) pairs. Every executed op and every parse error produced one result, in
+    call order; DONE and ACTION produce none."""
+    results = iter(turn.results)
+    pairs = []
+    for call in turn.calls:
+        if isinstance(call, Done | Action):
+            pairs.append((call, None))
+        else:
+            pairs.append((call, next(results, None)))
+    return pairs
+
+
 def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
@@ -111,17 +124,14 @@ def extract_from_trace(trace: Any, *, horizon: int = 10, source: str = "") -> li
         for turn in step.turns:
             flat.append((index, turn))
     for position, (_, turn) in enumerate(flat):
-        results = list(turn.results)
-        ops = [c for c in turn.calls if _kind(c) is not None]
-        for i, call in enumerate(ops):
-            kind = _kind(call)
-            if kind not in READ_ONLY_OPS:
+        for call, result in _paired(turn):
+            if _kind(call) not in READ_ONLY_OPS:
                 continue
             path = getattr(call, "path", None)
             if path:
                 reads.append((position, turn.phase, path))
-            elif i < len(results):
-                reads.append((position, turn.phase, "\0" + results[i].text))
+            elif result is not None:
+                reads.append((position, turn.phase, "\0" + result.text))
 
     examples: list[MemoryExample] = []
     seen_content: set[str] = set()
@@ -179,7 +189,9 @@ def extract_from_trace(trace: Any, *, horizon: int = 10, source: str = "") -> li
             written_later_used=later_used,
             duplicate_writes=duplicates,
             parse_errors=sum(isinstance(c, ParseError) for c in turn.calls),
-            failed_ops=sum(not r.ok for r in turn.results),
+            failed_ops=sum(
+                r is not None and not r.ok and _kind(c) is not None for c, r in _paired(turn)
+            ),
             ended_with_done=any(isinstance(c, Done) for c in turn.calls),
             committed_action=any(isinstance(c, Action) for c in turn.calls),
             progression_at_step=progression[index],

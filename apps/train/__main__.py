@@ -1,0 +1,89 @@
+"""Loop 2: train a memory specialist from the agent's own memory decisions.
+
+    uv run apps/train                       # offline demo: SmolLM2-135M on CPU, minutes
+    uv run apps/train --traces runs/x --suite automem --env crafter --trials 3 \\
+        --base-llm hf:/models/qwen2.5-32b --meta-llm anthropic:claude-opus-4-5 --run-dir runs/y
+"""
+
+import argparse
+import sys
+
+from automem_train import Loop2Config, demo_config, load_recipe, run_loop2
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="apps/train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--run-dir", default=None, help="run directory (resumes if it exists)")
+    p.add_argument(
+        "--traces",
+        action="append",
+        default=[],
+        help="trace file or directory; repeat. Without it a small pool is collected",
+    )
+    p.add_argument("--suite", default="automem", help="automem, balrog, or a suite TOML file")
+    p.add_argument("--env", action="append", default=[], help="env id or family; repeat")
+    p.add_argument("--trials", type=int, default=None)
+    p.add_argument("--base-llm", default=None, help="model spec of the base model")
+    p.add_argument("--base-path", default=None, help="weights to train on (remote base-llm)")
+    p.add_argument("--meta-llm", default=None, help="model spec of the meta-LLM")
+    p.add_argument("--scaffold", default=None, help="built-in scaffold name or directory")
+    p.add_argument("--recipe", default=None, help="JSON file: the default (first) recipe")
+    p.add_argument("--eval-seeds", default=None, help="subset of the suite's seeds, e.g. 42,43")
+    p.add_argument("--eval-max-steps", type=int, default=None)
+    p.add_argument(
+        "--collect-seeds", default=None, help="seeds for pool collection, e.g. 1000,1001"
+    )
+    p.add_argument("--collect-max-steps", type=int, default=None)
+    p.add_argument("--max-train-steps", type=int, default=None, help="cap on every recipe")
+    p.add_argument("--max-meta-tokens", type=int, default=None)
+    p.add_argument("--max-hours", type=float, default=None)
+    p.add_argument("--concurrency", type=int, default=None)
+    p.add_argument("--allow-eval-seeds", action="store_true")
+    p.add_argument("--no-eval", action="store_true", help="train only; skip the two-model eval")
+    p.add_argument("--no-progress-bar", action="store_true")
+    a = p.parse_args(argv)
+
+    def seeds(text: str | None) -> list[int] | None:
+        return None if text is None else [int(x) for x in text.split(",") if x.strip()]
+
+    base = (
+        demo_config(a.run_dir or "runs/train-demo")
+        if _is_demo(a)
+        else Loop2Config(run_dir=a.run_dir or "runs/train")
+    )
+    overrides = {
+        "traces": a.traces or None,
+        "suite": a.suite if a.suite != "automem" else None,
+        "envs": a.env or None,
+        "trials": a.trials,
+        "base_llm": a.base_llm,
+        "base_path": a.base_path,
+        "meta_llm": a.meta_llm,
+        "scaffold": a.scaffold,
+        "default_recipe": load_recipe(a.recipe) if a.recipe else None,
+        "eval_seeds": seeds(a.eval_seeds),
+        "eval_max_steps": a.eval_max_steps,
+        "collect_seeds": seeds(a.collect_seeds),
+        "collect_max_steps": a.collect_max_steps,
+        "max_train_steps": a.max_train_steps,
+        "max_meta_tokens": a.max_meta_tokens,
+        "max_hours": a.max_hours,
+        "concurrency": a.concurrency,
+        "allow_eval_seeds": a.allow_eval_seeds or None,
+        "evaluate": False if a.no_eval else None,
+        "progress": False if a.no_progress_bar else None,
+    }
+    config = base.with_overrides({k: v for k, v in overrides.items() if v is not None})
+    best = run_loop2(config)
+    return 0 if best is not None else 1
+
+
+def _is_demo(a: argparse.Namespace) -> bool:
+    # The offline default: no model named, so SmolLM2 on CPU at demo scale.
+    return a.base_llm is None and a.meta_llm is None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Two-model evaluation: the specialist adapter in the memory role, the base model acting,
+against the base-only agent on the same fixed seeds.
+
+Both runs go through `automem_agent.run_suite`, so traces land in `<out>/eval/<env>/<seed>.jsonl`
+and an interrupted evaluation resumes episode by episode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from automem_agent import RoleModels, SuiteResult, memory_agent_factory, run_suite
+from automem_envs._types import Suite
+
+SPECIALIST = "memory"  # the adapter name the specialist is loaded and served under
+
+
+class AgentMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    """The figures Loop 2 compares, per env family (progression x100, like BALROG)."""
+
+    progression: float
+    stderr: float
+    write_to_search: float | None
+    memory_growth_per_step: float
+    episodes: int
+    errored: int = 0
+
+
+class Comparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Base-only vs specialist, per env family."""
+
+    base: dict[str, AgentMetrics]
+    specialist: dict[str, AgentMetrics]
+
+    def mean_progression(self, which: str = "specialist") -> float:
+        rows = self.specialist if which == "specialist" else self.base
+        return sum(r.progression for r in rows.values()) / len(rows) if rows else 0.0
+
+    def table(self) -> str:
+        """Before/after rows: progression, write-to-search ratio, memory growth per step."""
+
+        def ratio(x: float | None) -> str:
+            return "-" if x is None else f"{x:.2f}"
+
+        lines = [
+            f"{'env':<12} {'agent':<11} {'progression':>13} {'write/search':>13} {'growth/step':>12}"
+        ]
+        for family in sorted(set(self.base) | set(self.specialist)):
+            for label, rows in (("base", self.base), ("specialist", self.specialist)):
+                r = rows.get(family)
+                if r is None:
+                    continue
+                prog = f"{r.progression:.1f}±{r.stderr:.1f}"
+                lines.append(
+                    f"{family:<12} {label:<11} {prog:>13} {ratio(r.write_to_search):>13} "
+                    f"{r.memory_growth_per_step:>12.1f}"
+                )
+        return "\n".join(lines)
+
+
+def metrics(result: SuiteResult) -> dict[str, AgentMetrics]:
+    """Per-family figures from a suite result."""
+    return {
+        name: AgentMetrics(
+            progression=s.progression,
+            stderr=s.stderr,
+            write_to_search=s.write_to_search,
+            memory_growth_per_step=s.memory_growth_per_step,
+            episodes=s.episodes,
+            errored=s.errored,
+        )
+        for name, s in result.families.items()
+    }
+
+
+def attach_adapter(model: Any, adapter_dir: str | Path, name: str = SPECIALIST) -> None:
+    """Loads a trained adapter into a local model under `name` (replacing one of that name).
+
+    Remote backends serve adapters themselves (`vllm serve --lora-modules memory=<dir>`), so
+    for them this raises with that instruction.
+    """
+    if not hasattr(model, "load_adapter"):
+        raise TypeError(
+            f"{getattr(model, 'name', model)!r} cannot load adapters here; serve it with "
+            f"`vllm serve <base> --enable-lora --lora-modules {name}={adapter_dir}`"
+        )
+    inner = getattr(model, "model", None)
+    if name in (getattr(inner, "peft_config", None) or {}):
+        inner.delete_adapter(name)
+    model.load_adapter(name, adapter_dir)
+
+
+async def run_agent(
+    suite: Suite,
+    scaffold: Any,
+    models: RoleModels,
+    out_dir: str | Path,
+    *,
+    concurrency: int = 1,
+    progress: bool = True,
+) -> SuiteResult:
+    """One agent configuration over the suite (resumable per episode)."""
+    factory = memory_agent_factory(scaffold, models)
+    return await run_suite(suite, factory, out_dir, concurrency=concurrency, progress=progress)
+
+
+async def compare_specialist(
+    suite: Suite,
+    scaffold: Any,
+    model: Any,
+    *,
+    base_dir: str | Path,
+    specialist_dir: str | Path,
+    adapter: str = SPECIALIST,
+    concurrency: int = 1,
+    progress: bool = True,
+) -> Comparison:
+    """Runs (or resumes) the base-only agent and the two-model agent and compares them.
+
+    `model` must already serve `adapter` (see `attach_adapter`). The memory role (LOG and the
+    PLAN consultation) uses the adapter; the action role uses the unmodified base model.
+    """
+    base = await run_agent(
+        suite,
+        scaffold,
+        RoleModels.single(model),
+        base_dir,
+        concurrency=concurrency,
+        progress=progress,
+    )
+    two = RoleModels(memory=model, action=model, memory_adapter=adapter, action_adapter=None)
+    special = await run_agent(
+        suite, scaffold, two, specialist_dir, concurrency=concurrency, progress=progress
+    )
+    return Comparison(base=metrics(base), specialist=metrics(special))

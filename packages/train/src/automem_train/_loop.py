@@ -1,0 +1,411 @@
+"""Loop 2 end to end: pool of traces -> trials (recipe -> data -> LoRA -> two-model eval) ->
+the best recipe kept. One run directory holds everything and is the unit of resume:
+
+    <run>/config.json, pool/ (collected traces), examples.jsonl, eval/base/ (base-only agent),
+    trials/NNN/{recipe.json, proposal.json, examples.jsonl, train/, eval/}, trials.jsonl,
+    best.json, best/adapter/, loss.png
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from automem_agent import RoleModels, builtin_scaffold, load_model, load_scaffold
+from automem_agent.meta import Budget
+from automem_envs._types import EpisodeSpec, Suite
+
+from automem_train._config import TrainConfig
+from automem_train._dataset import build_training_set, eval_keys
+from automem_train._evaluate import attach_adapter, compare_specialist, run_agent
+from automem_train._examples import MemoryExample, extract_examples, write_examples
+from automem_train._policy import run_policy
+from automem_train._propose import Proposal, propose_recipe
+from automem_train._recipe import (
+    Recipe,
+    TrialRecord,
+    append_ledger,
+    best_trial,
+    ledger_table,
+    read_ledger,
+)
+from automem_train._select import compose
+from automem_train._trainer import plot_loss, read_loss_log, train_lora
+
+
+class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything `run_loop2` needs. Apps parse arguments into this and call `run_loop2`."""
+
+    run_dir: str
+    traces: list[str] = []  # trace files/dirs; empty: collect a small pool first
+    suite: str = "automem"
+    envs: list[str] = msgspec.field(
+        default_factory=lambda: ["crafter"]
+    )  # env ids or families to evaluate on (and collect from)
+    eval_seeds: list[int] | None = None  # a subset of the suite's fixed seeds (None: all)
+    eval_max_steps: int | None = None  # None: the suite's (or the family default)
+    collect_seeds: list[int] = msgspec.field(
+        default_factory=lambda: [1000, 1001]
+    )  # never evaluation seeds
+    collect_max_steps: int = 20
+    trials: int = 3
+    base_llm: str = "smollm2"
+    base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
+    meta_llm: str = "smollm2"
+    scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory
+    default_recipe: Recipe = Recipe()
+    max_train_steps: int | None = None  # a cap over every recipe (demo runs)
+    max_examples: int | None = None  # a cap over every recipe's composition
+    max_length: int | None = None  # a cap over every recipe's max_length
+    meta_turns: int = 8
+    meta_tokens_per_turn: int = 1536
+    max_meta_tokens: int = 400_000  # across the run (resume included)
+    max_hours: float | None = None  # this invocation's wall time; no new trial starts after it
+    allow_eval_seeds: bool = False
+    concurrency: int = 1
+    evaluate: bool = True
+    demo: bool = False  # print that this is a demo-scale run
+    progress: bool = True
+
+    def with_overrides(self, changes: dict[str, Any]) -> Loop2Config:
+        """A copy with some fields replaced (the app's command-line overrides)."""
+        return msgspec.structs.replace(self, **changes)
+
+
+def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
+    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two short
+    Crafter episodes, one short evaluation episode, and a few LoRA steps per trial."""
+    recipe = Recipe(
+        name="default-demo",
+        train=TrainConfig(
+            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1536, checkpoint_every=4
+        ),
+    )
+    return Loop2Config(
+        run_dir=run_dir,
+        envs=["crafter"],
+        eval_seeds=[42],
+        eval_max_steps=3,
+        collect_seeds=[1000, 1001],
+        collect_max_steps=4,
+        trials=3,
+        default_recipe=recipe,
+        max_train_steps=8,
+        max_examples=48,
+        max_length=1536,
+        meta_turns=3,
+        meta_tokens_per_turn=384,
+        concurrency=2,
+        demo=True,
+    )
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """A recipe from a JSON file (any field left out keeps its default)."""
+    return msgspec.json.decode(Path(path).read_bytes(), type=Recipe)
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def full_suite(config: Loop2Config) -> Suite:
+    """The named suite (`automem`, `balrog`, or a TOML file) restricted to `config.envs`.
+    Its (env_id, seed) pairs are the ones training data must never come from."""
+    from automem_envs import load_suite, suite
+
+    if Path(config.suite).is_file():
+        base = load_suite(config.suite)
+        keep = set(config.envs)
+        episodes = [e for e in base.episodes if e.env_id in keep or e.env_id.split("/")[0] in keep]
+        return Suite(name=base.name, episodes=episodes, skipped=base.skipped)
+    return suite(config.suite, envs=config.envs)
+
+
+def eval_suite_of(config: Loop2Config, full: Suite) -> Suite:
+    """The episodes actually played for evaluation: the suite's, optionally fewer seeds and
+    fewer steps (demo scale)."""
+    episodes = [
+        msgspec.structs.replace(e, max_steps=config.eval_max_steps or e.max_steps)
+        for e in full.episodes
+        if config.eval_seeds is None or e.seed in config.eval_seeds
+    ]
+    return Suite(name=full.name, episodes=episodes, skipped=full.skipped)
+
+
+def pool_suite_of(config: Loop2Config, full: Suite) -> Suite:
+    """Episodes to collect training traces from: each env of the suite on `collect_seeds`."""
+    first: dict[str, EpisodeSpec] = {}
+    for e in full.episodes:
+        first.setdefault(e.env_id, e)
+    episodes = [
+        msgspec.structs.replace(e, seed=seed, max_steps=config.collect_max_steps)
+        for e in first.values()
+        for seed in config.collect_seeds
+    ]
+    return Suite(name="loop2-pool", episodes=episodes)
+
+
+def _capped(recipe: Recipe, config: Loop2Config) -> Recipe:
+    train: TrainConfig = recipe.train
+    if config.max_train_steps is not None:
+        steps = min(train.max_steps or config.max_train_steps, config.max_train_steps)
+        train = msgspec.structs.replace(train, max_steps=steps)
+    if config.max_length is not None:
+        train = msgspec.structs.replace(train, max_length=min(train.max_length, config.max_length))
+    comp = recipe.composition
+    if config.max_examples is not None:
+        cap = min(comp.max_examples or config.max_examples, config.max_examples)
+        comp = msgspec.structs.replace(comp, max_examples=cap)
+    return msgspec.structs.replace(recipe, train=train, composition=comp)
+
+
+def _base_path(config: Loop2Config, model: Any) -> str:
+    if config.base_path:
+        return config.base_path
+    path = getattr(model, "path", None)
+    if path is None:
+        raise ValueError(
+            f"{config.base_llm!r} is served remotely; pass base_path (the weights to train on)"
+        )
+    return str(path)
+
+
+async def run_trial(
+    index: int,
+    recipe: Recipe,
+    examples: list[MemoryExample],
+    *,
+    config: Loop2Config,
+    model: Any,
+    scaffold: Any,
+    eval_suite: Suite,
+    hygiene_suite: Suite | None = None,
+    proposer: str,
+    note: str = "",
+    meta_tokens: int = 0,
+) -> TrialRecord:
+    """Data, training and evaluation for one recipe; failures become a `failed` record."""
+    start = time.perf_counter()
+    trial_dir = Path(config.run_dir) / "trials" / f"{index:03d}"
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    (trial_dir / "recipe.json").write_bytes(msgspec.json.format(msgspec.json.encode(recipe)))
+    common: dict[str, Any] = dict(
+        index=index, recipe=recipe, proposer=proposer, meta_tokens=meta_tokens
+    )
+    outcome = run_policy(recipe.policy, examples)
+    if not outcome.ok:
+        return TrialRecord(status="failed", note=outcome.message, **common)
+    chosen, selection = compose(examples, outcome.scores, recipe.composition)
+    write_examples(trial_dir / "examples.jsonl", chosen)
+    tokenizer = _tokenizer(_base_path(config, model))
+    data = build_training_set(
+        chosen,
+        tokenizer,
+        max_length=recipe.train.max_length,
+        eval_episodes=eval_keys(hygiene_suite or eval_suite),
+        allow_eval_seeds=config.allow_eval_seeds,
+        removed=selection.removed,
+    )
+    _log(data.report.table())
+    if not data.encoded:
+        return TrialRecord(
+            status="failed",
+            note="no example survived",
+            selection=selection,
+            dataset=data.report,
+            **common,
+        )
+    train = await asyncio.to_thread(
+        train_lora,
+        _base_path(config, model),
+        data.encoded,
+        trial_dir / "train",
+        recipe.train,
+        base_model_name=config.base_path or _base_path(config, model),
+        progress=config.progress,
+    )
+    plot_loss(trial_dir / "train", title=f"trial {index}: {recipe.name}")
+    comparison = None
+    score = None
+    if config.evaluate:
+        attach_adapter(model, train.adapter_dir)
+        comparison = await compare_specialist(
+            eval_suite,
+            scaffold,
+            model,
+            base_dir=Path(config.run_dir) / "eval" / "base",
+            specialist_dir=trial_dir / "eval",
+            concurrency=config.concurrency,
+            progress=config.progress,
+        )
+        score = comparison.mean_progression("specialist")
+        _log(comparison.table())
+    return TrialRecord(
+        status="ok",
+        note=note,
+        selection=selection,
+        dataset=data.report,
+        train=train,
+        comparison=comparison,
+        score=score,
+        wall_s=time.perf_counter() - start,
+        **common,
+    )
+
+
+def _tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+async def _pool(config: Loop2Config, model: Any, scaffold: Any, full: Suite) -> list[str]:
+    if config.traces:
+        return list(config.traces)
+    suite = pool_suite_of(config, full)
+    leaked = {(e.env_id, e.seed) for e in suite.episodes} & eval_keys(full)
+    if leaked and not config.allow_eval_seeds:
+        raise ValueError(f"collect_seeds {sorted(leaked)} are evaluation episodes")
+    pool_dir = Path(config.run_dir) / "pool"
+    _log(f"collecting a pool of {len(suite.episodes)} episodes with the current agent")
+    await run_agent(
+        suite,
+        scaffold,
+        RoleModels.single(model),
+        pool_dir,
+        concurrency=config.concurrency,
+        progress=config.progress,
+    )
+    return [str(pool_dir / "eval")]
+
+
+async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
+    """Runs (or resumes) Loop 2 and returns the best trial (None if no trial succeeded)."""
+    started = time.perf_counter()
+    run = Path(config.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_bytes(msgspec.json.format(msgspec.json.encode(config)))
+    if config.demo:
+        _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
+    model = load_model(config.base_llm)
+    scaffold_dir = Path(config.scaffold)
+    scaffold = load_scaffold(
+        scaffold_dir if scaffold_dir.is_dir() else builtin_scaffold(config.scaffold)
+    )
+    full = full_suite(config)
+    eval_suite = eval_suite_of(config, full)
+    traces = await _pool(config, model, scaffold, full)
+    examples = extract_examples(traces)
+    write_examples(run / "examples.jsonl", examples)
+    _log(f"{len(examples)} candidate memory turns from {traces}")
+    if not examples:
+        raise ValueError(f"no memory turns found in {traces}")
+    ledger = read_ledger(run)
+    meta = None
+    for index in range(len(ledger), config.trials):
+        if config.max_hours is not None and time.perf_counter() - started > config.max_hours * 3600:
+            _log(f"time budget of {config.max_hours} h spent; stopping before trial {index}")
+            break
+        spent = sum(r.meta_tokens for r in ledger)
+        proposer, note, tokens = "default", "", 0
+        recipe = config.default_recipe
+        if index > 0:
+            if spent >= config.max_meta_tokens:
+                _log(f"meta-token budget spent ({spent}); stopping before trial {index}")
+                break
+            budget = Budget(
+                max_turns=config.meta_turns,
+                max_tokens=config.max_meta_tokens - spent,
+                max_wall_s=1800.0,
+            )
+            trial_dir = run / "trials" / f"{index:03d}"
+            saved = trial_dir / "proposal.json"
+            if not saved.exists():
+                meta = meta or load_model(config.meta_llm)
+            if saved.exists():  # resumed: the proposal was made (and paid for) already
+                proposal = msgspec.json.decode(saved.read_bytes(), type=Proposal)
+            else:
+                proposal = await propose_recipe(
+                    meta,
+                    ledger,
+                    examples,
+                    default=config.default_recipe,
+                    budget=budget,
+                    max_tokens_per_turn=config.meta_tokens_per_turn,
+                )
+                trial_dir.mkdir(parents=True, exist_ok=True)
+                saved.write_bytes(msgspec.json.encode(proposal))
+            tokens = proposal.tokens
+            if proposal.recipe is not None:
+                proposer, recipe = "meta", proposal.recipe
+            else:
+                proposer, note = "fallback", proposal.reason
+                _log(f"trial {index}: meta proposal unusable ({note}); using the default recipe")
+        recipe = _capped(recipe, config)
+        record = await run_trial(
+            index,
+            recipe,
+            examples,
+            config=config,
+            model=model,
+            scaffold=scaffold,
+            eval_suite=eval_suite,
+            proposer=proposer,
+            note=note,
+            meta_tokens=tokens,
+        )
+        append_ledger(run, record)
+        ledger.append(record)
+        _keep_best(run, ledger)
+    _plot_all(run, ledger)
+    _log(ledger_table(ledger))
+    best = best_trial(ledger)
+    if best is not None:
+        _log(
+            f"best: trial {best.index} ({best.recipe.name}); adapter in {run / 'best' / 'adapter'}"
+        )
+    return best
+
+
+def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:
+    best = best_trial(ledger)
+    if best is None or best.train is None:
+        return
+    (run / "best.json").write_bytes(msgspec.json.format(msgspec.json.encode(best)))
+    target = run / "best" / "adapter"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(best.train.adapter_dir, target)
+
+
+def _plot_all(run: Path, ledger: list[TrialRecord]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for r in ledger:
+        records = read_loss_log(run / "trials" / f"{r.index:03d}" / "train")
+        if records:
+            ax.plot(
+                [x["step"] for x in records], [x["loss"] for x in records], label=f"trial {r.index}"
+            )
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("response-token loss")
+    ax.grid(alpha=0.3)
+    if ledger:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(run / "loss.png", dpi=100)
+    plt.close(fig)
+
+
+def run_loop2(config: Loop2Config) -> TrialRecord | None:
+    """Synchronous entry point for apps: `asyncio.run(run_loop2_async(config))`."""
+    return asyncio.run(run_loop2_async(config))

@@ -1,0 +1,116 @@
+"""Recipes (policy + composition + LoRA config, chosen together) and the trials ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from automem_train._config import TrainConfig
+from automem_train._dataset import DatasetReport
+from automem_train._evaluate import Comparison
+from automem_train._policy import SelectionPolicy
+from automem_train._select import Composition, SelectionReport
+from automem_train._trainer import TrainResult
+
+
+class Recipe(msgspec.Struct, frozen=True, kw_only=True):
+    """One Loop 2 recipe: which turns to learn from, how to mix them, how to train."""
+
+    name: str = "default"
+    policy: SelectionPolicy = SelectionPolicy()
+    composition: Composition = Composition()
+    train: TrainConfig = TrainConfig()
+    rationale: str = ""
+
+    def problems(self) -> list[str]:
+        """What makes this recipe unusable, written for a model to read (empty when fine)."""
+        out = list(self.train.problems())
+        c = self.composition
+        if c.log_share is not None and not 0.0 <= c.log_share <= 1.0:
+            out.append(f"composition.log_share must be in [0, 1] or null, got {c.log_share}")
+        if c.per_env_cap is not None and c.per_env_cap < 1:
+            out.append("composition.per_env_cap must be at least 1 (or null)")
+        if c.max_examples is not None and c.max_examples < 1:
+            out.append("composition.max_examples must be at least 1 (or null)")
+        if self.policy.code is None and not self.policy.builtin:
+            out.append("policy needs either `code` or a `builtin` name")
+        return out
+
+
+class TrialRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of `trials.jsonl`: the recipe, where it came from, and what it gave."""
+
+    index: int
+    recipe: Recipe
+    proposer: str  # "default", "meta", or "fallback" (meta proposal unusable; `note` says why)
+    status: str  # "ok" or "failed"
+    note: str = ""
+    selection: SelectionReport | None = None
+    dataset: DatasetReport | None = None
+    train: TrainResult | None = None
+    comparison: Comparison | None = None
+    score: float | None = None  # mean specialist progression over env families (x100)
+    meta_tokens: int = 0
+    wall_s: float = 0.0
+
+
+LEDGER = "trials.jsonl"
+_DECODE = msgspec.json.Decoder(TrialRecord)
+
+
+def read_ledger(run_dir: str | Path) -> list[TrialRecord]:
+    """Every finished trial of a run, in order (a torn last line is ignored)."""
+    path = Path(run_dir) / LEDGER
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            try:
+                out.append(_DECODE.decode(line))
+            except msgspec.DecodeError:
+                continue
+    return out
+
+
+def append_ledger(run_dir: str | Path, record: TrialRecord) -> None:
+    path = Path(run_dir) / LEDGER
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as fh:
+        fh.write(msgspec.json.encode(record) + b"\n")
+        fh.flush()
+
+
+def best_trial(records: list[TrialRecord]) -> TrialRecord | None:
+    """Highest specialist progression; ties go to the lower final training loss."""
+    ok = [r for r in records if r.status == "ok"]
+    if not ok:
+        return None
+
+    def key(r: TrialRecord) -> tuple[float, float]:
+        loss = r.train.final_loss if r.train and r.train.final_loss is not None else 1e9
+        return (r.score if r.score is not None else -1.0, -loss)
+
+    return max(ok, key=key)
+
+
+def ledger_table(records: list[TrialRecord]) -> str:
+    """The ledger as a plain-text table."""
+    head = (
+        f"{'#':>3} {'proposer':<9} {'status':<7} {'policy':<12} {'examples':>8} "
+        f"{'rank':>4} {'lr':>8} {'steps':>5} {'loss':>13} {'score':>6}  note"
+    )
+    rows = [head]
+    for r in records:
+        t = r.train
+        loss = "-"
+        if t and t.first_loss is not None and t.final_loss is not None:
+            loss = f"{t.first_loss:.2f}->{t.final_loss:.2f}"
+        rows.append(
+            f"{r.index:>3} {r.proposer:<9} {r.status:<7} {r.recipe.policy.name[:12]:<12} "
+            f"{r.dataset.examples if r.dataset else 0:>8} {r.recipe.train.lora.rank:>4} "
+            f"{r.recipe.train.learning_rate:>8.1e} {t.steps if t else 0:>5} {loss:>13} "
+            f"{'-' if r.score is None else f'{r.score:.1f}':>6}  {r.note[:60]}"
+        )
+    return "\n".join(rows)
