@@ -67,6 +67,12 @@ class Parent:
             for comp in head.split("/"):
                 try:
                     nfd = os.open(comp, _DIR, dir_fd=fd)
+                except NotADirectoryError:
+                    # O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR on Linux
+                    st = os.stat(comp, dir_fd=fd, follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
+                        raise OSError(errno.ELOOP, "symlink") from None
+                    raise
                 except FileNotFoundError:
                     if not create:
                         raise
