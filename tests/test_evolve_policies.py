@@ -1,0 +1,78 @@
+"""Scripted models for the Loop 1 tests, importable as `scripted:test_evolve_policies:<fn>`.
+
+`agent_policy` plays Crafter by reading the scaffold's prompts: without the strategy line it
+idles (noop); once the system prompt carries `STRATEGY_LINE` it walks to the nearest tree and
+collects wood, which unlocks achievements on real seeds. `meta_reviewer` is a stateless tag-syntax
+meta-LLM: iteration 1 adds the strategy line, iteration 2 breaks hooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from automem_agent._chat import ChatRequest
+from automem_memfs import Action, Done
+from automem_memfs._syntax import format_call
+
+STRATEGY_LINE = "STRATEGY: walk to the nearest tree, face it and use `do` to collect wood."
+_SEE = re.compile(r"(\w+) (\d+) (north|south|east|west)(?: and (\d+) (north|south|east|west))?")
+
+
+def _reply(action: str) -> str:
+    # Both calls in one reply: LOG takes the DONE, PLAN takes the ACTION (the other is ignored).
+    return format_call(Done()) + "\n" + format_call(Action(text=action))
+
+
+def _observation(request: ChatRequest) -> str:
+    for message in reversed(request.messages):
+        if "You face" in message.content or "You see" in message.content:
+            return message.content
+    return ""
+
+
+def crafter_wood_action(obs: str) -> str:
+    """Face a tree and `do`; otherwise step toward the nearest tree; otherwise wander north."""
+    if re.search(r"You face tree", obs):
+        return "do"
+    seen = re.search(r"You see:([^\n]*)", obs)
+    if seen:
+        for part in seen.group(1).split(","):
+            m = _SEE.search(part.strip())
+            if m and m.group(1) == "tree":
+                first_n, first_dir = int(m.group(2)), m.group(3)
+                # Close the longer axis first; a tree directly adjacent is faced by moving to it.
+                if m.group(4) and int(m.group(4)) > first_n:
+                    return f"move {m.group(5)}"
+                return f"move {first_dir}"
+    return "move north"
+
+
+def agent_policy(request: ChatRequest) -> str:
+    system = request.messages[0].content if request.messages else ""
+    if STRATEGY_LINE not in system:
+        return _reply("noop")
+    return _reply(crafter_wood_action(_observation(request)))
+
+
+def _tag(name: str, **args: object) -> str:
+    return f'<tool name="{name}">{json.dumps(args)}</tool>'
+
+
+def meta_reviewer(request: ChatRequest) -> str:
+    task = next((m.content for m in request.messages if m.role == "user"), "")
+    iteration = int(re.search(r"Iteration (\d+)", task).group(1))  # type: ignore[union-attr]
+    replies = sum(1 for m in request.messages if m.role == "assistant")
+    if iteration == 1:
+        plan = [
+            _tag("grep", pattern="noop", path="bundle/traces"),
+            _tag("read", path="candidate/prompts/system.md"),
+            _tag("insert", path="candidate/prompts/system.md", line=0, content=STRATEGY_LINE),
+            _tag("finish", rationale="The agent idles with noop; told it to collect wood."),
+        ]
+    else:
+        plan = [
+            _tag("write_file", path="candidate/hooks.py", content="def repair_action(action, actions:\n"),
+            _tag("finish", rationale="Rewrote hooks."),
+        ]
+    return plan[min(replies, len(plan) - 1)]
