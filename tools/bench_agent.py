@@ -33,7 +33,7 @@ from automem_agent import (
 from automem_agent._probe import probe_policy
 from automem_envs._types import EpisodeSpec, Suite
 
-CRAFTER_MOVES = ["move left", "move right", "move up", "move down", "do", "noop"]
+CRAFTER_MOVES = ["move west", "move east", "move north", "move south", "do", "noop"]
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -52,7 +52,7 @@ from automem_agent._trace_records import (
     TraceRecord,
 )
 from automem_agent.models import ReplayModel, ScriptedModel, load_model
-from automem_agent.trace import Trace, TraceWriter, iter_traces, read_trace
+from automem_agent.trace import Trace, TraceWriter, iter_traces, memory_at, read_trace
 
 __all__ = [
     "TEMPLATE_VARIABLES",
@@ -98,6 +98,7 @@ __all__ = [
     "load_model",
     "load_scaffold",
     "memory_agent_factory",
+    "memory_at",
     "memory_path",
     "parse_seeds",
     "play",

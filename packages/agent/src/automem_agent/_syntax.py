@@ -19,7 +19,7 @@ def parse(text: str, syntax: str) -> list[Call]:
 def _help(ops: tuple[str, ...], syntax: str, end: str) -> str:
     from automem_memfs import syntax_help
 
-    return syntax_help(list(ops), syntax=syntax, control=[end])
+    return syntax_help(list(ops), syntax=syntax, include=[end])
 
 
 def phase_syntax(ops: list[str], syntax: str, *, end: Literal["done", "action"]) -> str:
