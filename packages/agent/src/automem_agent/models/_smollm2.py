@@ -35,6 +35,11 @@ def _convert(gguf: Path, out: Path) -> None:
     )
     if tokenizer.chat_template is None:
         raise ValueError(f"{gguf.name} carries no chat template")
+    # The weights are already dequantised to float32; drop the GGUF marker so they save as
+    # plain safetensors and reload without the gguf package.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
     tokenizer.save_pretrained(out)
