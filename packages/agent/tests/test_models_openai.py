@@ -182,14 +182,14 @@ def test_timeout_is_retried(server, policy):
 def test_exhaustion_raises_model_unavailable(server, policy, sleeps):
     for _ in range(5):
         server.then(503, "overloaded")
-    with pytest.raises(ModelUnavailable, match="gave up after 3 attempts.*HTTP 503"):
+    with pytest.raises(ModelUnavailable, match=r"gave up after 3 attempts.*HTTP 503"):
         asyncio.run(OpenAICompatModel(server.url, "base", retry=policy).complete(req()))
     assert len(server.requests) == 3 and len(sleeps) == 2
 
 
 def test_client_error_is_not_retried(server, policy):
     server.then(400, {"error": "model 'memory' not found"})
-    with pytest.raises(ModelUnavailable, match="HTTP 400.*not found"):
+    with pytest.raises(ModelUnavailable, match=r"HTTP 400.*not found"):
         asyncio.run(OpenAICompatModel(server.url, "base", retry=policy).complete(req()))
     assert len(server.requests) == 1
 
