@@ -5,8 +5,11 @@ packages/agent/MODELS.md. Heavy dependencies (torch, SDKs) are imported only whe
 that needs them is built.
 """
 
+from automem_agent.models._anthropic import AnthropicModel
 from automem_agent.models._cache import cache_dir
+from automem_agent.models._ledger import MeteredModel, TokenLedger, UsageTotals
 from automem_agent.models._local import LocalModel
+from automem_agent.models._openai import OpenAICompatModel
 from automem_agent.models._registry import backends, load_model, register_backend
 from automem_agent.models._replay import (
     RecordingModel,
@@ -15,22 +18,36 @@ from automem_agent.models._replay import (
     read_replay,
     request_digest,
 )
+from automem_agent.models._retry import RetryPolicy
 from automem_agent.models._scripted import ScriptedModel
+from automem_agent.models._smollm2 import smollm2_path
 from automem_agent.models._tiny import CHAT_TEMPLATE as TINY_CHAT_TEMPLATE
 from automem_agent.models._tiny import build_tiny_model
+from automem_agent.models._vllm import VLLMServeConfig, client_spec, serve_vllm, vllm_serve_command
 
 __all__ = [
     "TINY_CHAT_TEMPLATE",
+    "AnthropicModel",
     "LocalModel",
+    "MeteredModel",
+    "OpenAICompatModel",
     "RecordingModel",
     "ReplayEntry",
     "ReplayModel",
+    "RetryPolicy",
     "ScriptedModel",
+    "TokenLedger",
+    "UsageTotals",
+    "VLLMServeConfig",
     "backends",
     "build_tiny_model",
     "cache_dir",
+    "client_spec",
     "load_model",
     "read_replay",
     "register_backend",
     "request_digest",
+    "serve_vllm",
+    "smollm2_path",
+    "vllm_serve_command",
 ]
