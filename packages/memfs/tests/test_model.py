@@ -34,8 +34,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 PATHS = ["a.md", "b.md", "d/c.md", "d/e/f.md"]
 LIMITS = Limits(max_file_bytes=120, max_total_bytes=300, max_files=3)
 # Mostly ASCII (the fast search path), sometimes not (the regex path).
-texts = st.text(st.sampled_from("ab xA|\n"), max_size=30) | st.text(st.sampled_from("ab xé|\n"), max_size=30)
-patterns = st.text(st.sampled_from("abAx "), min_size=1, max_size=3) | st.text(st.sampled_from("abAxé"), min_size=1, max_size=3)
+texts = st.text(st.sampled_from("ab xA|\n"), max_size=30) | st.text(
+    st.sampled_from("ab xé|\n"), max_size=30
+)
+patterns = st.text(st.sampled_from("abAx "), min_size=1, max_size=3) | st.text(
+    st.sampled_from("abAxé"), min_size=1, max_size=3
+)
 line_no = st.none() | st.integers(-1, 8)
 
 
@@ -105,7 +109,7 @@ class StoreMatchesReference(RuleBasedStateMachine):
         self.store.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def agree(self, op, ok: bool, error: str | None):  # noqa: ANN001, ANN201
+    def agree(self, op, ok: bool, error: str | None):
         r = self.store.apply(op)
         assert (r.ok, r.error) == (ok, error), (op, r, self.ref.files)
         return r
@@ -251,9 +255,7 @@ class StoreMatchesReference(RuleBasedStateMachine):
     def tree_matches(self) -> None:
         root = Path(self.dir)
         on_disk = {
-            p.relative_to(root).as_posix(): p.read_text()
-            for p in root.rglob("*")
-            if p.is_file()
+            p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()
         }
         assert on_disk == self.ref.files
         assert self.store.total_bytes == self.ref.total()

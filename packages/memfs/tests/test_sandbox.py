@@ -151,7 +151,11 @@ def test_symlink_planted_between_ops_is_refused(tmp_path: Path, outside: Path) -
     assert s.apply(Write(path="f.md", content="mine\n")).ok
     (root / "f.md").unlink()
     os.symlink(outside / "secret.md", root / "f.md")
-    for op in (Append(path="f.md", content="x"), Write(path="f.md", content="x"), Read(path="f.md")):
+    for op in (
+        Append(path="f.md", content="x"),
+        Write(path="f.md", content="x"),
+        Read(path="f.md"),
+    ):
         assert s.apply(op).error == "symlink"
     assert (outside / "secret.md").read_text() == "secret\n"
     assert (outside / "x.md").read_text() == "outside\n"

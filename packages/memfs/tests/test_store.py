@@ -58,7 +58,10 @@ def test_append_after_text_without_final_newline(store: MemoryStore) -> None:
 def test_read_whole_range_and_errors(store: MemoryStore) -> None:
     store.apply(Write(path="n.md", content="one\ntwo\nthree\n"))
     assert store.apply(Read(path="n.md")).text == "n.md (3 lines, 14 B):\n1\tone\n2\ttwo\n3\tthree"
-    assert store.apply(Read(path="n.md", start=2, end=9)).text == "n.md lines 2-3 of 3:\n2\ttwo\n3\tthree"
+    assert (
+        store.apply(Read(path="n.md", start=2, end=9)).text
+        == "n.md lines 2-3 of 3:\n2\ttwo\n3\tthree"
+    )
     r = store.apply(Read(path="n.md", start=5))
     assert (r.ok, r.error) == (False, "bad_range") and "3 lines" in r.text
     r = store.apply(Read(path="nn.md"))
@@ -67,7 +70,9 @@ def test_read_whole_range_and_errors(store: MemoryStore) -> None:
 
 def test_long_read_is_cut_with_a_hint(tmp_path: Path) -> None:
     s = MemoryStore(tmp_path, limits=Limits(max_read_chars=200))
-    s.apply(Write(path="big.md", content="".join(f"line {i} " + "x" * 20 + "\n" for i in range(1, 51))))
+    s.apply(
+        Write(path="big.md", content="".join(f"line {i} " + "x" * 20 + "\n" for i in range(1, 51)))
+    )
     text = s.apply(Read(path="big.md")).text
     assert len(text) < 400
     assert "cut at 200 characters" in text and "line range" in text
@@ -157,7 +162,12 @@ def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
 
 def test_apply_calls_reports_parse_errors_and_skips_control(store: MemoryStore) -> None:
     out = store.apply_calls(
-        [Append(path="a.md", content="x"), ParseError(message="bad", raw="<|X|>"), Done(), Action(text="go")]
+        [
+            Append(path="a.md", content="x"),
+            ParseError(message="bad", raw="<|X|>"),
+            Done(),
+            Action(text="go"),
+        ]
     )
     assert [(r.op, r.ok) for r in out] == [("append", True), ("parse_error", False)]
 

@@ -45,7 +45,10 @@ TAG_CASES = [
     ("<|TAIL|>notes.md<|END|>", Tail(path="notes.md")),
     ("<|COUNT|>notes.md|iron<|END|>", Count(path="notes.md", pattern="iron")),
     ("<|CREATE|>plan.md|a|b<|END|>", Create(path="plan.md", content="a|b")),
-    ("<|APPEND|>notes.md|\nline 1\nline 2\n<|END|>", Append(path="notes.md", content="line 1\nline 2\n")),
+    (
+        "<|APPEND|>notes.md|\nline 1\nline 2\n<|END|>",
+        Append(path="notes.md", content="line 1\nline 2\n"),
+    ),
     ("<|WRITE|>notes.md|x<|END|>", Write(path="notes.md", content="x")),
     ("<|STR_REPLACE|>n.md|a|b<|WITH|>c|d<|END|>", StrReplace(path="n.md", old="a|b", new="c|d")),
     ("<|INSERT|>n.md|3|text<|END|>", Insert(path="n.md", line=3, content="text")),
@@ -125,7 +128,9 @@ def test_json_shapes() -> None:
     assert parse_calls(fenced, "json") == [Search(pattern="iron"), Done()]
     anthropic = '{"type": "tool_use", "name": "str_replace", "input": {"path": "a", "old_str": "b", "new_str": "c"}}'
     assert parse_calls(anthropic, "json") == [StrReplace(path="a", old="b", new="c")]
-    openai = json.dumps({"function": {"name": "tail", "arguments": json.dumps({"file": "a.md", "n": "3"})}})
+    openai = json.dumps(
+        {"function": {"name": "tail", "arguments": json.dumps({"file": "a.md", "n": "3"})}}
+    )
     assert parse_calls(openai, "json") == [Tail(path="a.md", n=3)]
     flat = 'I will read. {"op": "read", "path": "a.md", "view_range": [1, 2]} ok'
     assert parse_calls(flat, "json") == [Read(path="a.md", start=1, end=2)]
@@ -218,7 +223,34 @@ def test_tag_format_refusals_are_rare_and_explained() -> None:
     assert format_call(Write(path="a.md", content="\nstarts with a newline")).count("\n") == 2
 
 
-_tagish = st.sampled_from(["<|", "|>", "<", ">", "|", "}", "END", "WITH", "SEARCH", "APPEND", "DONE", "READ", "\n", " ", "a", "1", "-", "/", "{", '"tool"', "[", "]", ":", ","])
+_tagish = st.sampled_from(
+    [
+        "<|",
+        "|>",
+        "<",
+        ">",
+        "|",
+        "}",
+        "END",
+        "WITH",
+        "SEARCH",
+        "APPEND",
+        "DONE",
+        "READ",
+        "\n",
+        " ",
+        "a",
+        "1",
+        "-",
+        "/",
+        "{",
+        '"tool"',
+        "[",
+        "]",
+        ":",
+        ",",
+    ]
+)
 
 
 @settings(max_examples=500, deadline=None)

@@ -277,7 +277,7 @@ class MemoryStore(ReadOps):
             lines = split_lines(e.text or "")
             if not 0 <= op.line <= len(lines):
                 raise MemfsError(
-                    f"Cannot insert after line {op.line}: {show} has {len(lines)} lines; use a "
+                    f"Cannot insert after line {op.line}: {show} has {plural(len(lines))}; use a "
                     f"line from 0 (the top) to {len(lines)} (the end).",
                     code="bad_range",
                 )
