@@ -4,6 +4,7 @@ outside the root. Symlinks, existing or planted between ops, are never followed.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from automem_memfs import (
     Write,
     normalize_path,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 CORPUS = [
     "/etc/passwd",
@@ -181,3 +184,23 @@ def test_limits_are_enforced_with_advice(tmp_path: Path) -> None:
     tight = MemoryStore(tmp_path, limits=Limits(max_total_bytes=50))
     assert tight.apply(StrReplace(path="a.md", old="x" * 99, new="x")).ok
     assert tight.total_bytes == 2 + 2
+
+
+_PIECES = ["..", ".", "/", "\\", "%2e", "%2f", "%25", "~", "\x00", "\n", "a", "é", " ", "\ud800", "．", "\u202e", "*"]  # fmt: skip
+_weird = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=_weird | st.text(max_size=30), other=_weird)
+def test_apply_never_raises_and_never_escapes(tmp_path: Path, path: str, other: str) -> None:
+    root = tmp_path / "r" / "mem"
+    s = MemoryStore(root)
+    for op in [*_ops(path), Rename(path=path, new_path=other)]:
+        r = s.apply(op)
+        assert isinstance(r.text, str) and r.text
+    outside = [p for p in tmp_path.rglob("*") if root not in p.parents and p != root]
+    assert sorted(outside) == [tmp_path / "r"]
+    s.close()
+    shutil.rmtree(root)

@@ -32,8 +32,10 @@ def _as_dict(command: Any) -> dict[str, Any]:
 class AnthropicMemoryAdapter:
     """Executes memory-tool commands against `store`; every outcome is a string for Claude.
 
-    `TOOL_PARAM` is the tool definition to send in a request's `tools`.
+    `tool_param` is the tool definition to send in a request's `tools`.
     """
+
+    tool_param = TOOL_PARAM
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store

@@ -23,7 +23,11 @@ _ROOT_NAMES = frozenset({"", ".", "/", "./", "*"})
 def _bad_char(text: str) -> str | None:
     for ch in text:
         o = ord(ch)
-        if o < 32 or o == 127 or (o >= 128 and (unicodedata.category(ch) == "Cc" or ch in _BIDI)):
+        if (
+            o < 32
+            or o == 127
+            or (o >= 128 and (unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI))
+        ):
             return ch
     return None
 
