@@ -12,7 +12,7 @@ Grammar (case-insensitive names; text outside calls is ignored):
 
 A text field runs to the end marker, so it may hold `|` and newlines; one newline right after
 its `|` is dropped so a model can start multi-line text on a new line. Tolerated slips: one `|`
-missing from a tag (`<SEARCH|>`, `<|SEARCH>`), a stray `}` (`<|END}>`, `<|END|}`), any case,
+missing from a tag (`<SEARCH|>`, `<|SEARCH>`), a stray `}` (`<|END}>`, `<|END|}`, `{|END|}`), any case,
 whitespace around fields, `</APPEND>`-style closers, and a missing final `<|END|>` (the call
 then runs to the next tag or the end of the text).
 """
@@ -68,7 +68,7 @@ _NAMES = "|".join(sorted(ALIASES, key=len, reverse=True))
 _CLOSE = r"(?P<close>\|?\s*\}?\s*>|\|?\s*\}|\|)"
 OPEN = re.compile(r"<\s*(?P<lp>\|)?\s*(?P<name>[A-Za-z][A-Za-z_]*)\s*" + _CLOSE)
 END = re.compile(
-    r"<\s*\|?\s*(?:END|/\s*(?:" + _NAMES + r"))(?![A-Za-z_])\s*\|?\s*\}?\s*>?", re.IGNORECASE
+    r"[<{]\s*\|?\s*(?:END|/\s*(?:" + _NAMES + r"))(?![A-Za-z_])\s*\|?\s*\}?\s*>?", re.IGNORECASE
 )
 WITH = re.compile(r"<\s*\|?\s*WITH(?![A-Za-z_])\s*\|?\s*\}?\s*>", re.IGNORECASE)
 _RANGE = re.compile(r"^\s*(\d+)?\s*(?:(-|:|\.\.|,|to)\s*(\d+)?)?\s*$", re.IGNORECASE)

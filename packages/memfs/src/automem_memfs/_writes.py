@@ -246,7 +246,8 @@ class MemoryStore(ReadOps):
                     code="no_match",
                 )
             if n > 1:
-                at, pos = [], -1
+                at: list[str] = []
+                pos = -1
                 while (pos := text.find(op.old, pos + 1)) >= 0 and len(at) < 10:
                     at.append(str(text.count("\n", 0, pos) + 1))
                 raise MemfsError(
