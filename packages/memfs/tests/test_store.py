@@ -102,7 +102,7 @@ def test_search_substring_regex_caps(store: MemoryStore) -> None:
     store.apply(Write(path="a.md", content="Diamond at (3, 4)\nstone\n"))
     store.apply(Write(path="b.md", content="".join(f"diamond {i}\n" for i in range(30))))
     r = store.apply(Search(pattern="DIAMOND", max_results=5))
-    assert r.text.startswith("31 matching lines for 'DIAMOND' in 2 of 2 files:")
+    assert r.text.startswith("31 matching lines for 'DIAMOND' in 2 files (2 searched):")
     assert "a.md:1: Diamond at (3, 4)" in r.text
     assert "[26 more matching lines not shown" in r.text
     r = store.apply(Search(pattern=r"^Diamond at \(\d", regex=True))

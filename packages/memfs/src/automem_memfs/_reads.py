@@ -153,7 +153,7 @@ class ReadOps(StoreBase):
                     hits.append(f"{ln}: {row}" if single else f"{self._show(r)}:{ln}: {row}")
             nfiles += found
         what = f"regex /{op.pattern}/" if op.regex else repr(op.pattern)
-        where = self._show(rel) if single else f"{nfiles} of {plural(len(files), 'file')}"
+        where = self._show(rel) if single else f"{plural(nfiles, 'file')} ({len(files)} searched)"
         if total == 0:
             where = self._show(rel) if single else plural(len(files), "file")
             text = f"No lines match {what} in {where}."
