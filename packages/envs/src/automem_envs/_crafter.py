@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from functools import cache
 from typing import Any
 
@@ -102,11 +103,16 @@ def _rules() -> dict[str, str]:
     def amounts(table: dict[str, int]) -> str:
         return " and ".join(f"{n} {k.replace('_', ' ')}" for k, n in table.items()) or "nothing"
 
-    collect = [
-        f"{material} needs {amounts(rule['require'])}"
-        for material, rule in constants.collect.items()
-        if rule["require"]
-    ]
+    collect = []
+    for material, rule in constants.collect.items():
+        text = f"{material} gives {amounts(rule['receive'])}"
+        if rule["require"]:
+            text += f" with {amounts(rule['require'])}"
+        if "probability" in rule:
+            text += f" ({rule['probability']:.0%} of the time)"
+        if rule["leaves"] != material:
+            text += f" and becomes {rule['leaves']}"
+        collect.append(text)
     place = [f"{name} uses {amounts(rule['uses'])}" for name, rule in constants.place.items()]
     make = [
         f"{name.replace('_', ' ')} uses {amounts(rule['uses'])} near {' and '.join(rule['nearby'])}"
@@ -114,7 +120,7 @@ def _rules() -> dict[str, str]:
     ]
     return {
         "achievements": ", ".join(a.replace("_", " ") for a in constants.achievements),
-        "collect": "tree gives wood, water drink, grass sometimes a sapling; " + "; ".join(collect),
+        "collect": "; ".join(collect),
         "place": "; ".join(place),
         "make": "; ".join(make),
     }
@@ -127,11 +133,23 @@ def _crafter_class() -> type:
     except ImportError as error:  # numpy, crafter or its image libraries missing
         raise GameNotInstalled("Crafter", "crafter", error) from error
 
+    class _OrderedWorld(crafter.engine.World):  # type: ignore[misc, valid-type, name-defined]
+        """Crafter's world with insertion-ordered chunk sets.
+
+        Crafter keeps each chunk's creatures in a `set`, ordered by memory address, and picks
+        the creature to despawn by index into it, so games differed between processes.
+        """
+
+        def reset(self, seed: int | None = None) -> None:
+            super().reset(seed)
+            self._chunks = collections.defaultdict(_OrderedSet)
+
     class _UnrenderedCrafter(crafter.Env):  # type: ignore[misc, valid-type]
         """Crafter without the per-step image and semantic map (we read the world directly)."""
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self._world.__class__ = _OrderedWorld
             self._sem_view = _no_image
 
         def _obs(self) -> None:
@@ -142,6 +160,16 @@ def _crafter_class() -> type:
 
 def _no_image() -> None:
     return None
+
+
+class _OrderedSet(dict):  # type: ignore[type-arg]
+    """The part of `set` Crafter's chunks use, iterating in insertion order."""
+
+    def add(self, item: Any) -> None:
+        self[item] = None
+
+    def remove(self, item: Any) -> None:
+        del self[item]
 
 
 class CrafterEnv(TextEnv):

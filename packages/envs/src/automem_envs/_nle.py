@@ -194,7 +194,11 @@ class NleEnv(TextEnv):
             gymnasium = _gym_and_nle()
             with _quiet_imports(), _seeded_python_random(seed):
                 wrapped = gymnasium.make(
-                    gym_id, max_episode_steps=_NO_LIMIT, fix_moon_phase=True, **options
+                    gym_id,
+                    observation_keys=OBSERVATION_KEYS,  # no crops: MiniHack computes them per step
+                    max_episode_steps=_NO_LIMIT,
+                    fix_moon_phase=True,
+                    **options,
                 )
             self._env = wrapped.unwrapped
         env = self._env
@@ -219,6 +223,10 @@ class NleEnv(TextEnv):
         self._waiting = False  # the game is asking a question or showing a menu
         self._success = False
         self._blstats: list[int] = []
+        from nle import nethack
+
+        self._bl_time, self._bl_depth = nethack.NLE_BL_TIME, nethack.NLE_BL_DEPTH
+        self._bl_xp = nethack.NLE_BL_XP
 
     # --- TextEnv -----------------------------------------------------------------------------
     @property
@@ -271,7 +279,7 @@ class NleEnv(TextEnv):
             env.reset()
         self._success = False
         observation, _, _ = self._settle("", 0.0, False)
-        return observation, self._blstats[self._clock_index()]
+        return observation, self._blstats[self._bl_time]
 
     def _step_game(self, action: str) -> GameStep:
         key = self._name_key.get(action)
@@ -286,7 +294,7 @@ class NleEnv(TextEnv):
             observation=observation,
             reward=reward,
             terminated=done,
-            clock=self._blstats[self._clock_index()],
+            clock=self._blstats[self._bl_time],
             info={"end_status": int(end_status)} if end_status is not None else {},
         )
 
@@ -307,16 +315,9 @@ class NleEnv(TextEnv):
         self._env.close()
 
     # --- internals ---------------------------------------------------------------------------
-    def _clock_index(self) -> int:
-        from nle import nethack
-
-        return nethack.NLE_BL_TIME
-
     def _depth_level(self) -> tuple[int, int]:
-        from nle import nethack
-
         b = self._blstats
-        return int(b[nethack.NLE_BL_DEPTH]), int(b[nethack.NLE_BL_XP])
+        return b[self._bl_depth], b[self._bl_xp]
 
     def _settle(self, message: str, reward: float, done: bool) -> tuple[Observation, float, bool]:
         """Continue --More-- (collecting the text), detect questions and menus, and observe."""

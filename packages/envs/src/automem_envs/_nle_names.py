@@ -156,9 +156,9 @@ def glyph_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from nle import nethack
 
     count = nethack.MAX_GLYPH + 1
-    words = np.empty(count, dtype=object)
+    words: list[str] = [""] * count
     listed = np.zeros(count, dtype=bool)
-    rank = np.full(count, 9, dtype=np.int8)
+    rank = [9] * count
     for glyph in range(count):
         text, show, order = "", True, 2
         if nethack.glyph_is_pet(glyph):

@@ -17,6 +17,14 @@ _CONDITIONS = (
     "STONE", "SLIME", "STRNGL", "FOODPOIS", "TERMILL", "BLIND", "DEAF",
     "STUN", "CONF", "HALLU", "LEV", "FLY", "RIDE",
 )  # fmt: skip
+_STAT_NAMES = (
+    "x", "y", "depth", "dungeon_level", "hp", "max_hp", "pw", "max_pw", "ac", "xp_level",
+    "xp_points", "time", "gold", "score", "str", "dex", "con", "int", "wis", "cha",
+)  # fmt: skip
+_STAT_KEYS = (
+    "X", "Y", "DEPTH", "DLEVEL", "HP", "HPMAX", "ENE", "ENEMAX", "AC", "XP", "EXP", "TIME",
+    "GOLD", "SCORE", "STR25", "DEX", "CON", "INT", "WIS", "CHA",
+)  # fmt: skip
 _COUNT = re.compile(r"^(\d+) ")
 _MAX_LISTED = 15
 
@@ -64,44 +72,34 @@ class NleView:
         self._words, self._listed, self._rank = glyph_table()
         from nle import nethack
 
-        self._nh = nethack
+        self._stat_index = [getattr(nethack, f"NLE_BL_{key}") for key in _STAT_KEYS]
+        self._word_index = [nethack.NLE_BL_HUNGER, nethack.NLE_BL_CAP, nethack.NLE_BL_ALIGN,
+                            nethack.NLE_BL_CONDITION]  # fmt: skip
+        self._near_key = b""
+        self._near: list[str] = []
+        self._map_key = b""
+        self._map: tuple[str, list[str]] = ("", [])
         self._condition_bits = [
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
         self._inv_key = b""
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
+        self._inv_text = "Inventory: empty."
 
     def status(self, blstats: np.ndarray) -> dict[str, Any]:
         """The bottom-line stats by name."""
-        nh = self._nh
         b = blstats.tolist()
-        condition = b[nh.NLE_BL_CONDITION]
-        return {
-            "x": b[nh.NLE_BL_X],
-            "y": b[nh.NLE_BL_Y],
-            "depth": b[nh.NLE_BL_DEPTH],
-            "dungeon_level": b[nh.NLE_BL_DLEVEL],
-            "hp": b[nh.NLE_BL_HP],
-            "max_hp": b[nh.NLE_BL_HPMAX],
-            "pw": b[nh.NLE_BL_ENE],
-            "max_pw": b[nh.NLE_BL_ENEMAX],
-            "ac": b[nh.NLE_BL_AC],
-            "xp_level": b[nh.NLE_BL_XP],
-            "xp_points": b[nh.NLE_BL_EXP],
-            "time": b[nh.NLE_BL_TIME],
-            "hunger": HUNGER[b[nh.NLE_BL_HUNGER]] if 0 <= b[nh.NLE_BL_HUNGER] < 7 else "?",
-            "encumbrance": ENCUMBRANCE[b[nh.NLE_BL_CAP]] if 0 <= b[nh.NLE_BL_CAP] < 6 else "?",
-            "gold": b[nh.NLE_BL_GOLD],
-            "score": b[nh.NLE_BL_SCORE],
-            "str": b[nh.NLE_BL_STR25],
-            "dex": b[nh.NLE_BL_DEX],
-            "con": b[nh.NLE_BL_CON],
-            "int": b[nh.NLE_BL_INT],
-            "wis": b[nh.NLE_BL_WIS],
-            "cha": b[nh.NLE_BL_CHA],
-            "alignment": ALIGNMENT.get(b[nh.NLE_BL_ALIGN], "?"),
-            "conditions": [name for bit, name in self._condition_bits if condition & bit],
-        }
+        status: dict[str, Any] = dict(
+            zip(_STAT_NAMES, [b[i] for i in self._stat_index], strict=True)
+        )
+        hunger, cap, align, condition = (b[i] for i in self._word_index)
+        status["hunger"] = HUNGER[hunger] if 0 <= hunger < 7 else "?"
+        status["encumbrance"] = ENCUMBRANCE[cap] if 0 <= cap < 6 else "?"
+        status["alignment"] = ALIGNMENT.get(align, "?")
+        status["conditions"] = (
+            [name for bit, name in self._condition_bits if condition & bit] if condition else []
+        )
+        return status
 
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
@@ -119,55 +117,74 @@ class NleView:
             found = _COUNT.match(text)
             counts[line] = int(found.group(1)) if found else 1
         self._inv_key, self._inv = key, (lines, counts)
+        self._inv_text = "\n".join(["Inventory:", *lines]) if lines else "Inventory: empty."
         return self._inv
 
     def nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         """What is on the map in words, monsters first, then by distance; one entry per kind."""
-        mask = self._listed[glyphs]
-        if 0 <= py < mask.shape[0] and 0 <= px < mask.shape[1]:
-            mask[py, px] = False  # that is you
-        ys, xs = np.nonzero(mask)
-        if not len(ys):
+        key = glyphs.tobytes() + bytes((px & 255, py & 255))
+        if key == self._near_key:  # nothing on the map moved (a menu, a wall bump, a search)
+            return self._near
+        self._near_key, self._near = key, self._nearby(glyphs, px, py)
+        return self._near
+
+    def _nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
+        flat = glyphs.ravel()
+        # Few cells are worth naming, so after one vectorised lookup plain Python is fastest.
+        hits = np.flatnonzero(np.take(self._listed, flat)).tolist()
+        if not hits:
             return []
-        found = glyphs[ys, xs]
-        dist = np.maximum(np.abs(xs - px), np.abs(ys - py))
-        order = np.lexsort((dist, self._rank[found]))
-        words = self._words
-        entries: dict[str, list[Any]] = {}
-        for i in order.tolist():
-            name = words[found[i]]
-            entry = entries.get(name)
+        width = glyphs.shape[1]
+        words, rank = self._words, self._rank
+        best: dict[str, list[int]] = {}  # name -> [rank, distance, dx, dy, count]
+        for h, glyph in zip(hits, flat[hits].tolist(), strict=True):
+            y, x = divmod(h, width)
+            dx, dy = x - px, y - py
+            if not dx and not dy:
+                continue  # that is you
+            name = words[glyph]
+            d = max(abs(dx), abs(dy))
+            entry = best.get(name)
             if entry is None:
-                if len(entries) >= _MAX_LISTED:
-                    continue
-                entries[name] = [int(xs[i]) - px, int(ys[i]) - py, 1]
+                best[name] = [rank[glyph], d, dx, dy, 1]
             else:
-                entry[2] += 1
+                entry[4] += 1
+                if d < entry[1]:
+                    entry[1:4] = [d, dx, dy]
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], item[1][1]))
         out = []
-        for name, (dx, dy, count) in entries.items():
+        for name, (_, _, dx, dy, count) in ranked[:_MAX_LISTED]:
             more = f" ({count} in view)" if count > 1 else ""
             out.append(f"{name} {_where(dx, dy)}{more}")
         return out
 
     def map_rows(self, chars: np.ndarray, px: int, py: int) -> tuple[str, list[str]]:
         """A header naming the map's coordinates, and the map rows as text."""
+        raw = chars.tobytes()
+        key = raw + bytes((px & 255, py & 255))
+        if key != self._map_key:
+            self._map_key, self._map = key, self._map_rows(raw, chars.shape, px, py)
+        return self._map
+
+    def _map_rows(
+        self, raw: bytes, shape: tuple[int, ...], px: int, py: int
+    ) -> tuple[str, list[str]]:
+        height, width = shape
+        rows = [raw[i : i + width] for i in range(0, height * width, width)]
         if self.map_radius is not None:
             r = self.map_radius
             y0, x0 = max(0, py - r), max(0, px - r)
-            y1, x1 = min(chars.shape[0], py + r + 1), min(chars.shape[1], px + r + 1)
+            y1, x1 = min(height, py + r + 1), min(width, px + r + 1)
         else:
-            used = chars != 32
-            rows = np.flatnonzero(used.any(axis=1))
-            cols = np.flatnonzero(used.any(axis=0))
-            if not len(rows):
+            used = [i for i, row in enumerate(rows) if row.strip(b" ")]
+            if not used:
                 return "Map: nothing seen yet.", []
-            y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        block = np.ascontiguousarray(chars[y0:y1, x0:x1])
-        width = x1 - x0
-        raw = block.tobytes().decode("latin-1")
-        rows_text = [raw[i : i + width].rstrip() for i in range(0, len(raw), width)]
+            y0, y1 = used[0], used[-1] + 1
+            x0 = min(width - len(rows[i].lstrip(b" ")) for i in used)
+            x1 = max(len(rows[i].rstrip(b" ")) for i in used)
+        text = [row[x0:x1].rstrip().decode("latin-1") for row in rows[y0:y1]]
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
-        return header, rows_text
+        return header, text
 
     def observe(
         self,
@@ -181,8 +198,8 @@ class NleView:
         blstats = obs[self._i_blstats]
         status = self.status(blstats)
         px, py = status["x"], status["y"]
-        cursor = obs[self._i_cursor]
-        status["cursor"] = (int(cursor[1]), int(cursor[0]))  # (column, row) on the terminal
+        row, column = obs[self._i_cursor].tolist()
+        status["cursor"] = (column, row)  # on the 80x24 terminal
         lines = []
         if message:
             lines.append(f"Message: {message}")
@@ -208,13 +225,9 @@ class NleView:
         lines.append(f"You are at x={px}, y={py}.")
         seen = self.nearby(obs[self._i_glyphs], px, py)
         lines.append(("Nearby: " + "; ".join(seen) + ".") if seen else "Nearby: nothing of note.")
-        inv_lines, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
+        _, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
         if self.show_inventory:
-            if inv_lines:
-                lines.append("Inventory:")
-                lines.extend(inv_lines)
-            else:
-                lines.append("Inventory: empty.")
+            lines.append(self._inv_text)
         chars = obs[self._i_chars]
         header, grid = self.map_rows(chars, px, py)
         if self.show_map:

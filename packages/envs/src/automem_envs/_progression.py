@@ -16,6 +16,7 @@ def nethack_table() -> dict[str, float]:
     return {key: float(value) for key, value in json.loads(text).items()}
 
 
+@cache
 def nethack_progression(depth: int, experience_level: int) -> float:
     """`max(table[Dlvl:depth], table[Xp:level])`; BALROG takes the maximum over the episode."""
     table = nethack_table()
