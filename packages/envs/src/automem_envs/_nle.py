@@ -306,8 +306,9 @@ class NleEnv(TextEnv):
 
     def _update_stats(self, stats: EpisodeStats) -> None:
         depth, level = self._depth_level()
-        stats.depth = depth
-        stats.experience_level = level
+        if depth > 0:  # the bottom line reads all zeros once the game is over
+            stats.depth = depth
+            stats.experience_level = level
         if self.family == "minihack":
             stats.achievements = ["success"] if self._success else []
 
