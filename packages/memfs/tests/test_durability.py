@@ -132,3 +132,11 @@ def test_snapshot_store_persists_and_restore(tmp_path: Path) -> None:
     s.restore(loaded)
     assert s.paths() == ["a.md"] and s.read_text("a.md") == "x\n"
     assert s.snapshot().id == first.id
+
+
+def test_fsync_mode_writes_the_same(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path, fsync=True)
+    assert s.apply(Write(path="d/a.md", content="one\n")).ok
+    assert s.apply(Append(path="d/a.md", content="two")).ok
+    assert s.apply(StrReplace(path="d/a.md", old="one", new="1")).ok
+    assert (tmp_path / "d" / "a.md").read_text() == "1\ntwo\n"

@@ -208,3 +208,12 @@ def test_stats(store: MemoryStore) -> None:
     assert st.size_history == [0, 6, 2]
     assert st.growth_per_step == 1.0
     assert st.bytes_written == 8
+
+
+def test_count_directory_exists_and_paths(store: MemoryStore) -> None:
+    store.apply(Write(path="d/a.md", content="x\ny\n"))
+    store.apply(Write(path="d/b.md", content="z\n"))
+    assert store.apply(Count(path="d")).text == "d has 2 files, 3 lines."
+    assert store.apply(Count(path="")).text == "Memory has 2 files, 3 lines."
+    assert store.exists("d/a.md") and not store.exists("d/c.md") and not store.exists("q/r.md")
+    assert store.paths() == ["d/a.md", "d/b.md"]
