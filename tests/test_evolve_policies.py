@@ -72,7 +72,11 @@ def meta_reviewer(request: ChatRequest) -> str:
         ]
     else:
         plan = [
-            _tag("write_file", path="candidate/hooks.py", content="def repair_action(action, actions:\n"),
+            _tag(
+                "write_file",
+                path="candidate/hooks.py",
+                content="def repair_action(action, actions:\n",
+            ),
             _tag("finish", rationale="Rewrote hooks."),
         ]
     return plan[min(replies, len(plan) - 1)]

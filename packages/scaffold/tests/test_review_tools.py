@@ -13,7 +13,9 @@ from automem_scaffold import ReviewWorkspace
 def workspace(tmp_path: Path) -> ReviewWorkspace:
     bundle = tmp_path / "bundle"
     (bundle / "traces").mkdir(parents=True)
-    lines = [f"=== step {i} | action 'noop' ({'INVALID' if i % 5 == 0 else 'valid'})" for i in range(600)]
+    lines = [
+        f"=== step {i} | action 'noop' ({'INVALID' if i % 5 == 0 else 'valid'})" for i in range(600)
+    ]
     (bundle / "traces" / "crafter__42.txt").write_text("\n".join(lines) + "\n")
     (bundle / "summary.md").write_text("# summary\n| episode | progression |\n")
     candidate = tmp_path / "candidate"
