@@ -14,6 +14,7 @@ from automem_memfs import (
     Append,
     Delete,
     Limits,
+    MemfsError,
     MemoryStore,
     Snapshot,
     SnapshotStore,
@@ -132,6 +133,12 @@ def test_snapshot_store_persists_and_restore(tmp_path: Path) -> None:
     s.restore(loaded)
     assert s.paths() == ["a.md"] and s.read_text("a.md") == "x\n"
     assert s.snapshot().id == first.id
+    evil = Snapshot(id="0" * 32, files={"../x.md": "0" * 32}, texts={"../x.md": "pwned"})
+    with pytest.raises(MemfsError):
+        s.restore(evil)
+    assert not (tmp_path / "x.md").exists()
+    with pytest.raises(ValueError):
+        snaps.load("../../etc/passwd")
 
 
 def test_fsync_mode_writes_the_same(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import msgspec
@@ -132,6 +133,8 @@ class SnapshotStore:
 
     def load(self, snapshot_id: str) -> Snapshot:
         """The snapshot with its texts. Raises FileNotFoundError if unknown."""
+        if not re.fullmatch(r"[0-9a-f]{8,128}", snapshot_id):
+            raise ValueError(f"not a snapshot id: {snapshot_id!r}")
         m = msgspec.json.decode(
             (self.dir / "snapshots" / f"{snapshot_id}.json").read_bytes(), type=_Manifest
         )

@@ -414,6 +414,9 @@ class MemoryStore(ReadOps):
     def restore(self, snap: Snapshot) -> None:
         """Makes memory equal to `snap` (which must carry its texts), bypassing read-only rules.
         For code, e.g. to replay an episode from a recorded step."""
+        for rel in snap.files:  # a snapshot loaded from disk is input: sandbox its paths
+            if normalize_path(rel, self.limits) != rel:
+                raise MemfsError(f"snapshot path {rel!r} is not canonical", code="sandbox")
         current = self.snapshot()
         for rel in current.files:
             if rel not in snap.files:
