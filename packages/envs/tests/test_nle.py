@@ -6,7 +6,6 @@ import importlib.util
 import re
 
 import pytest
-
 from automem_envs import EnvError, EpisodeOver, LevelFilesMissing, make, nethack_progression
 
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,6 @@ from typing import Any
 
 from ._actions import ActionVocabulary
 from ._base import GameStep, TextEnv
-from ._crafter_view import MAP_LEGEND, VITALS, CrafterView
 from ._errors import EnvError, GameNotInstalled
 from ._types import EpisodeStats, Observation
 
@@ -33,6 +32,7 @@ ACTION_NAMES = (
     "make iron sword",
 )
 ACHIEVEMENT_COUNT = 22  # BALROG divides by all 22 Crafter achievements
+VITALS = ("health", "food", "drink", "energy")
 
 
 def _aliases() -> dict[str, str]:
@@ -203,6 +203,8 @@ class CrafterEnv(TextEnv):
             raise EnvError(f"view must be at least 1x1 tiles, got {view!r}")
         # length=None: the episode limits are ours, not Crafter's 10000-step default.
         self._env = _crafter_class()(area=tuple(area), seed=seed, length=None)
+        from ._crafter_view import CrafterView  # numpy: only once the game is known present
+
         self._view = CrafterView(self._env._world, view)
         self._show_map = bool(show_map)
         self._last_inventory: dict[str, int] = {}
@@ -301,7 +303,7 @@ class CrafterEnv(TextEnv):
             lines.append("Inventory: empty.")
         grid = view.grid(player)
         if self._show_map:
-            lines.append(MAP_LEGEND)
+            lines.append(self._view.legend)
             lines.extend(grid)
         status: dict[str, Any] = {name: int(inventory[name]) for name in VITALS}
         status["sleeping"] = bool(player.sleeping)

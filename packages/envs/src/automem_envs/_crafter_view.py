@@ -6,8 +6,6 @@ from typing import Any
 
 import numpy as np
 
-VITALS = ("health", "food", "drink", "energy")
-
 # One character per material id (index = Crafter's material id; 0 is "unknown").
 MATERIAL_CHARS = {
     None: " ",
@@ -65,6 +63,7 @@ class CrafterView:
 
     def __init__(self, world: Any, view: tuple[int, int] = (9, 7)) -> None:
         self.world = world
+        self.legend = MAP_LEGEND
         self.half = (view[0] // 2, view[1] // 2)
         names = world._mat_names
         size = max(names) + 1

@@ -14,7 +14,6 @@ from ._actions import ActionVocabulary
 from ._base import GameStep, TextEnv
 from ._errors import EnvError, GameNotInstalled, LevelFilesMissing
 from ._nle_names import DESCRIPTIONS, aliases, key_names
-from ._nle_view import NleView
 from ._progression import nethack_progression
 from ._types import EpisodeStats, Observation
 
@@ -217,6 +216,8 @@ class NleEnv(TextEnv):
         self._i_message = keys.index("message")
         self._i_internal = keys.index("internal")
         self._i_blstats = keys.index("blstats")
+        from ._nle_view import NleView  # numpy: only once the game is known present
+
         self._view = NleView(
             keys, show_map=show_map, map_radius=map_radius, show_inventory=show_inventory
         )

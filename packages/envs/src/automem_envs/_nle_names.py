@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import numpy as np
-
 _COMPASS = {
     "N": "north",
     "E": "east",
@@ -151,8 +149,9 @@ _FEATURES_TO_SKIP = {
 
 
 @cache
-def glyph_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def glyph_table() -> tuple[list[str], Any, list[int]]:
     """Per glyph: its words, whether the text view lists it, and a sort rank (monsters first)."""
+    import numpy as np
     from nle import nethack
 
     count = nethack.MAX_GLYPH + 1
