@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,15 @@ def test_count_directory_exists_and_paths(store: MemoryStore) -> None:
     assert store.apply(Count(path="")).text == "Memory has 2 files, 3 lines."
     assert store.exists("d/a.md") and not store.exists("d/c.md") and not store.exists("q/r.md")
     assert store.paths() == ["d/a.md", "d/b.md"]
+
+
+def test_closed_store_refuses_to_act(tmp_path: Path) -> None:
+    s = MemoryStore(tmp_path / "a")
+    s.close()
+    other = os.open(tmp_path, os.O_RDONLY)  # likely reuses the closed fd number
+    try:
+        with pytest.raises(OSError):
+            s.apply(Write(path="x.md", content="x"))
+    finally:
+        os.close(other)
+    assert not (tmp_path / "x.md").exists()

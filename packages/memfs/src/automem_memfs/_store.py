@@ -101,6 +101,7 @@ class StoreBase:
     def close(self) -> None:
         """Releases the root directory fd. The store is unusable afterwards."""
         self._closer()
+        self._fd = -1  # never act through a recycled fd number
 
     def __enter__(self):
         return self
