@@ -80,3 +80,64 @@ def meta_reviewer(request: ChatRequest) -> str:
             _tag("finish", rationale="Rewrote hooks."),
         ]
     return plan[min(replies, len(plan) - 1)]
+
+
+HANG_HOOK = "def analyze(observation, history):\n    while True:\n        pass\n"
+MEMORY_HOOK = (
+    "def analyze(observation, history):\n"
+    "    hoard = []\n"
+    "    while True:\n"
+    "        hoard.append(bytearray(64 * 2**20))\n"
+)
+ESCAPE_FILE = "escaped.txt"
+
+# iteration -> the replies of a misbehaving meta-LLM (the last one repeats)
+MISBEHAVIOUR: dict[int, list[str]] = {
+    1: [']]}{ <tool nam= 42 \x00 lorem ipsum <tool name="grep">{"pattern": ', "qwerty"],
+    2: ["I'm sorry, but I can't help with changing this agent's scaffold."],
+    3: [_tag("finish", rationale="Everything looks fine; no change needed.")],
+    4: [
+        _tag(
+            "write_file", path="candidate/hooks.py", content="def analyze(observation, history:\n"
+        ),
+        _tag("finish", rationale="Added analysis."),
+    ],
+    5: [
+        _tag("write_file", path="candidate/hooks.py", content=HANG_HOOK),
+        _tag("finish", rationale="Added analysis."),
+    ],
+    6: [
+        _tag("write_file", path="candidate/hooks.py", content=MEMORY_HOOK),
+        _tag("finish", rationale="Added a cache."),
+    ],
+    7: [
+        _tag("write_file", path=f"../../../{ESCAPE_FILE}", content="escaped"),
+        _tag("write_file", path="bundle/summary.md", content="all good"),
+        _tag("insert", path="candidate/prompts/system.md", line=0, content="Be careful."),
+        _tag("finish", rationale="Tidied up."),
+    ],
+}
+
+
+def misbehaving_reviewer(request: ChatRequest) -> str:
+    task = next((m.content for m in request.messages if m.role == "user"), "")
+    iteration = int(re.search(r"Iteration (\d+)", task).group(1))  # type: ignore[union-attr]
+    replies = sum(1 for m in request.messages if m.role == "assistant")
+    plan = MISBEHAVIOUR[iteration]
+    return plan[min(replies, len(plan) - 1)]
+
+
+def slow_agent_policy(request: ChatRequest) -> str:
+    """`agent_policy`, slowed down so a test can kill the run in the middle of an evaluation."""
+    import time
+
+    time.sleep(0.15)
+    return agent_policy(request)
+
+
+def slow_reviewer(request: ChatRequest) -> str:
+    """`meta_reviewer`, slowed down so a test can kill the run in the middle of a review."""
+    import time
+
+    time.sleep(1.0)
+    return meta_reviewer(request)

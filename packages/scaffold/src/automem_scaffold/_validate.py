@@ -73,13 +73,14 @@ def validate_candidate(
     )
 
 
-def smoke_reply(request: Any) -> str:
-    """The scripted model of the smoke episode: ends LOG at once and commits the env's first
-    listed action in PLAN, so the hooks around observation and action both run."""
-    text = request.messages[-1].content if request.messages else ""
-    if request.purpose == "action" or "ACTION" in text:
-        return "ACTION: noop"
-    return "DONE"
+def smoke_reply(syntax: str, action: str = "noop") -> str:
+    """The scripted reply of the smoke episode, in the scaffold's call syntax: DONE and an
+    ACTION together. LOG takes the DONE and PLAN the ACTION (each ignores the other), so every
+    step runs the hooks around the observation and around the action."""
+    from automem_memfs import Action, Done
+    from automem_memfs._syntax import format_call
+
+    return format_call(Done(), syntax) + "\n" + format_call(Action(text=action), syntax)
 
 
 def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
         return wrapped
 
     scaffold.hooks.functions = {n: guard(n, f) for n, f in scaffold.hooks.functions.items()}
-    model = ScriptedModel(smoke_reply, name="smoke")
+    reply = smoke_reply(scaffold.manifest.syntax)
+    model = ScriptedModel(lambda _request: reply, name="smoke")
     suite = Suite(name="smoke", episodes=[EpisodeSpec(env_id=env_id, seed=seed, max_steps=steps)])
     with tempfile.TemporaryDirectory(prefix="automem-smoke-") as out:
         factory = memory_agent_factory(scaffold, RoleModels.single(model))
