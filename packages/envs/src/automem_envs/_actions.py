@@ -46,6 +46,9 @@ class ActionVocabulary:
 
     def match(self, text: str) -> str | None:
         """The canonical name `text` means, or None."""
+        found = self._lookup.get(text)  # the common case: the exact name
+        if found is not None and found == text:
+            return found
         key = normalize_action(text)
         found = self._lookup.get(key)
         if found is None and len(key) > 1:

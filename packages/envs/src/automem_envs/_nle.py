@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import re
 import warnings
@@ -325,8 +326,9 @@ class NleEnv(TextEnv):
         """Continue --More-- (collecting the text), detect questions and menus, and observe."""
         env = self._env
         parts = [message] if message else []
+        obs = env.last_observation
+        tty = obs[self._i_tty].tobytes()
         for _ in range(_MAX_MORE):
-            tty = env.last_observation[self._i_tty].tobytes()
             at = tty.find(b"--More--")
             if at < 0 or done:
                 break
@@ -334,29 +336,34 @@ class NleEnv(TextEnv):
             _, extra, terminated, truncated, _ = env.step(self._index[_MORE])
             reward += float(extra)
             done = bool(terminated or truncated)
-        obs = env.last_observation
-        tty = obs[self._i_tty].tobytes()
+            obs = env.last_observation
+            tty = obs[self._i_tty].tobytes()
         current = obs[self._i_message].tobytes().split(b"\0", 1)[0].decode("latin-1").strip()
         internal = obs[self._i_internal]
-        asking = bool(internal[1] or internal[2])
-        prompt = current if asking and current else None
+        prompt = current if current and (internal[1] or internal[2]) else None
         screen: list[str] = []
-        menu = _MENU.search(tty)
-        if menu and not done:
-            screen = _window_text(tty, menu.start())
-            prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
-        if current and current not in parts and current != prompt:
+        if b"(" in tty and not done:
+            menu = _MENU.search(tty)
+            if menu:
+                screen = list(_window_text(tty, menu.start()))
+                prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
+        if current and current != prompt and current not in parts:
             parts.append(current)
         self._waiting = prompt is not None
-        self._blstats = obs[self._i_blstats].tolist()
+        blstats = obs[self._i_blstats].tolist()
+        self._blstats = blstats
         observation = self._view.observe(
-            obs, message=" ".join(p for p in parts if p), prompt=prompt, screen=screen
+            obs, blstats, message=" ".join(parts), prompt=prompt, screen=screen
         )
         return observation, reward, done
 
 
+@functools.lru_cache(maxsize=8)
 def _window_text(tty: bytes, at: int) -> list[str]:
-    """The text of the message line or window that ends at byte offset `at` of the terminal."""
+    """The text of the message line or window that ends at byte offset `at` of the terminal.
+
+    Cached: an open menu stays on screen, unchanged, across several steps.
+    """
     row, col = divmod(at, 80)
     if row == 0:
         line = tty[:col].decode("latin-1").strip()

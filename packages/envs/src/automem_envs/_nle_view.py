@@ -85,10 +85,12 @@ class NleView:
         self._inv_key = b""
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
+        self._status_key: tuple[list[int], list[int]] | None = None
+        self._status: dict[str, Any] = {}
+        self._status_line = ""
 
-    def status(self, blstats: np.ndarray) -> dict[str, Any]:
-        """The bottom-line stats by name."""
-        b = blstats.tolist()
+    def status(self, b: list[int]) -> dict[str, Any]:
+        """The bottom-line stats (`blstats` as a list) by name."""
         status: dict[str, Any] = dict(
             zip(_STAT_NAMES, [b[i] for i in self._stat_index], strict=True)
         )
@@ -186,20 +188,40 @@ class NleView:
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
         return header, text
 
+    @staticmethod
+    def _status_text(status: dict[str, Any]) -> str:
+        extra = ", ".join(
+            part
+            for part in (status["hunger"], status["encumbrance"], *status["conditions"])
+            if part and part != "not hungry"
+        )
+        return (
+            f"Status: Dlvl {status['depth']}, HP {status['hp']}/{status['max_hp']}, "
+            f"Pw {status['pw']}/{status['max_pw']}, AC {status['ac']}, "
+            f"Xp {status['xp_level']} ({status['xp_points']} pts), T {status['time']}, "
+            f"gold {status['gold']}" + (f", {extra}" if extra else "") + ".\n"
+            f"You are at x={status['x']}, y={status['y']}."
+        )
+
     def observe(
         self,
         obs: tuple[np.ndarray, ...],
+        blstats: list[int],
         *,
         message: str,
         prompt: str | None,
         screen: list[str],
     ) -> Observation:
         """The observation for the raw tuple `obs` (arrays are read, never kept)."""
-        blstats = obs[self._i_blstats]
-        status = self.status(blstats)
+        cursor = obs[self._i_cursor].tolist()
+        key = (blstats, cursor)
+        if key != self._status_key:  # unchanged in menus, prompts and wall bumps
+            status = self.status(blstats)
+            status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
+            self._status_key, self._status = key, status
+            self._status_line = self._status_text(status)
+        status = self._status
         px, py = status["x"], status["y"]
-        row, column = obs[self._i_cursor].tolist()
-        status["cursor"] = (column, row)  # on the 80x24 terminal
         lines = []
         if message:
             lines.append(f"Message: {message}")
@@ -211,18 +233,7 @@ class NleView:
         if screen:
             lines.append("Screen:")
             lines.extend(screen)
-        extra = ", ".join(
-            part
-            for part in (status["hunger"], status["encumbrance"], *status["conditions"])
-            if part and part != "not hungry"
-        )
-        lines.append(
-            f"Status: Dlvl {status['depth']}, HP {status['hp']}/{status['max_hp']}, "
-            f"Pw {status['pw']}/{status['max_pw']}, AC {status['ac']}, "
-            f"Xp {status['xp_level']} ({status['xp_points']} pts), T {status['time']}, "
-            f"gold {status['gold']}" + (f", {extra}" if extra else "") + "."
-        )
-        lines.append(f"You are at x={px}, y={py}.")
+        lines.append(self._status_line)
         seen = self.nearby(obs[self._i_glyphs], px, py)
         lines.append(("Nearby: " + "; ".join(seen) + ".") if seen else "Nearby: nothing of note.")
         _, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
