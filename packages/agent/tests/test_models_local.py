@@ -158,3 +158,42 @@ def test_load_model_local_specs(tiny_dir, tmp_path, monkeypatch):
     assert tiny.name == "tiny-llama" and any((tmp_path / "cache").iterdir())
     with pytest.raises(FileNotFoundError, match="never downloaded"):
         load_model("hf:automem-test/not-a-cached-model")
+
+
+def test_sampling_and_tool_messages_render_as_text(tiny):
+    sampled = asyncio.run(tiny.complete(req("collect wood", max_tokens=8, temperature=1.0)))
+    assert sampled.output_tokens == 8 and sampled.text
+    from automem_agent._chat import ToolCall, ToolResult
+    from automem_agent.models._local import _as_template_message
+
+    msg = ChatMessage(
+        role="assistant",
+        content="looking",
+        tool_calls=[ToolCall(id="t1", name="memory", input={"command": "view"})],
+    )
+    assert _as_template_message(msg)["content"] == "looking\n[tool call memory] {'command': 'view'}"
+    res = ChatMessage(
+        role="user",
+        content="",
+        tool_results=[ToolResult(call_id="t1", content="empty", is_error=True)],
+    )
+    assert _as_template_message(res)["content"] == "[tool result (error)] empty"
+
+
+def test_from_objects_wraps_a_model_in_memory(tiny_dir, adapter_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    peft_model = PeftModel.from_pretrained(base, str(adapter_dir), adapter_name="memory")
+    wrapped = LocalModel.from_objects(
+        peft_model, AutoTokenizer.from_pretrained(tiny_dir), name="fresh"
+    )
+    from_disk = LocalModel(tiny_dir, adapters={"memory": adapter_dir})
+    for adapter in (None, "memory"):
+        request = req("move west", max_tokens=8, adapter=adapter)
+        assert (
+            asyncio.run(wrapped.complete(request)).text
+            == asyncio.run(from_disk.complete(request)).text
+        )
+    assert wrapped.name == "fresh" and wrapped.adapters == ["memory"]

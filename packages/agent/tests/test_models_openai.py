@@ -230,3 +230,30 @@ def test_openai_spec_parsing(server):
     assert model.name == "Qwen/Qwen2.5-32B-Instruct" and model.base_url == server.url
     with pytest.raises(ValueError, match="openai:<url>#<model>"):
         load_model("openai:http://localhost:8000/v1")
+
+
+def test_tool_traffic_is_sent_as_text_and_tools_ignored(server, policy):
+    from automem_agent._chat import ToolCall, ToolResult, ToolSpec
+
+    model = OpenAICompatModel(server.url, "base", retry=policy)
+    assert not model.supports_tools
+    request = ChatRequest(
+        messages=[
+            ChatMessage(
+                role="assistant",
+                content="",
+                tool_calls=[ToolCall(id="1", name="memory", input={"c": "view"})],
+            ),
+            ChatMessage(
+                role="user", content="next", tool_results=[ToolResult(call_id="1", content="empty")]
+            ),
+        ],
+        tools=[ToolSpec(name="memory", description="d", input_schema={"type": "object"})],
+    )
+    asyncio.run(model.complete(request))
+    body = server.requests[0]["json"]
+    assert "tools" not in body
+    assert body["messages"] == [
+        {"role": "assistant", "content": "[tool call memory] {'c': 'view'}"},
+        {"role": "user", "content": "next\n[tool result] empty"},
+    ]

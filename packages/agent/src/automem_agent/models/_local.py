@@ -42,8 +42,14 @@ def _stop_criteria(tokenizer, prompt_len: int, stops: list[str]):
         """Ends generation once the decoded tail contains a stop string."""
 
         def __call__(self, input_ids, scores, **kwargs):
-            tail = input_ids[0, max(prompt_len, input_ids.shape[1] - window) :]
-            return _first_stop(tokenizer.decode(tail, skip_special_tokens=True), stops) >= 0
+            import torch
+
+            start = max(prompt_len, input_ids.shape[1] - window)
+            done = [
+                _first_stop(tokenizer.decode(row[start:], skip_special_tokens=True), stops) >= 0
+                for row in input_ids
+            ]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([_StopOnStrings()])
 
