@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -75,6 +76,8 @@ class NleView:
         self._stat_index = [getattr(nethack, f"NLE_BL_{key}") for key in _STAT_KEYS]
         self._word_index = [nethack.NLE_BL_HUNGER, nethack.NLE_BL_CAP, nethack.NLE_BL_ALIGN,
                             nethack.NLE_BL_CONDITION]  # fmt: skip
+        self._stat_getter = operator.itemgetter(*self._stat_index)
+        self._word_getter = operator.itemgetter(*self._word_index)
         self._near_key = b""
         self._near: list[str] = []
         self._map_key = b""

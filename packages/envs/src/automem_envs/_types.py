@@ -60,7 +60,9 @@ class EpisodeSpec(msgspec.Struct, frozen=True, kw_only=True):
     env_id: str
     seed: int
     max_steps: int
-    no_progress_steps: int | None = None  # end after this many steps without progression gain
+    # End after this many agent steps in a row without the game clock advancing (BALROG and
+    # NLE's no-progress timeout; games without a turn clock, like Crafter, never trigger it).
+    no_progress_steps: int | None = None
 
     @property
     def key(self) -> str:
