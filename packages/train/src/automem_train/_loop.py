@@ -390,16 +390,18 @@ def _plot_all(run: Path, ledger: list[TrialRecord]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    plotted = False
     for r in ledger:
         records = read_loss_log(run / "trials" / f"{r.index:03d}" / "train")
         if records:
+            plotted = True
             ax.plot(
                 [x["step"] for x in records], [x["loss"] for x in records], label=f"trial {r.index}"
             )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("response-token loss")
     ax.grid(alpha=0.3)
-    if ledger:
+    if plotted:
         ax.legend()
     fig.tight_layout()
     fig.savefig(run / "loss.png", dpi=100)

@@ -270,6 +270,9 @@ def train_lora(
                 list(range(len(encoded))),
                 batch_sampler=batches,
                 collate_fn=lambda idx: collate([encoded[i] for i in idx], pad_id),
+                # Its own generator: iterating a loader draws a seed, and from the global RNG
+                # that draw would shift dropout masks between a resumed and a straight run.
+                generator=torch.Generator().manual_seed(config.seed + epoch),
             )
             loader = accelerator.prepare(loader)
             seen = skip if epoch == start_epoch else 0
