@@ -51,8 +51,21 @@ def offset_words(dx: int, dy: int) -> str:
     return " and ".join(parts) if parts else "here"
 
 
+_KINDS: dict[type, str] = {}
+
+
+def _kind(obj: Any) -> str:
+    """Crafter's class name for `obj` (subclasses, like our faster player, map to their base)."""
+    cls = type(obj)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = next((c.__name__ for c in cls.__mro__ if c.__name__ in OBJECT_CHARS), cls.__name__)
+        _KINDS[cls] = kind
+    return kind
+
+
 def _object_name(obj: Any) -> str:
-    kind = type(obj).__name__
+    kind = _kind(obj)
     if kind == "Plant":
         return "ripe plant" if obj.ripe else "sapling"
     return kind.lower()
@@ -134,7 +147,7 @@ class CrafterView:
         x0, x1, y0, y1 = self.window(player.pos)
         chars = self._chars[self.world._mat_map[x0:x1, y0:y1]].T.copy()
         for obj, ox, oy in self._visible_objects(x0, x1, y0, y1):
-            kind = type(obj).__name__
+            kind = _kind(obj)
             char = OBJECT_CHARS.get(kind, "?")
             if kind == "Plant" and obj.ripe:
                 char = "P"
