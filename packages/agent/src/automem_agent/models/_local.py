@@ -12,6 +12,7 @@ from typing import Any
 
 from automem_agent._chat import ChatMessage, ChatRequest, ChatResponse
 from automem_agent.models._imports import require
+from automem_agent.models._text import message_text
 
 
 def _require_local(backend: str) -> None:
@@ -20,13 +21,8 @@ def _require_local(backend: str) -> None:
 
 
 def _as_template_message(message: ChatMessage) -> dict[str, str]:
-    # Plain chat templates know only text: tool calls and results are rendered into it.
-    parts = [message.content] if message.content else []
-    parts += [f"[tool call {c.name}] {c.input}" for c in message.tool_calls]
-    parts += [
-        f"[tool result{' (error)' if r.is_error else ''}] {r.content}" for r in message.tool_results
-    ]
-    return {"role": message.role, "content": "\n".join(parts)}
+    # Chat templates and served open models get tool traffic as text.
+    return {"role": message.role, "content": message_text(message)}
 
 
 def _first_stop(text: str, stops: list[str]) -> int:

@@ -20,16 +20,12 @@ from automem_agent.models._retry import (
     parse_retry_after,
 )
 from automem_agent.models._secrets import env_key, scrub
+from automem_agent.models._text import message_text
 
 
 def _message_json(message: ChatMessage) -> dict[str, str]:
-    # Served open models get tool traffic as text; native tool calling is not assumed.
-    parts = [message.content] if message.content else []
-    parts += [f"[tool call {c.name}] {c.input}" for c in message.tool_calls]
-    parts += [
-        f"[tool result{' (error)' if r.is_error else ''}] {r.content}" for r in message.tool_results
-    ]
-    return {"role": message.role, "content": "\n".join(parts)}
+    # Chat templates and served open models get tool traffic as text.
+    return {"role": message.role, "content": message_text(message)}
 
 
 class OpenAICompatModel:
