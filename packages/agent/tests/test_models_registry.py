@@ -134,6 +134,8 @@ def test_retry_policy_delays():
     assert [policy.delay(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
     assert policy.delay(3, retry_after=30) == 30
     assert policy.delay(1, retry_after=1000) == policy.max_retry_after
+    with pytest.raises(ValueError, match="bad retry policy"):
+        RetryPolicy(max_attempts=0)
 
 
 def test_build_atomically_never_leaves_half_entries(tmp_path):

@@ -54,6 +54,10 @@ class RetryPolicy:
     max_retry_after: float = 120.0
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay < 0 or not 0 <= self.jitter < 1:
+            raise ValueError(f"bad retry policy: {self!r}")
+
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt `attempt` (1-based)."""
         if retry_after is not None:
