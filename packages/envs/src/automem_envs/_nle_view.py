@@ -175,19 +175,22 @@ class NleView:
         self, raw: bytes, shape: tuple[int, ...], px: int, py: int
     ) -> tuple[str, list[str]]:
         height, width = shape
-        rows = [raw[i : i + width] for i in range(0, height * width, width)]
         if self.map_radius is not None:
             r = self.map_radius
             y0, x0 = max(0, py - r), max(0, px - r)
             y1, x1 = min(height, py + r + 1), min(width, px + r + 1)
+            rows = [raw[y * width : (y + 1) * width] for y in range(y0, y1)]
         else:
-            used = [i for i, row in enumerate(rows) if row.strip(b" ")]
-            if not used:
+            # Bytes methods find the used rectangle faster than numpy on a 21x79 map.
+            end = len(raw.rstrip(b" "))
+            if not end:
                 return "Map: nothing seen yet.", []
-            y0, y1 = used[0], used[-1] + 1
-            x0 = min(width - len(rows[i].lstrip(b" ")) for i in used)
-            x1 = max(len(rows[i].rstrip(b" ")) for i in used)
-        text = [row[x0:x1].rstrip().decode("latin-1") for row in rows[y0:y1]]
+            start = len(raw) - len(raw.lstrip(b" "))
+            y0, y1 = start // width, (end - 1) // width + 1
+            rows = [raw[y * width : (y + 1) * width] for y in range(y0, y1)]
+            x0 = min([width - len(row.lstrip(b" ")) for row in rows])
+            x1 = max([len(row.rstrip(b" ")) for row in rows])
+        text = [row[x0:x1].rstrip().decode("latin-1") for row in rows]
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
         return header, text
 
