@@ -80,6 +80,18 @@ def test_nethack_prompts_accept_item_letters_and_digits():
         assert env.step("wait").valid_action
 
 
+def test_nethack_text_prompts_take_a_typed_line():
+    with make("nethack", seed=3) as env:
+        env.reset()
+        env.step("engrave")
+        question = env.step("-").observation  # write with the fingers
+        assert question.prompt == "What do you want to write in the dust here?"
+        assert "Answer with the text to type" in question.text
+        result = env.step("Elbereth")
+        assert result.valid_action and result.action == "type Elbereth"
+        assert 'You read: "Elbereth".' in env.step("look").observation.message
+
+
 def test_nethack_more_is_continued_and_collected():
     with make("nethack", seed=3) as env:
         env.reset()
@@ -132,6 +144,16 @@ def test_a_crash_mid_episode_ends_it_as_errored():
         assert env.stats.steps == 1  # the stats up to the crash are kept
         with pytest.raises(EpisodeOver):
             env.step("east")
+
+
+def test_game_over_keeps_the_last_view():
+    with make("minihack/Room-5x5", seed=3) as env:
+        before = env.reset()
+        for _ in range(4):
+            result = env.step("southeast")
+        assert result.done and result.observation.text.endswith("The game is over.")
+        assert "Task complete." in result.observation.message
+        assert result.observation.inventory == before.inventory
 
 
 def test_unknown_ids_and_missing_boxoban_levels():

@@ -47,7 +47,7 @@ class TextEnv(abc.ABC):
         self.max_steps = max_steps
         self.no_progress_steps = no_progress_steps
         self.stats = EpisodeStats(env_id=env_id, seed=seed)
-        self._state = "new"  # new -> running -> ended
+        self._state = "new"  # new -> running -> ended (-> running after reset) ; closed
         self._stalled = 0
         self._last_clock: int | None = None
         self._observation: Observation | None = None
@@ -103,6 +103,8 @@ class TextEnv(abc.ABC):
 
     def reset(self) -> Observation:
         """Start (or restart) the episode and return the first observation."""
+        if self._state == "closed":
+            raise EnvError("this env is closed; make a new one")
         self.stats = EpisodeStats(env_id=self.env_id, seed=self.seed)
         self._stalled = 0
         observation, self._last_clock = self._reset_game()
@@ -117,6 +119,8 @@ class TextEnv(abc.ABC):
             raise EnvError(f"action must be a str, got {type(action).__name__}: {action!r}")
         if self._state == "new":
             raise EnvError("call reset() before step()")
+        if self._state == "closed":
+            raise EnvError("this env is closed; make a new one")
         if self._state == "ended":
             raise EpisodeOver(
                 f"the episode ended ({self.stats.end_reason}); call reset() to play again"
@@ -164,9 +168,10 @@ class TextEnv(abc.ABC):
         )
 
     def close(self) -> None:
-        """Release the game; the env cannot be used afterwards."""
-        self._state = "ended"
-        self._close_game()
+        """Release the game; the env cannot be used afterwards. Closing twice is harmless."""
+        if self._state != "closed":
+            self._state = "closed"
+            self._close_game()
 
     def __enter__(self) -> Self:
         return self

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+import msgspec
+
 from ._actions import ActionVocabulary
 from ._base import GameStep, TextEnv
 from ._errors import EnvError, GameNotInstalled, LevelFilesMissing
@@ -32,6 +34,8 @@ _NO_LIMIT = 10**9  # the episode limits are ours; the game's own limits must nev
 _MORE, _ESC = 13, 27
 _MAX_MORE = 64  # a --More-- chain longer than this is a broken game, not a message
 _MENU = re.compile(rb"\((?:end|\d+ of \d+)\)")
+_TYPE = "type "  # executed-action prefix for a line of text typed at a getlin prompt
+_MAX_LINE = 80
 _ANSWERS = {"yes": "y", "no": "n", "escape": "\x1b", "esc": "\x1b", "more": "\r", "enter": "\r"}
 
 # BALROG's game settings (its config.yaml), so scores stay comparable.
@@ -192,7 +196,7 @@ class NleEnv(TextEnv):
             _boxoban_check(self._task)
             options = {**MINIHACK_DEFAULTS, **game_options}
             gymnasium = _gym_and_nle()
-            with _quiet_imports(), _seeded_python_random(seed):
+            with _quiet_imports(), self._level_random():
                 wrapped = gymnasium.make(
                     gym_id,
                     observation_keys=OBSERVATION_KEYS,  # no crops: MiniHack computes them per step
@@ -223,6 +227,7 @@ class NleEnv(TextEnv):
             keys, show_map=show_map, map_radius=map_radius, show_inventory=show_inventory
         )
         self._waiting = False  # the game is asking a question or showing a menu
+        self._typing = False  # ... and the question wants a line of text
         self._success = False
         self._blstats: list[int] = []
         from nle import nethack
@@ -272,23 +277,37 @@ class NleEnv(TextEnv):
         if len(stripped) == 1 and ord(stripped) in self._index:
             return stripped
         answer = _ANSWERS.get(stripped.lower())
+        if answer is None and self._typing:
+            # The game wants a line of text (engrave, call, wish): type it, then Enter.
+            line = stripped[5:] if stripped.lower().startswith("type ") else stripped
+            if line and all(ord(c) in self._index for c in line):
+                return _TYPE + line[:_MAX_LINE]
         return answer
 
     def _reset_game(self) -> tuple[Observation, int | None]:
         env = self._env
         env.seed(self.seed, self.seed, reseed=False)  # core and display RNGs, never reseeded
-        with _seeded_python_random(self.seed):
+        with self._level_random():
             env.reset()
         self._success = False
-        observation, _, _ = self._settle("", 0.0, False)
+        observation, _, _, _ = self._settle(0.0, False, {})
         return observation, self._blstats[self._bl_time]
 
     def _step_game(self, action: str) -> GameStep:
-        key = self._name_key.get(action)
-        if key is None:  # a raw key answering a prompt
-            key = ord(action)
-        _, reward, terminated, truncated, info = self._env.step(self._index[key])
-        observation, reward, done = self._settle("", float(reward), bool(terminated or truncated))
+        if action.startswith(_TYPE):
+            keys = [ord(c) for c in action[len(_TYPE) :]] + [_MORE]
+        else:
+            key = self._name_key.get(action)
+            keys = [key if key is not None else ord(action)]  # else: a raw key for a prompt
+        reward, terminated, truncated, info = 0.0, False, False, {}
+        for key in keys:
+            _, gained, terminated, truncated, info = self._env.step(self._index[key])
+            reward += float(gained)
+            if terminated or truncated:
+                break
+        observation, reward, done, info = self._settle(
+            float(reward), bool(terminated or truncated), info
+        )
         if reward >= 1.0:
             self._success = True
         end_status = info.get("end_status")
@@ -318,14 +337,22 @@ class NleEnv(TextEnv):
         self._env.close()
 
     # --- internals ---------------------------------------------------------------------------
+    def _level_random(self) -> contextlib.AbstractContextManager[None]:
+        # Only Boxoban draws its level from Python's `random`; leave it alone for the rest.
+        if self._task.startswith("Boxoban"):
+            return _seeded_python_random(self.seed)
+        return contextlib.nullcontext()
+
     def _depth_level(self) -> tuple[int, int]:
         b = self._blstats
         return b[self._bl_depth], b[self._bl_xp]
 
-    def _settle(self, message: str, reward: float, done: bool) -> tuple[Observation, float, bool]:
+    def _settle(
+        self, reward: float, done: bool, info: dict[str, Any]
+    ) -> tuple[Observation, float, bool, dict[str, Any]]:
         """Continue --More-- (collecting the text), detect questions and menus, and observe."""
         env = self._env
-        parts = [message] if message else []
+        parts: list[str] = []
         obs = env.last_observation
         tty = obs[self._i_tty].tobytes()
         for _ in range(_MAX_MORE):
@@ -333,7 +360,7 @@ class NleEnv(TextEnv):
             if at < 0 or done:
                 break
             parts.extend(_window_text(tty, at))
-            _, extra, terminated, truncated, _ = env.step(self._index[_MORE])
+            _, extra, terminated, truncated, info = env.step(self._index[_MORE])
             reward += float(extra)
             done = bool(terminated or truncated)
             obs = env.last_observation
@@ -350,12 +377,31 @@ class NleEnv(TextEnv):
         if current and current != prompt and current not in parts:
             parts.append(current)
         self._waiting = prompt is not None
+        self._typing = bool(internal[2])
         blstats = obs[self._i_blstats].tolist()
+        if done and not blstats[self._bl_depth]:
+            # Over: NLE has cleared the map and bottom line, so keep the last view's facts.
+            return self._game_over(parts, info), reward, done, info
         self._blstats = blstats
         observation = self._view.observe(
-            obs, blstats, message=" ".join(parts), prompt=prompt, screen=screen
+            obs,
+            blstats,
+            message=" ".join(parts),
+            prompt=prompt,
+            screen=screen,
+            typing=self._typing,
         )
-        return observation, reward, done
+        return observation, reward, done, info
+
+    def _game_over(self, parts: list[str], info: dict[str, Any]) -> Observation:
+        last = self._observation
+        how = {1: "You died.", 2: "Task complete."}.get(int(info.get("end_status", 0)), "")
+        message = " ".join([*parts, how]).strip()
+        lines = [f"Message: {message}"] if message else []
+        lines.append("The game is over.")
+        if last is None:
+            return Observation(text="\n".join(lines), message=message)
+        return msgspec.structs.replace(last, text="\n".join(lines), message=message, prompt=None)
 
 
 @functools.lru_cache(maxsize=8)

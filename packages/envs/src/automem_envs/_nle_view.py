@@ -217,6 +217,7 @@ class NleView:
         message: str,
         prompt: str | None,
         screen: list[str],
+        typing: bool = False,
     ) -> Observation:
         """The observation for the raw tuple `obs` (arrays are read, never kept)."""
         cursor = obs[self._i_cursor].tolist()
@@ -232,10 +233,12 @@ class NleView:
         if message:
             lines.append(f"Message: {message}")
         if prompt:
-            lines.append(
-                f'Question: {prompt} Answer with one key (an item letter, a digit, "y" or "n"),'
-                ' or "esc".'
+            how = (
+                'Answer with the text to type, or "esc".'
+                if typing
+                else 'Answer with one key (an item letter, a digit, "y" or "n"), or "esc".'
             )
+            lines.append(f"Question: {prompt} {how}")
         if screen:
             lines.append("Screen:")
             lines.extend(screen)
