@@ -92,6 +92,8 @@ class HistoryAgent:
             output_tokens=response.output_tokens,
             latency_s=response.latency_s,
             error=error,
+            model=response.model,
+            adapter=request.adapter,
         )
         return Decision(action=action, turns=[turn], fallback=fallback, events=events)
 

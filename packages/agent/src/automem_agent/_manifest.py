@@ -51,6 +51,9 @@ class PhaseSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     continue_prompt: str
     max_tokens: Tokens = 256
     max_calls_per_round: Rounds = 8
+    # A reply with no calls at all ends the phase (LOG: as if DONE; PLAN: the fallback runs)
+    # instead of asking again; saves rounds on models that drift off the syntax.
+    stop_on_empty: bool = False
 
 
 class PlanPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):

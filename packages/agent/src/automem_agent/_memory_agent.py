@@ -46,6 +46,7 @@ class _Round:
         self.done = False
         self.action: str | None = None
         self.memory_ops = 0
+        self.empty = False  # the reply held no call at all
 
     def note(self, message: str) -> None:
         self.errors.append(message)
@@ -153,6 +154,9 @@ class MemoryAgent:
             turns.append(turn)
             if outcome.done:
                 return
+            if outcome.empty and phase.stop_on_empty:
+                events.append("LOG reply had no calls: phase ended (stop_on_empty)")
+                return
             if r == rounds:
                 events.append(f"LOG did not say DONE within {rounds} rounds")
                 return
@@ -174,6 +178,9 @@ class MemoryAgent:
             turns.append(turn)
             if outcome.action is not None and role == "action":
                 return outcome.action
+            if outcome.empty and phase.stop_on_empty:
+                events.append("PLAN reply had no calls: phase ended (stop_on_empty)")
+                return None
             if last:
                 return None
             if two_model and (outcome.action is not None or outcome.memory_ops == 0):
@@ -206,6 +213,8 @@ class MemoryAgent:
             output_tokens=response.output_tokens,
             latency_s=response.latency_s,
             error="; ".join(outcome.errors) or None,
+            model=response.model,
+            adapter=request.adapter,
         )
         return turn, outcome
 
@@ -213,6 +222,7 @@ class MemoryAgent:
         out = _Round()
         allowed = set(phase.ops)
         if not calls:
+            out.empty = True
             out.note("no calls found in your reply; follow the syntax shown")
         executed = 0
         for call in calls:

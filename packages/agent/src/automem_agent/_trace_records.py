@@ -39,6 +39,8 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None  # a model-caused problem reported back to the model
+    model: str = ""  # added: the answering model as it names itself (e.g. "smollm2+memory-lora")
+    adapter: str | None = None  # added: the adapter requested for this turn
 
 
 class StepRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="step"):
