@@ -34,6 +34,7 @@ from automem_agent._probe import probe_policy
 from automem_envs._types import EpisodeSpec, Suite
 
 CRAFTER_MOVES = ["move west", "move east", "move north", "move south", "do", "noop"]
+NLE_MOVES = ["north", "east", "south", "west", "search"]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -71,8 +72,10 @@ def raw_env_steps(n: int) -> list[float]:
     for _ in range(n):
         action = rng.choice(CRAFTER_MOVES)
         t = time.perf_counter()
-        env.step(action)
+        result = env.step(action)
         times.append(time.perf_counter() - t)
+        if result.done or result.truncated:
+            env.reset()  # untimed
     env.close()
     return times
 
@@ -87,18 +90,21 @@ def harness_steps(n: int, out: Path) -> list[float]:
     return [b - a for a, b in itertools.pairwise(stamps)]
 
 
-def scaling(concurrency: int, steps: int, latency: float, out: Path) -> tuple[float, int]:
+def scaling(
+    env_id: str, concurrency: int, steps: int, latency: float, out: Path
+) -> tuple[float, int]:
     """Steady-state steps/s with `concurrency` episodes: steps made between the moment every
     episode has made its first step and the moment the first one ends (resets excluded)."""
     scaffold = load_scaffold(builtin_scaffold("v0"))
-    policy = probe_policy(CRAFTER_MOVES, syntax=scaffold.manifest.syntax)
+    moves = CRAFTER_MOVES if env_id == "crafter" else NLE_MOVES
+    policy = probe_policy(moves, syntax=scaffold.manifest.syntax)
 
     async def slow(request):
         await asyncio.sleep(latency)
         return policy(request)
 
     timed = _Timed(memory_agent_factory(scaffold, RoleModels.single(ScriptedModel(slow))))
-    episodes = [EpisodeSpec(env_id="crafter", seed=s, max_steps=steps) for s in range(concurrency)]
+    episodes = [EpisodeSpec(env_id=env_id, seed=s, max_steps=steps) for s in range(concurrency)]
     asyncio.run(
         run_suite(
             Suite(name="scale", episodes=episodes),
@@ -156,6 +162,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer steps, concurrency up to 32")
     ap.add_argument("--skip-smollm2", action="store_true")
+    ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument(
+        "--scale-env",
+        default="nethack",
+        help="env for the scaling runs (NetHack resets in ms; a Crafter reset takes seconds)",
+    )
     args = ap.parse_args()
     n = 150 if args.quick else 400
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,11 +175,11 @@ def main() -> None:
         raw = raw_env_steps(n)
         harness = harness_steps(n, tmp / "overhead")
         print("\n== harness overhead per step, Crafter, zero-latency scripted model ==")
-        print(f"{'':28} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+        print(f"{'':28} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'steps':>6}")
         for name, xs in (("raw env.step (baseline)", raw), ("full agent step (harness)", harness)):
             print(
                 f"{name:28} {1e3 * _pct(xs, 0.5):8.3f} {1e3 * _pct(xs, 0.99):8.3f} "
-                f"{1e3 * statistics.fmean(xs):8.3f}"
+                f"{1e3 * statistics.fmean(xs):8.3f} {len(xs):6d}"
             )
         ratio = _pct(harness, 0.5) / _pct(raw, 0.5)
         print(
@@ -175,16 +187,17 @@ def main() -> None:
             f"{'MET' if _pct(harness, 0.5) <= 3e-3 else 'MISSED'}"
         )
 
-        print("\n== concurrency scaling, fake model with 100 ms latency, Crafter ==")
-        levels = [1, 8, 32] if args.quick else [1, 8, 32, 64]
-        steps = 40 if args.quick else 60
-        base = None
-        print(f"{'episodes':>9} {'steps/s':>9} {'ratio vs 1':>11} {'steps in window':>16}")
-        for c in levels:
-            rate, made = scaling(c, steps, 0.1, tmp / f"scale{c}")
-            base = base or rate
-            print(f"{c:>9} {rate:9.2f} {rate / base:10.1f}x {made:>16}")
-        print("target: 32 episodes >= 20x the single-episode rate")
+        if not args.skip_scaling:
+            print(f"\n== concurrency scaling, fake model with 100 ms latency, {args.scale_env} ==")
+            levels = [1, 8, 32] if args.quick else [1, 8, 32, 64]
+            steps = 20 if args.quick else 40
+            base = None
+            print(f"{'episodes':>9} {'steps/s':>9} {'ratio vs 1':>11} {'steps in window':>16}")
+            for c in levels:
+                rate, made = scaling(args.scale_env, c, steps, 0.1, tmp / f"scale{c}")
+                base = base or rate
+                print(f"{c:>9} {rate:9.2f} {rate / base:10.1f}x {made:>16}")
+            print("target: 32 episodes >= 20x the single-episode rate")
 
     if not args.skip_smollm2:
         print("\n== SmolLM2-135M-Instruct on CPU (v0 prompts, Crafter step 1) ==")
