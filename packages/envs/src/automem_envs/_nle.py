@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import random
 import re
 import warnings
@@ -115,8 +116,6 @@ def _boxoban_check(task: str) -> None:
     name = task.split("-")[1] if "-" in task else ""
     sub = level_set.get(name, name.lower())
     folder = boxohack.LEVELS_PATH + "/" + sub + ("" if sub == "hard" else "/train")
-    import os
-
     if not os.path.isdir(folder) or not any(f.endswith(".txt") for f in os.listdir(folder)):
         raise LevelFilesMissing(
             f"MiniHack {task} needs the Boxoban level files (*.txt) in {folder}, which minihack "
@@ -205,6 +204,9 @@ class NleEnv(TextEnv):
                     **options,
                 )
             self._env = wrapped.unwrapped
+            levels = getattr(self._env, "_levels", None)
+            if isinstance(levels, list):
+                levels.sort()  # Boxoban lists level files in directory order, which varies
         env = self._env
         names = key_names()
         own: list[int] = []
