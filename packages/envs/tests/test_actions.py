@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from automem_envs import ActionVocabulary, normalize_action
 from hypothesis import given
 from hypothesis import strategies as st
-
-from automem_envs import ActionVocabulary, normalize_action
 
 NAMES = ["noop", "move west", "place table", "make wood pickaxe", "far north", "0", "esc"]
 VOCAB = ActionVocabulary(NAMES, {"left": "move west", "craft table": "place table", "x": "nope"})
