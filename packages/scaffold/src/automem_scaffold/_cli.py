@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from automem_scaffold._config import EvolveConfig, EvolveError
+from automem_scaffold._config import DEMO_MODELS, DEMO_START_CAPS, EvolveConfig, EvolveError
 from automem_scaffold._gate import GATE_RULES
 
 DEFAULTS = EvolveConfig(run_dir="runs/evolve")
@@ -62,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-timeout", type=float, default=d.validate_wall_s)
     p.add_argument("--validate-memory-mb", type=int, default=d.validate_memory_mb)
     p.add_argument(
+        "--start-max-rounds",
+        type=int,
+        default=None,
+        help="cap the start scaffold's rounds per phase (demo agents: 1)",
+    )
+    p.add_argument(
+        "--start-max-tokens",
+        type=int,
+        default=None,
+        help="cap the start scaffold's tokens per reply (demo agents: 24)",
+    )
+    p.add_argument("--no-caps", action="store_true", help="use the start scaffold as shipped")
+    p.add_argument(
         "--max-meta-tokens", type=int, default=None, help="stop once the meta-LLM used this many"
     )
     p.add_argument(
@@ -74,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> EvolveConfig:
     envs = [e for item in (args.env or ["crafter"]) for e in item.split(",") if e]
+    rounds, tokens = args.start_max_rounds, args.start_max_tokens
+    if args.agent_llm.split(":")[0] in DEMO_MODELS and not args.no_caps:
+        rounds = rounds or DEMO_START_CAPS[0]
+        tokens = tokens or DEMO_START_CAPS[1]
     return EvolveConfig(
         run_dir=args.run_dir,
         suite=args.suite,
@@ -85,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
         agent_llm=args.agent_llm,
         meta_llm=args.meta_llm,
         from_scaffold=args.from_scaffold,
+        start_max_rounds=rounds,
+        start_max_tokens=tokens,
         gate=args.gate,
         ci_level=args.ci_level,
         concurrency=args.concurrency,
@@ -113,8 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.demo_scale:
         print(
             f"Demo-scale run: agent {config.agent_llm}, meta-LLM {config.meta_llm}, "
-            f"{config.seeds} seed(s) x {config.max_steps} steps, {config.iterations} iteration(s). "
-            "For the real thing: --meta-llm anthropic:<model> with ANTHROPIC_API_KEY set.",
+            f"{config.seeds} seed(s) x {config.max_steps} steps, {config.iterations} iteration(s)"
+            + (
+                f", start scaffold capped to {config.start_max_rounds} round(s) x "
+                f"{config.start_max_tokens} tokens per phase. "
+                if config.start_max_rounds or config.start_max_tokens
+                else ". "
+            )
+            + "For the real thing: --meta-llm anthropic:<model> with ANTHROPIC_API_KEY set.",
             flush=True,
         )
     progress = Progress(config, enabled=not args.no_progress)

@@ -12,6 +12,8 @@ from automem_scaffold._archive import write_text_atomic
 from automem_scaffold._gate import GateRule
 
 DEMO_MODELS = frozenset({"smollm2", "tiny"})
+# A CPU agent affords one round of a few tokens per phase (v0 ships 5 rounds of 120-200 tokens).
+DEMO_START_CAPS = (1, 24)
 
 
 class EvolveError(RuntimeError):
@@ -26,21 +28,24 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     suite: str = "automem"
     envs: list[str] = msgspec.field(default_factory=lambda: ["crafter"])
     seeds: int = 2  # the first N seeds of the suite per env are the fixed gate seeds
-    held_out: int = 2  # held-out seeds: the N seeds after the fixed ones
-    max_steps: int = 8
+    held_out: int = 1  # held-out seeds: the N seeds after the fixed ones
+    max_steps: int = 3
     iterations: int = 2
     agent_llm: str = "smollm2"
     meta_llm: str = "smollm2"
     from_scaffold: str = "v0"  # a built-in scaffold name or a directory
+    # caps applied to the start scaffold's copy (None = as shipped); the demo needs them on CPU
+    start_max_rounds: int | None = None
+    start_max_tokens: int | None = None
     gate: GateRule = "mean"
     ci_level: float = 0.9
     bootstrap: int = 2000
     concurrency: int = 2
     # review session
-    review_turns: int = 3
+    review_turns: int = 2
     review_tokens: int = 60_000  # input + output tokens per review session
     review_wall_s: float = 900.0
-    meta_max_tokens: int = 256  # per meta-LLM reply
+    meta_max_tokens: int = 160  # per meta-LLM reply
     repair_attempts: int = 2
     # validation sandbox
     validate_wall_s: float = 120.0
@@ -52,13 +57,28 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_hours: float | None = None
 
     @property
+    def demo_agent(self) -> bool:
+        """True when the agent is a CPU toy model (SmolLM2, tiny)."""
+        return self.agent_llm.split(":")[0] in DEMO_MODELS
+
+    @property
     def demo_scale(self) -> bool:
         """True when the models are the offline toy ones: results show the loop works, not more."""
-        return self.agent_llm.split(":")[0] in DEMO_MODELS or self.meta_llm in DEMO_MODELS
+        return self.demo_agent or self.meta_llm.split(":")[0] in DEMO_MODELS
 
 
 # Fields that decide what the stored evaluations mean; a resumed run must agree on them.
-IDENTITY_FIELDS = ("suite", "envs", "seeds", "held_out", "max_steps", "agent_llm", "from_scaffold")
+IDENTITY_FIELDS = (
+    "suite",
+    "envs",
+    "seeds",
+    "held_out",
+    "max_steps",
+    "agent_llm",
+    "from_scaffold",
+    "start_max_rounds",
+    "start_max_tokens",
+)
 
 
 def _toml_value(value: Any) -> str:

@@ -29,6 +29,7 @@ from automem_scaffold._archive import (
     write_json_atomic,
 )
 from automem_scaffold._bundle import build_bundle
+from automem_scaffold._caps import cap_phases
 from automem_scaffold._config import (
     EvolveConfig,
     EvolveError,
@@ -262,9 +263,17 @@ class Evolver:
         it = iteration_dir(self.run_dir, 0)
         if (it / "decision.json").exists():
             return
+        caps: list[str] = []
         if not (it / "scaffold").exists():
             tmp = it / ".scaffold.tmp"
             copy_scaffold(self._start_scaffold(), tmp)
+            caps = cap_phases(
+                tmp / "scaffold.toml",
+                max_rounds=self.config.start_max_rounds,
+                max_tokens=self.config.start_max_tokens,
+            )
+            if caps:
+                self._phase(f"start scaffold capped: {'; '.join(caps)}")
             tmp.rename(it / "scaffold")
         self._check_budget()
         evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "evaluate")
@@ -275,7 +284,13 @@ class Evolver:
                 parent=None,
                 kept=True,
                 stage="start",
-                reason=f"start point ({self.config.from_scaffold})",
+                reason=f"start point ({self.config.from_scaffold}"
+                + (
+                    f", capped to {self.config.start_max_rounds} round(s) x "
+                    f"{self.config.start_max_tokens} tokens per phase)"
+                    if self.config.start_max_rounds or self.config.start_max_tokens
+                    else ")"
+                ),
                 scaffold_hash=evaluation.scaffold_hash,
                 mean_progression=evaluation.mean,
                 per_env=evaluation.per_env,
