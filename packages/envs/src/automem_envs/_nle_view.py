@@ -134,28 +134,31 @@ class NleView:
         return self._near
 
     def _nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
-        flat = glyphs.ravel()
-        # Few cells are worth naming, so after one vectorised lookup plain Python is fastest.
-        hits = np.flatnonzero(np.take(self._listed, flat)).tolist()
-        if not hits:
-            return []
+        # One vectorised lookup marks the cells worth naming; bytes.find then walks the few
+        # marks at C speed (numpy calls cost more than the work on a 21x79 map).
+        marks = self._listed[glyphs].tobytes()
         width = glyphs.shape[1]
         words, rank = self._words, self._rank
+        item = glyphs.item
         best: dict[str, list[int]] = {}  # name -> [rank, distance, dx, dy, count]
-        for h, glyph in zip(hits, flat[hits].tolist(), strict=True):
+        h = marks.find(1)
+        while h >= 0:
             y, x = divmod(h, width)
             dx, dy = x - px, y - py
-            if not dx and not dy:
-                continue  # that is you
-            name = words[glyph]
-            d = max(abs(dx), abs(dy))
-            entry = best.get(name)
-            if entry is None:
-                best[name] = [rank[glyph], d, dx, dy, 1]
-            else:
-                entry[4] += 1
-                if d < entry[1]:
-                    entry[1:4] = [d, dx, dy]
+            if dx or dy:  # else that is you
+                glyph = item(y, x)
+                name = words[glyph]
+                d = max(abs(dx), abs(dy))
+                entry = best.get(name)
+                if entry is None:
+                    best[name] = [rank[glyph], d, dx, dy, 1]
+                else:
+                    entry[4] += 1
+                    if d < entry[1]:
+                        entry[1:4] = [d, dx, dy]
+            h = marks.find(1, h + 1)
+        if not best:
+            return []
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[1][1]))
         out = []
         for name, (_, _, dx, dy, count) in ranked[:_MAX_LISTED]:
