@@ -126,6 +126,8 @@ def render_trace(trace: Trace) -> str:
                 out.append(f"  -> {result.op} [{status}] {text}")
             if turn.error:
                 out.append(f"  !! {turn.error}")
+        for event in getattr(step, "events", None) or []:
+            out.append(f"  !! EVENT {event}")
         out.append("")
     if trace.summary is not None:
         s = trace.summary
