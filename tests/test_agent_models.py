@@ -41,7 +41,8 @@ def _small_scaffold(tmp_path: Path, *, rounds: int, log_tokens: int, plan_tokens
 
 
 @pytest.fixture(scope="module")
-def tiny_with_adapter(tmp_path_factory):
+def tiny_adapter(tmp_path_factory):
+    """A tiny random model and a LoRA adapter for it with random (so visible) weights."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -58,6 +59,12 @@ def tiny_with_adapter(tmp_path_factory):
                 param.copy_(torch.randn(param.shape, generator=gen))
     adapter = tmp_path_factory.mktemp("adapter") / "mem"
     peft_model.save_pretrained(adapter)
+    return tiny_dir, adapter
+
+
+@pytest.fixture(scope="module")
+def tiny_with_adapter(tiny_adapter):
+    tiny_dir, adapter = tiny_adapter
     return LocalModel(tiny_dir, name="tiny", adapters={"mem-lora": adapter})
 
 
@@ -113,12 +120,13 @@ def test_smollm2_episode(tmp_path):
     assert result.families["crafter"].tokens_per_step > 100
 
 
-def test_apps_play_runs_offline_and_resumes(tmp_path, capsys, monkeypatch):
+def test_apps_play_runs_offline_and_resumes(tmp_path, capsys, monkeypatch, tiny_adapter):
     scaffold = _small_scaffold(tmp_path, rounds=2, log_tokens=8, plan_tokens=8)
     out = tmp_path / "play"
     argv = [
         "apps/play", "--env", "crafter", "--seeds", "1-2", "--llm", "tiny", "--max-steps", "2",
         "--scaffold", str(scaffold), "--out", str(out), "--no-progress-bar",
+        "--memory-adapter", f"mem={tiny_adapter[1]}",
     ]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
@@ -131,6 +139,12 @@ def test_apps_play_runs_offline_and_resumes(tmp_path, capsys, monkeypatch):
         "2.jsonl",
     ]
     assert (out / "results.json").is_file() and (out / "config.json").is_file()
+    trace = read_trace(out / "eval" / "crafter" / "1.jsonl")
+    assert trace.header.adapters == {"memory": "mem", "action": None}
+    assert {(t.role, t.model) for s in trace.steps for t in s.turns} >= {
+        ("memory", "tiny-qwen2+mem"),
+        ("action", "tiny-qwen2"),
+    }
     # The same command again finds both episodes done and plays nothing.
     before = {p: p.stat().st_mtime_ns for p in (out / "eval").rglob("*.jsonl")}
     with pytest.raises(SystemExit):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,29 @@ class RoleModels:
     def single(cls, model: ChatModel, adapter: str | None = None) -> RoleModels:
         return cls(memory=model, memory_adapter=adapter, action_adapter=adapter)
 
+    @classmethod
+    def from_specs(
+        cls,
+        memory: str,
+        action: str | None = None,
+        *,
+        memory_adapter: str | None = None,
+        action_adapter: str | None = None,
+        **options: Any,
+    ) -> RoleModels:
+        """Loads models from `load_model` spec strings; a spec used by both roles is loaded
+        once and shared (so one local model can serve both roles with different adapters)."""
+        from automem_agent.models import load_model
+
+        memory_model = load_model(memory, **options)
+        action_model = memory_model if action in (None, memory) else load_model(action, **options)
+        return cls(
+            memory=memory_model,
+            action=action_model,
+            memory_adapter=memory_adapter,
+            action_adapter=action_adapter,
+        )
+
     @property
     def action_model(self) -> ChatModel:
         return self.action if self.action is not None else self.memory
@@ -97,7 +121,8 @@ class RoleModels:
         return self.memory, self.memory_adapter
 
     def names(self) -> dict[str, str]:
-        return {"memory": self.memory.name, "action": self.action_model.name}
+        """Model names per role for trace headers, with anything credential-like removed."""
+        return {"memory": scrub(self.memory.name), "action": scrub(self.action_model.name)}
 
     def adapters(self) -> dict[str, str | None]:
         return {"memory": self.memory_adapter, "action": self.action_adapter}
@@ -117,6 +142,18 @@ async def ask(
         messages=list(messages), max_tokens=max_tokens, adapter=adapter, purpose=purpose
     )
     return await model.complete(request), request
+
+
+_USERINFO = re.compile(r"//[^/@\s]*@")
+_SECRET_PARAM = re.compile(r"(?i)\b(api[_-]?key|key|token|secret|password)=[^&#\s]*")
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|[A-Za-z0-9_\-]{40,})\b")
+
+
+def scrub(text: str) -> str:
+    """`text` without URL credentials, secret query parameters or key-looking tokens."""
+    text = _USERINFO.sub("//", text)
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+    return _KEY_LIKE.sub("***", text)
 
 
 def message_dicts(messages: list[ChatMessage]) -> list[dict[str, str]]:

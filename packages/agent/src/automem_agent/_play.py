@@ -70,24 +70,36 @@ def build_suite(config: PlayConfig) -> Suite:
 
 
 def build_models(config: PlayConfig) -> RoleModels:
-    """Loads each distinct model spec once; roles sharing a spec share the instance."""
-    from automem_agent.models import load_model
+    """Loads each distinct model spec once; roles sharing a spec share the instance.
 
-    cache: dict[str, object] = {}
-
-    def get(spec: str):
-        if spec not in cache:
-            cache[spec] = load_model(spec)
-        return cache[spec]
-
-    memory = get(config.memory_llm or config.llm)
-    action = get(config.action_llm or config.llm)
-    return RoleModels(
-        memory=memory,
-        action=action,
-        memory_adapter=config.memory_adapter,
-        action_adapter=config.action_adapter,
+    An adapter given as `name=path` is a local PEFT adapter directory, loaded into that role's
+    model under `name`; a bare name is one the backend already serves (e.g. a vLLM LoRA)."""
+    memory_adapter, memory_path = _adapter(config.memory_adapter)
+    action_adapter, action_path = _adapter(config.action_adapter)
+    models = RoleModels.from_specs(
+        config.memory_llm or config.llm,
+        config.action_llm or config.llm,
+        memory_adapter=memory_adapter,
+        action_adapter=action_adapter,
     )
+    for role, name, path in (
+        ("memory", memory_adapter, memory_path),
+        ("action", action_adapter, action_path),
+    ):
+        if path is not None:
+            model, _ = models.model(role)
+            if not hasattr(model, "load_adapter"):
+                raise ValueError(f"{model.name} cannot load a local adapter ({name}={path})")
+            if name not in getattr(model, "adapters", []):
+                model.load_adapter(name, path)
+    return models
+
+
+def _adapter(value: str | None) -> tuple[str | None, str | None]:
+    if value is None or "=" not in value:
+        return value, None
+    name, path = value.split("=", 1)
+    return name, path
 
 
 def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
