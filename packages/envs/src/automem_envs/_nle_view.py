@@ -80,6 +80,7 @@ class NleView:
         self._word_getter = operator.itemgetter(*self._word_index)
         self._near_key = b""
         self._near: list[str] = []
+        self._rows: dict[bytes, tuple[str, int, int]] = {}
         self._map_key = b""
         self._map: tuple[str, list[str]] = ("", [])
         self._condition_bits = [
@@ -182,20 +183,31 @@ class NleView:
             r = self.map_radius
             y0, x0 = max(0, py - r), max(0, px - r)
             y1, x1 = min(height, py + r + 1), min(width, px + r + 1)
-            rows = [raw[y * width : (y + 1) * width] for y in range(y0, y1)]
+            rows = [self._row(raw[y * width : (y + 1) * width]) for y in range(y0, y1)]
         else:
-            # Bytes methods find the used rectangle faster than numpy on a 21x79 map.
+            # Bytes methods find the used rows faster than numpy on a 21x79 map.
             end = len(raw.rstrip(b" "))
             if not end:
                 return "Map: nothing seen yet.", []
             start = len(raw) - len(raw.lstrip(b" "))
             y0, y1 = start // width, (end - 1) // width + 1
-            rows = [raw[y * width : (y + 1) * width] for y in range(y0, y1)]
-            x0 = min([width - len(row.lstrip(b" ")) for row in rows])
-            x1 = max([len(row.rstrip(b" ")) for row in rows])
-        text = [row[x0:x1].rstrip().decode("latin-1") for row in rows]
+            rows = [self._row(raw[y * width : (y + 1) * width]) for y in range(y0, y1)]
+            x0 = min([row[1] for row in rows])
+            x1 = max([row[2] for row in rows])
+        text = [row[0][x0:x1].rstrip() for row in rows]
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
         return header, text
+
+    def _row(self, row: bytes) -> tuple[str, int, int]:
+        """A map row as text with its first and past-last used columns (cached: rows recur)."""
+        found = self._rows.get(row)
+        if found is None:
+            if len(self._rows) > 2048:
+                self._rows.clear()
+            stripped = row.rstrip(b" ")
+            left = len(row) - len(row.lstrip(b" ")) if stripped else len(row)
+            found = self._rows[row] = (row.decode("latin-1"), left, len(stripped))
+        return found
 
     @staticmethod
     def _status_text(status: dict[str, Any]) -> str:
