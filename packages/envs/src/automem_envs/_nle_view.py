@@ -26,6 +26,10 @@ _STAT_KEYS = (
     "X", "Y", "DEPTH", "DLEVEL", "HP", "HPMAX", "ENE", "ENEMAX", "AC", "XP", "EXP", "TIME",
     "GOLD", "SCORE", "STR25", "DEX", "CON", "INT", "WIS", "CHA",
 )  # fmt: skip
+_STATUS_LINE = (
+    "Status: Dlvl %d, HP %d/%d, Pw %d/%d, AC %d, Xp %d (%d pts), T %d, gold %d%s.\n"
+    "You are at x=%d, y=%d."
+)
 _COUNT = re.compile(r"^(\d+) ")
 _MAX_LISTED = 15
 
@@ -95,10 +99,8 @@ class NleView:
 
     def status(self, b: list[int]) -> dict[str, Any]:
         """The bottom-line stats (`blstats` as a list) by name."""
-        status: dict[str, Any] = dict(
-            zip(_STAT_NAMES, [b[i] for i in self._stat_index], strict=True)
-        )
-        hunger, cap, align, condition = (b[i] for i in self._word_index)
+        status: dict[str, Any] = dict(zip(_STAT_NAMES, self._stat_getter(b)))  # noqa: B905
+        hunger, cap, align, condition = self._word_getter(b)
         status["hunger"] = HUNGER[hunger] if 0 <= hunger < 7 else "?"
         status["encumbrance"] = ENCUMBRANCE[cap] if 0 <= cap < 6 else "?"
         status["alignment"] = ALIGNMENT.get(align, "?")
@@ -211,18 +213,15 @@ class NleView:
 
     @staticmethod
     def _status_text(status: dict[str, Any]) -> str:
-        extra = ", ".join(
-            part
-            for part in (status["hunger"], status["encumbrance"], *status["conditions"])
-            if part and part != "not hungry"
-        )
-        return (
-            f"Status: Dlvl {status['depth']}, HP {status['hp']}/{status['max_hp']}, "
-            f"Pw {status['pw']}/{status['max_pw']}, AC {status['ac']}, "
-            f"Xp {status['xp_level']} ({status['xp_points']} pts), T {status['time']}, "
-            f"gold {status['gold']}" + (f", {extra}" if extra else "") + ".\n"
-            f"You are at x={status['x']}, y={status['y']}."
-        )
+        extra = [status["hunger"]] if status["hunger"] != "not hungry" else []
+        if status["encumbrance"]:
+            extra.append(status["encumbrance"])
+        extra += status["conditions"]
+        return _STATUS_LINE % (
+            status["depth"], status["hp"], status["max_hp"], status["pw"], status["max_pw"],
+            status["ac"], status["xp_level"], status["xp_points"], status["time"],
+            status["gold"], "".join(", " + e for e in extra), status["x"], status["y"],
+        )  # fmt: skip
 
     def observe(
         self,
