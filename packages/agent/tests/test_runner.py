@@ -194,3 +194,35 @@ def test_resume_after_kill_9(tmp_path):
     assert sorted((e.seed, e.status) for e in results.episodes) == [
         (s, "finished") for s in range(3)
     ]
+
+
+def test_env_and_agent_failures_are_kept_as_errored(tmp_path, v0):
+    good = memory_agent_factory(v0, RoleModels.single(ScriptedModel(probe_policy(ACTIONS))))
+
+    def factory(ctx):
+        if ctx.spec.seed == 1:
+            raise RuntimeError("agent could not start")
+        return good(ctx)
+
+    suite = Suite(
+        name="mixed",
+        episodes=[
+            EpisodeSpec(env_id="crafter", seed=0, max_steps=2),
+            EpisodeSpec(env_id="crafter", seed=1, max_steps=2),
+            EpisodeSpec(env_id="no-such-game", seed=0, max_steps=2),
+        ],
+    )
+    result = asyncio.run(run_suite(suite, factory, tmp_path, progress=False))
+    status = {(e.env_id, e.seed): (e.status, e.summary.error or "") for e in result.episodes}
+    assert status[("crafter", 0)] == ("finished", "")
+    assert (
+        status[("crafter", 1)][0] == "errored"
+        and "agent could not start" in status[("crafter", 1)][1]
+    )
+    assert status[("no-such-game", 0)][0] == "errored"
+    # Every episode, errored or not, has a complete trace: a header and a closing summary.
+    for e in result.episodes:
+        trace = read_trace(tmp_path / e.trace)
+        assert trace.finished and trace.summary.status == e.status
+    assert result.families["crafter"].errored == 1 and result.families["crafter"].episodes == 2
+    assert result.errored == 2
