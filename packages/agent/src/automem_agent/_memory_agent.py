@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+import msgspec
 from automem_envs._types import Observation, StepResult, env_family
-from automem_memfs._ops import Action, Done, OpResult, ParseError, op_kind
+from automem_memfs._ops import Action, Call, Done, OpResult, ParseError, op_kind
 
 from automem_agent._agent import (
     AgentFactory,
@@ -146,7 +147,15 @@ class MemoryAgent:
         self.memory.close()
 
     # --- phases -------------------------------------------------------------------------------
-    async def _log_phase(self, phase, variables, messages, turns, op_counts, events) -> None:
+    async def _log_phase(
+        self,
+        phase: PhaseSpec,
+        variables: dict[str, Any],
+        messages: list[ChatMessage],
+        turns: list[LLMTurn],
+        op_counts: dict[str, int],
+        events: list[str],
+    ) -> None:
         rounds = phase.max_rounds
         messages.append(self._user(phase.prompt, variables, "log", 1, rounds))
         for r in range(1, rounds + 1):
@@ -163,7 +172,15 @@ class MemoryAgent:
             variables["results"] = self._results_text(outcome)
             messages.append(self._user(phase.continue_prompt, variables, "log", r + 1, rounds))
 
-    async def _plan_phase(self, variables, messages, turns, op_counts, events) -> str | None:
+    async def _plan_phase(
+        self,
+        variables: dict[str, Any],
+        messages: list[ChatMessage],
+        turns: list[LLMTurn],
+        op_counts: dict[str, int],
+        events: list[str],
+    ) -> str | None:
+        """The committed action text, or None when no ACTION came (the caller falls back)."""
         phase = self.scaffold.manifest.plan
         rounds = phase.max_rounds
         two_model = self.models.two_model
@@ -190,7 +207,16 @@ class MemoryAgent:
             messages.append(self._user(template, variables, "plan", r + 1, rounds))
         return None
 
-    async def _turn(self, phase_name, role, round_no, phase: PhaseSpec, messages, op_counts):
+    async def _turn(
+        self,
+        phase_name: str,
+        role: str,
+        round_no: int,
+        phase: PhaseSpec,
+        messages: list[ChatMessage],
+        op_counts: dict[str, int],
+    ) -> tuple[LLMTurn, _Round]:
+        """Asks the model for one round, runs its calls and appends its reply to `messages`."""
         response, request = await ask(
             self.models,
             role,
@@ -218,7 +244,9 @@ class MemoryAgent:
         )
         return turn, outcome
 
-    def _execute(self, phase_name: str, phase: PhaseSpec, calls, op_counts) -> _Round:
+    def _execute(
+        self, phase_name: str, phase: PhaseSpec, calls: list[Call], op_counts: dict[str, int]
+    ) -> _Round:
         out = _Round()
         allowed = set(phase.ops)
         if not calls:
@@ -260,7 +288,14 @@ class MemoryAgent:
         return out
 
     # --- prompt pieces ------------------------------------------------------------------------
-    def _user(self, template: str, variables, phase_name: str, round_no: int, rounds: int):
+    def _user(
+        self,
+        template: str,
+        variables: dict[str, Any],
+        phase_name: str,
+        round_no: int,
+        rounds: int,
+    ) -> ChatMessage:
         spec = self.scaffold.manifest.log if phase_name == "log" else self.scaffold.manifest.plan
         variables.update(
             memory_index=self.memory.index(),
@@ -311,8 +346,6 @@ class MemoryAgent:
 
 
 def _relabel(turn: LLMTurn, role: str) -> LLMTurn:
-    import msgspec
-
     return msgspec.structs.replace(turn, role=role)
 
 
