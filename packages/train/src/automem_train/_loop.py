@@ -82,23 +82,23 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
     recipe = Recipe(
         name="default-demo",
         train=TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1536, checkpoint_every=4
+            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1024, checkpoint_every=2
         ),
     )
     return Loop2Config(
         run_dir=run_dir,
         envs=["crafter"],
         eval_seeds=[42],
-        eval_max_steps=3,
+        eval_max_steps=2,
         collect_seeds=[1000, 1001],
-        collect_max_steps=4,
-        trials=3,
+        collect_max_steps=3,
+        trials=2,
         default_recipe=recipe,
-        max_train_steps=8,
-        max_examples=48,
-        max_length=1536,
-        meta_turns=3,
-        meta_tokens_per_turn=384,
+        max_train_steps=4,
+        max_examples=16,
+        max_length=1024,
+        meta_turns=2,
+        meta_tokens_per_turn=256,
         concurrency=2,
         demo=True,
     )

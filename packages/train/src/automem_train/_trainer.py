@@ -136,13 +136,14 @@ def train_lora(
     base_model_name: str | None = None,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    cpu: bool = False,
 ) -> TrainResult:
     """Trains a LoRA adapter on `encoded` and saves it to `out_dir/adapter`.
 
     Resumes from the newest checkpoint in `out_dir` if there is one (the config must match).
     `base_model_name` is written into the adapter config (default: `base_model`), so set it to
     the name vLLM serves. `on_step(step, loss)` runs after each optimizer step; an exception from
-    it stops training (the last checkpoint stays).
+    it stops training (the last checkpoint stays). `cpu=True` keeps a GPU machine on CPU.
     """
     import torch
     from accelerate import Accelerator
@@ -163,7 +164,7 @@ def train_lora(
         raise ValueError(f"{out} holds checkpoints of a different config; use a new out_dir")
     saved.write_text(config_json)
 
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum)
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=cpu)
     cuda = accelerator.device.type == "cuda"
     torch.manual_seed(config.seed)
     random.seed(config.seed)
@@ -306,6 +307,8 @@ def train_lora(
                         "epoch": epoch,
                         "loss": step_loss,
                         "lr": scheduler.get_last_lr()[0],
+                        "tokens": tokens,  # cumulative non-padding tokens (this process)
+                        "elapsed_s": time.perf_counter() - started,
                     }
                     log.write(json.dumps(record) + "\n")
                     log.flush()
