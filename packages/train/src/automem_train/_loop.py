@@ -9,6 +9,7 @@ the best recipe kept. One run directory holds everything and is the unit of resu
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
     meta_llm: str = "smollm2"
     scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory
+    scaffold_rounds: int | None = None  # cap LOG/PLAN rounds in a copy of the scaffold (demo)
     default_recipe: Recipe = Recipe()
     max_train_steps: int | None = None  # a cap over every recipe (demo runs)
     max_examples: int | None = None  # a cap over every recipe's composition
@@ -82,23 +84,24 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
     recipe = Recipe(
         name="default-demo",
         train=TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1024, checkpoint_every=2
+            learning_rate=1e-3, epochs=2, batch_size=2, max_length=768, checkpoint_every=1
         ),
     )
     return Loop2Config(
         run_dir=run_dir,
         envs=["crafter"],
         eval_seeds=[42],
-        eval_max_steps=2,
+        eval_max_steps=1,
         collect_seeds=[1000, 1001],
-        collect_max_steps=3,
+        collect_max_steps=2,
         trials=2,
         default_recipe=recipe,
-        max_train_steps=4,
+        max_train_steps=2,
         max_examples=16,
-        max_length=1024,
+        max_length=768,
         meta_turns=2,
         meta_tokens_per_turn=256,
+        scaffold_rounds=2,
         concurrency=2,
         demo=True,
     )
@@ -293,10 +296,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
     if config.demo:
         _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
     model = load_model(config.base_llm)
-    scaffold_dir = Path(config.scaffold)
-    scaffold = load_scaffold(
-        scaffold_dir if scaffold_dir.is_dir() else builtin_scaffold(config.scaffold)
-    )
+    scaffold = load_scaffold(_scaffold_dir(config))
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
     traces = await _pool(config, model, scaffold, full)
@@ -370,6 +370,26 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             f"best: trial {best.index} ({best.recipe.name}); adapter in {run / 'best' / 'adapter'}"
         )
     return best
+
+
+def _scaffold_dir(config: Loop2Config) -> Path:
+    source = Path(config.scaffold)
+    source = source if source.is_dir() else builtin_scaffold(config.scaffold)
+    if config.scaffold_rounds is None:
+        return source
+    # A copy with fewer LOG/PLAN rounds: the demo's small model rarely ends a phase early, and
+    # every round is a slow CPU generation. The copy has its own content hash in the traces.
+    target = Path(config.run_dir) / "scaffold"
+    if not target.exists():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        manifest = target / "scaffold.toml"
+        text = re.sub(
+            r"(?m)^max_rounds\s*=\s*\d+",
+            f"max_rounds = {config.scaffold_rounds}",
+            manifest.read_text(encoding="utf-8"),
+        )
+        manifest.write_text(text, encoding="utf-8")
+    return target
 
 
 def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:

@@ -1,0 +1,97 @@
+"""Loop 2 end to end on the tiny model: trials from a trace pool, a meta-LLM proposal, the
+two-model evaluation, the ledger, the kept best recipe, and resume."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from automem_train import (
+    Composition,
+    Loop2Config,
+    LoraSettings,
+    Recipe,
+    TrainConfig,
+    read_ledger,
+    run_loop2,
+)
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "train" / "tests"))
+_traces = importlib.import_module("_train_traces")
+
+META = """
+import json
+
+RECIPE = {"name": "writers",
+          "policy": {"name": "writers", "code": "def select(e):\\n    return float(e.features.wrote)\\n"},
+          "composition": {"log_share": None},
+          "train": {"lora": {"rank": 4, "alpha": 8}, "learning_rate": 0.005, "max_steps": 2}}
+
+def good(request):
+    if not any(m.role == "assistant" for m in request.messages):
+        return '<tool name="submit_recipe">' + json.dumps({"recipe": RECIPE}) + '</tool>'
+    return '<tool name="finish">{"rationale": "train on turns that wrote"}</tool>'
+
+def useless(request):
+    return "I would like more wood."
+"""
+
+
+@pytest.mark.slow
+def test_loop2_trials_ledger_best_and_resume(tmp_path, monkeypatch, capsys):
+    (tmp_path / "loop2_meta.py").write_text(META)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _traces.write_trace(tmp_path / "pool" / "a.jsonl", seed=7)
+    _traces.write_trace(tmp_path / "pool" / "b.jsonl", seed=8)
+    default = Recipe(
+        name="default",
+        composition=Composition(log_share=None),
+        train=TrainConfig(lora=LoraSettings(rank=4, alpha=8), learning_rate=5e-3, max_steps=2),
+    )
+    config = Loop2Config(
+        run_dir=str(tmp_path / "run"),
+        traces=[str(tmp_path / "pool")],
+        envs=["crafter"],
+        eval_seeds=[42],
+        eval_max_steps=1,
+        trials=2,
+        base_llm="tiny",
+        meta_llm="scripted:loop2_meta:good",
+        default_recipe=default,
+        progress=False,
+    )
+    best = run_loop2(config)
+    ledger = read_ledger(tmp_path / "run")
+    assert [(r.index, r.proposer, r.status) for r in ledger] == [
+        (0, "default", "ok"),
+        (1, "meta", "ok"),
+    ]
+    assert ledger[1].recipe.name == "writers" and ledger[1].recipe.rationale
+    # The two traces hold the same turns, so near-duplicate removal keeps one copy of each.
+    assert ledger[1].dataset.examples == 2  # the two LOG turns that wrote
+    assert ledger[1].dataset.removed == {"rejected by policy": 4, "near-duplicate": 2}
+    assert ledger[0].dataset.examples == 2  # default policy: consult-first LOG + PLAN read
+    assert all(r.comparison and r.comparison.specialist["crafter"].episodes == 1 for r in ledger)
+    assert (
+        best is not None
+        and (tmp_path / "run" / "best" / "adapter" / "adapter_config.json").is_file()
+    )
+    assert json.loads((tmp_path / "run" / "best.json").read_text())["index"] == best.index
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 0
+    out = capsys.readouterr().out
+    assert "proposer" in out and "write/search" in out
+
+    # Resume with one more trial and a meta-LLM that never proposes anything usable: finished
+    # trials are not redone, and the new one falls back to the default recipe, saying why.
+    trained = (tmp_path / "run" / "trials" / "000" / "train" / "train_result.json").stat().st_mtime
+    more = config.with_overrides({"trials": 3, "meta_llm": "scripted:loop2_meta:useless"})
+    run_loop2(more)
+    ledger = read_ledger(tmp_path / "run")
+    assert [r.proposer for r in ledger] == ["default", "meta", "fallback"]
+    assert "no valid recipe" in ledger[2].note
+    assert (
+        tmp_path / "run" / "trials" / "000" / "train" / "train_result.json"
+    ).stat().st_mtime == trained
