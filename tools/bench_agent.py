@@ -84,10 +84,16 @@ def harness_steps(n: int, out: Path) -> list[float]:
     scaffold = load_scaffold(builtin_scaffold("v0"))
     model = ScriptedModel(probe_policy(CRAFTER_MOVES, syntax=scaffold.manifest.syntax))
     timed = _Timed(memory_agent_factory(scaffold, RoleModels.single(model)))
-    suite = Suite(name="bench", episodes=[EpisodeSpec(env_id="crafter", seed=1, max_steps=n)])
-    asyncio.run(run_suite(suite, timed, out, concurrency=1, progress=False))
-    (stamps,) = timed.stamps.values()
-    return [b - a for a, b in itertools.pairwise(stamps)]
+    times: list[float] = []
+    seed = 0
+    while len(times) < n:  # an episode can end early (the player dies): play more seeds
+        seed += 1
+        spec = EpisodeSpec(env_id="crafter", seed=seed, max_steps=n - len(times) + 1)
+        suite = Suite(name="bench", episodes=[spec])
+        asyncio.run(run_suite(suite, timed, out, concurrency=1, progress=False))
+        stamps = timed.stamps[("crafter", seed)]
+        times += [b - a for a, b in itertools.pairwise(stamps)]
+    return times
 
 
 def scaling(
@@ -144,11 +150,11 @@ def smollm2_rates() -> list[tuple[str, int, float, int, float]]:
         asyncio.run(model.complete(_with(req, max_tokens=1)))  # warm up
         pre = asyncio.run(model.complete(_with(req, max_tokens=1)))
         gen = asyncio.run(model.complete(_with(req, max_tokens=64)))
-        extra = max(gen.output_tokens - pre.output_tokens, 1)
-        gen_s = max(gen.latency_s - pre.latency_s, 1e-9)
-        rows.append(
-            (name, pre.input_tokens, pre.input_tokens / pre.latency_s, extra, extra / gen_s)
-        )
+        extra = gen.output_tokens - pre.output_tokens
+        gen_s = gen.latency_s - pre.latency_s
+        # A reply that ends (EOS) after a few tokens leaves nothing to time: report no rate.
+        rate = extra / gen_s if extra >= 4 and gen_s > 0 else float("nan")
+        rows.append((name, pre.input_tokens, pre.input_tokens / pre.latency_s, extra, rate))
     return rows
 
 
@@ -204,6 +210,7 @@ def main() -> None:
         print(f"{'prompt':6} {'in tok':>7} {'prompt tok/s':>13} {'gen tok':>8} {'gen tok/s':>10}")
         for name, tin, rin, tout, rout in smollm2_rates():
             print(f"{name:6} {tin:7d} {rin:13.1f} {tout:8d} {rout:10.1f}")
+        print("(gen tok/s is nan when the reply ended with EOS within a few tokens)")
 
 
 if __name__ == "__main__":
