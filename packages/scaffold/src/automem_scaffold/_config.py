@@ -29,7 +29,7 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     envs: list[str] = msgspec.field(default_factory=lambda: ["crafter"])
     seeds: int = 2  # the first N seeds of the suite per env are the fixed gate seeds
     held_out: int = 1  # held-out seeds: the N seeds after the fixed ones
-    max_steps: int = 3
+    max_steps: int = 2
     iterations: int = 2
     agent_llm: str = "smollm2"
     meta_llm: str = "smollm2"
@@ -45,7 +45,7 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     review_turns: int = 2
     review_tokens: int = 60_000  # input + output tokens per review session
     review_wall_s: float = 900.0
-    meta_max_tokens: int = 160  # per meta-LLM reply
+    meta_max_tokens: int = 96  # per meta-LLM reply
     repair_attempts: int = 2
     # validation sandbox
     validate_wall_s: float = 120.0

@@ -379,12 +379,18 @@ class Evolver:
             n_bootstrap=self.config.bootstrap,
             seed=k,
         )
+        reason = verdict.reason
+        if evaluation.errored:
+            # Kept in the mean as BALROG does (progression reached before the error), but flagged.
+            reason += (
+                f"; {len(evaluation.errored)} episode(s) errored: {', '.join(evaluation.errored)}"
+            )
         decision = Decision(
             iteration=k,
             parent=parent,
             kept=verdict.kept,
             stage="gate",
-            reason=verdict.reason,
+            reason=reason,
             scaffold_hash=evaluation.scaffold_hash,
             mean_progression=evaluation.mean,
             per_env=evaluation.per_env,
