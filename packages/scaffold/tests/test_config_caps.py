@@ -71,3 +71,21 @@ def test_cap_phases_lowers_and_adds_keys(tmp_path: Path) -> None:
     for phase in (scaffold.manifest.log, scaffold.manifest.plan):
         assert phase.max_rounds == 2 and phase.max_tokens == 24
     assert cap_phases(manifest, max_rounds=None, max_tokens=None) == []
+
+
+def test_start_point_is_a_directory_or_a_builtin(tmp_path: Path) -> None:
+    from automem_scaffold import Evolver
+
+    custom = tmp_path / "mine"
+    shutil.copytree(builtin_scaffold("v0"), custom)
+    assert (
+        Evolver(
+            EvolveConfig(run_dir=str(tmp_path / "r"), from_scaffold=str(custom))
+        )._start_scaffold()
+        == custom
+    )
+    assert Evolver(EvolveConfig(run_dir=str(tmp_path / "r")))._start_scaffold() == builtin_scaffold(
+        "v0"
+    )
+    with pytest.raises(EvolveError, match="neither a directory nor a built-in"):
+        Evolver(EvolveConfig(run_dir=str(tmp_path / "r"), from_scaffold="v99"))._start_scaffold()

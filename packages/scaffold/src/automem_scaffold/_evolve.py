@@ -103,8 +103,8 @@ class Evolver:
         if self._meta is None:
             from automem_agent.models import load_model
 
-            if self.config.meta_llm == self.config.agent_llm and self._agent is not None:
-                self._meta = self._agent  # one local model serves both roles: load it once
+            if self.config.meta_llm == self.config.agent_llm:
+                self._meta = self.agent  # one model serves both roles: load it once
             else:
                 self._meta = load_model(self.config.meta_llm)
         return self._meta
