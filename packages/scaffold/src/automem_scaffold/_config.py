@@ -51,6 +51,7 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     validate_wall_s: float = 120.0
     validate_memory_mb: int = 3072
     smoke_steps: int = 3
+    hook_timeout_s: float = 5.0  # per hook call during evaluations (a later hang is cut short)
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None
     max_cost: float | None = None

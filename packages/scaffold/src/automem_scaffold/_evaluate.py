@@ -8,8 +8,12 @@ evaluation done.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from automem_agent import RoleModels, load_scaffold, memory_agent_factory, run_suite
@@ -35,6 +39,36 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     llm_s: float = 0.0  # summed latency of the agent's model calls
 
 
+class HookTimeout(Exception):
+    """A scaffold hook ran past its time limit during an evaluation."""
+
+
+def time_limited(name: str, fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    """`fn` interrupted by SIGALRM after `seconds` (main thread only; elsewhere it runs as is).
+
+    Validation catches hooks that hang from the start; this catches one that hangs later in an
+    episode. The agent's hook guard turns the `HookTimeout` into a recorded event and falls back
+    to the default behaviour, so the episode goes on.
+    """
+
+    def wrapped(*args: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return fn(*args)
+
+        def on_alarm(_signum: int, _frame: Any) -> None:
+            raise HookTimeout(f"hook {name} ran longer than {seconds:g} s and was interrupted")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return wrapped
+
+
 def load_evaluation(root: Path) -> Evaluation | None:
     path = root / "evaluation.json"
     return read_json(path, Evaluation) if path.exists() else None
@@ -49,6 +83,7 @@ async def evaluate(
     concurrency: int = 2,
     suite_name: str = "evolve",
     progress: bool = False,
+    hook_timeout_s: float | None = 5.0,
 ) -> Evaluation:
     """Runs (or finishes) the evaluation into `out_root` and writes `evaluation.json`."""
     done = load_evaluation(out_root)
@@ -56,6 +91,11 @@ async def evaluate(
         return done
     start = time.perf_counter()
     scaffold = load_scaffold(scaffold_dir)
+    if hook_timeout_s:
+        hooks = scaffold.hooks
+        hooks.functions = {
+            n: time_limited(n, f, hook_timeout_s) for n, f in hooks.functions.items()
+        }
     factory = memory_agent_factory(scaffold, RoleModels.single(model))
     suite = Suite(name=suite_name, episodes=list(episodes))
     await run_suite(suite, factory, out_root, concurrency=concurrency, progress=progress)

@@ -253,6 +253,7 @@ class Evolver:
             model=self.agent,
             concurrency=self.config.concurrency,
             progress=self.show_episodes,
+            hook_timeout_s=self.config.hook_timeout_s,
         )
         setattr(timings, phase, getattr(timings, phase) + time.perf_counter() - start)
         timings.agent_llm += evaluation.llm_s

@@ -1,0 +1,43 @@
+"""A hook that hangs only later in an episode (after the smoke episode would have passed) is
+cut short during evaluation: the step records the event and the episode goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+from automem_agent import ScriptedModel, builtin_scaffold
+from automem_agent.trace import read_trace
+from automem_envs import EpisodeSpec
+from automem_scaffold import evaluate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_evolve_policies import agent_policy
+
+LATE_HANG = (
+    "import time\n"
+    "def analyze(observation, history):\n"
+    "    if len(history) >= 2:\n"
+    "        time.sleep(3600)\n"
+    "    return ''\n"
+)
+
+
+def test_late_hanging_hook_is_interrupted(tmp_path: Path) -> None:
+    scaffold = tmp_path / "scaffold"
+    shutil.copytree(builtin_scaffold("v0"), scaffold)
+    (scaffold / "hooks.py").write_text(LATE_HANG)
+    episodes = [EpisodeSpec(env_id="crafter", seed=42, max_steps=4)]
+    evaluation = asyncio.run(
+        evaluate(
+            scaffold, episodes, tmp_path / "eval_root", model=ScriptedModel(agent_policy),
+            hook_timeout_s=0.5,
+        )
+    )  # fmt: skip
+    assert evaluation.episodes == 1 and not evaluation.errored
+    trace = read_trace(tmp_path / "eval_root" / "eval" / "crafter" / "42.jsonl")
+    assert len(trace.steps) == 4
+    events = [e for step in trace.steps for e in step.events]
+    assert any("HookTimeout" in e and "analyze" in e for e in events), events
