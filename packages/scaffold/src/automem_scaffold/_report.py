@@ -182,6 +182,22 @@ def plot_progression(summary: RunSummary, path: Path) -> None:
         ]
         if pts:
             ax.scatter(*zip(*pts, strict=True), color=color, label=label, zorder=3)
+    # Candidates rejected before evaluation have no progression: mark them on the incumbent line.
+    level = dict(zip(xs, ys, strict=True))
+    unevaluated = [
+        (r.iteration, level[r.iteration])
+        for r in summary.rows
+        if r.iteration > 0 and r.mean_progression is None and r.iteration in level
+    ]
+    if unevaluated:
+        ax.scatter(
+            *zip(*unevaluated, strict=True),
+            marker="x",
+            color="tab:red",
+            label="rejected before the gate",
+            zorder=3,
+        )
+    ax.xaxis.get_major_locator().set_params(integer=True)
     if summary.heldout_mean is not None and xs:
         ax.axhline(100 * summary.heldout_mean, ls="--", color="gray", label="held-out (final)")
     ax.set_xlabel("iteration")
