@@ -48,6 +48,8 @@ def test_cli_defaults_are_the_capped_offline_demo() -> None:
         )
     )
     assert not real.demo_scale and real.start_max_rounds is None
+    assert (real.review_turns, real.meta_max_tokens) == (40, 4096)  # room to read long traces
+    assert (config.review_turns, config.meta_max_tokens) == (2, 96)
     assert config_from_args(build_parser().parse_args(["--no-caps"])).start_max_rounds is None
 
 

@@ -11,6 +11,9 @@ from automem_scaffold._config import DEMO_MODELS, DEMO_START_CAPS, EvolveConfig,
 from automem_scaffold._gate import GATE_RULES
 
 DEFAULTS = EvolveConfig(run_dir="runs/evolve")
+REAL_REVIEW = EvolveConfig(
+    run_dir="", review_turns=40, review_tokens=1_000_000, review_wall_s=1800.0, meta_max_tokens=4096
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,12 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci-level", type=float, default=d.ci_level)
     p.add_argument("--concurrency", type=int, default=d.concurrency, help="episodes at once")
     p.add_argument(
-        "--review-turns", type=int, default=d.review_turns, help="meta-LLM turns per review"
+        "--review-turns", type=int, default=None, help="meta-LLM turns per review (demo 2, real 40)"
     )
-    p.add_argument("--review-tokens", type=int, default=d.review_tokens, help="tokens per review")
-    p.add_argument("--review-wall", type=float, default=d.review_wall_s, help="seconds per review")
     p.add_argument(
-        "--meta-max-tokens", type=int, default=d.meta_max_tokens, help="tokens per meta reply"
+        "--review-tokens", type=int, default=None, help="input+output tokens per review (real: 1M)"
+    )
+    p.add_argument("--review-wall", type=float, default=None, help="seconds per review")
+    p.add_argument(
+        "--meta-max-tokens",
+        type=int,
+        default=None,
+        help="tokens per meta reply (demo 96, real 4096)",
     )
     p.add_argument("--repair-attempts", type=int, default=d.repair_attempts)
     p.add_argument("--smoke-steps", type=int, default=d.smoke_steps)
@@ -91,6 +99,12 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
     if args.agent_llm.split(":")[0] in DEMO_MODELS and not args.no_caps:
         rounds = rounds or DEMO_START_CAPS[0]
         tokens = tokens or DEMO_START_CAPS[1]
+    # A CPU meta-LLM gets the demo's short reviews; a real one gets room to read traces.
+    review = DEFAULTS if args.meta_llm.split(":")[0] in DEMO_MODELS else REAL_REVIEW
+
+    def pick(value: object, name: str):
+        return getattr(review, name) if value is None else value
+
     return EvolveConfig(
         run_dir=args.run_dir,
         suite=args.suite,
@@ -107,10 +121,10 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
         gate=args.gate,
         ci_level=args.ci_level,
         concurrency=args.concurrency,
-        review_turns=args.review_turns,
-        review_tokens=args.review_tokens,
-        review_wall_s=args.review_wall,
-        meta_max_tokens=args.meta_max_tokens,
+        review_turns=pick(args.review_turns, "review_turns"),
+        review_tokens=pick(args.review_tokens, "review_tokens"),
+        review_wall_s=pick(args.review_wall, "review_wall_s"),
+        meta_max_tokens=pick(args.meta_max_tokens, "meta_max_tokens"),
         repair_attempts=args.repair_attempts,
         smoke_steps=args.smoke_steps,
         validate_wall_s=args.validate_timeout,
