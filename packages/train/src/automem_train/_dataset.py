@@ -83,7 +83,8 @@ def check_eval_leak(
         )
         raise HygieneError(
             f"{sum(leaked.values())} examples come from evaluation episodes: {names}. "
-            "Train on other seeds, or pass allow_eval_seeds=True to do this on purpose."
+            "Train on traces from other seeds (e.g. `uv run apps/play --seeds 100-119 ...`, or "
+            "let apps/train collect a pool), or pass allow_eval_seeds=True to do this on purpose."
         )
 
 
