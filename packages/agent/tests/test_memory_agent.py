@@ -175,6 +175,9 @@ def test_scaffold_choices_drive_the_agent(ctx, scaffold_copy):
     text = toml.read_text().replace("max_rounds = 5", "max_rounds = 2")
     text = text.replace('fallback_action = ""', 'fallback_action = "do"')
     text = text.replace("stop_on_empty = true", "stop_on_empty = false")
+    text = text.replace(
+        "max_calls_per_round = 6\nprompt", 'max_calls_per_round = 6\nstop = ["<<"]\nprompt'
+    )
     toml.write_text(text)
     (scaffold_copy / "hooks.py").write_text(
         "def analyze(observation, history):\n    return f'ANALYSIS seen={len(history)}'\n"
@@ -185,4 +188,5 @@ def test_scaffold_choices_drive_the_agent(ctx, scaffold_copy):
     d = run(agent, obs())
     assert len(d.turns) == 4 and d.fallback and d.action == "do"
     assert any("LOG did not say DONE within 2 rounds" in e for e in d.events)
+    assert [r.stop for r in model.calls] == [[], [], ["<<"], ["<<"]]  # PLAN's stop strings only
     assert "ANALYSIS seen=0" in model.calls[2].messages[-1].content

@@ -135,11 +135,16 @@ async def ask(
     *,
     max_tokens: int,
     purpose: str,
+    stop: list[str] | None = None,
 ) -> tuple[ChatResponse, ChatRequest]:
     """Sends the conversation to the model serving `role`."""
     model, adapter = models.model(role)
     request = ChatRequest(
-        messages=list(messages), max_tokens=max_tokens, adapter=adapter, purpose=purpose
+        messages=list(messages),
+        max_tokens=max_tokens,
+        adapter=adapter,
+        purpose=purpose,
+        stop=list(stop or []),
     )
     return await model.complete(request), request
 

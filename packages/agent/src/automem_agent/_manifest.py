@@ -54,6 +54,7 @@ class PhaseSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # A reply with no calls at all ends the phase (LOG: as if DONE; PLAN: the fallback runs)
     # instead of asking again; saves rounds on models that drift off the syntax.
     stop_on_empty: bool = False
+    stop: list[str] = []  # stop strings sent with each request of this phase (cut the reply)
 
 
 class PlanPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):

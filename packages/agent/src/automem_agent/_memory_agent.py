@@ -223,6 +223,7 @@ class MemoryAgent:
             messages,
             max_tokens=phase.max_tokens,
             purpose=role,
+            stop=phase.stop,
         )
         calls = parse(response.text, self.scaffold.manifest.syntax)
         outcome = self._execute(phase_name, phase, calls, op_counts)
