@@ -25,7 +25,21 @@ from automem_train import (
     train_lora,
 )
 
-WORDS = ["tree", "water", "stone", "wood", "table", "pickaxe", "zombie", "north", "south", "east", "west", "sapling", "coal"]
+WORDS = [
+    "tree",
+    "water",
+    "stone",
+    "wood",
+    "table",
+    "pickaxe",
+    "zombie",
+    "north",
+    "south",
+    "east",
+    "west",
+    "sapling",
+    "coal",
+]
 
 
 def synthetic_examples(n: int, seed: int = 0) -> list[MemoryExample]:
@@ -59,10 +73,10 @@ def synthetic_examples(n: int, seed: int = 0) -> list[MemoryExample]:
 
 def model_path(name: str) -> Path:
     if name == "tiny":
-        from automem_agent.models._tiny import build_tiny_model
+        from automem_agent.models import build_tiny_model
 
         return build_tiny_model()
-    from automem_agent.models._smollm2 import smollm2_path
+    from automem_agent.models import smollm2_path
 
     return smollm2_path()
 

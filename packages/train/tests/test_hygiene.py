@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from automem_agent.models._tiny import build_tiny_model
+from automem_agent.models import build_tiny_model
 from automem_envs import suite
 from automem_train import (
     Encoded,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from automem_agent import ChatMessage, ChatRequest
-from automem_agent.models._local import LocalModel
-from automem_agent.models._smollm2 import smollm2_path
+from automem_agent.models import LocalModel, smollm2_path
 from automem_train import (
     LoraSettings,
     TrainConfig,

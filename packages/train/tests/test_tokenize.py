@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automem_agent.models._tiny import build_tiny_model
+from automem_agent.models import build_tiny_model
 from automem_train import encode_turn, end_of_turn, render
 from transformers import AutoTokenizer
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from automem_agent import ChatMessage, ChatRequest
-from automem_agent.models._local import LocalModel
-from automem_agent.models._tiny import build_tiny_model
+from automem_agent.models import LocalModel, build_tiny_model
 from automem_train import (
     LoraSettings,
     TrainConfig,
@@ -66,6 +65,7 @@ def test_loss_falls_and_adapter_reloads_and_changes_generation(tmp_path, data):
     assert cfg["peft_type"] == "LORA" and cfg["r"] == 8
     assert set(cfg["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     assert cfg["base_model_name_or_path"] == str(base)
+    assert not cfg.get("modules_to_save")  # vLLM serves plain LoRA weights only
     assert plot_loss(tmp_path / "run").stat().st_size > 0
 
     model = LocalModel(base, adapters={"memory": adapter})

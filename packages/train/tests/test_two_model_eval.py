@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 from automem_agent import builtin_scaffold, load_scaffold, read_trace
-from automem_agent.models._local import LocalModel
-from automem_agent.models._tiny import build_tiny_model
+from automem_agent.models import LocalModel, build_tiny_model
 from automem_envs import EpisodeSpec, Suite
 from automem_train import (
     LoraSettings,
