@@ -24,7 +24,7 @@ from automem_train._config import TrainConfig
 from automem_train._dataset import build_training_set, eval_keys
 from automem_train._evaluate import attach_adapter, compare_specialist, run_agent
 from automem_train._examples import MemoryExample, extract_examples, write_examples
-from automem_train._policy import run_policy
+from automem_train._policy import SelectionPolicy, run_policy
 from automem_train._propose import Proposal, propose_recipe
 from automem_train._recipe import (
     Recipe,
@@ -79,10 +79,13 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
-    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two short
-    Crafter episodes, one short evaluation episode, and a few LoRA steps per trial."""
+    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two 2-step
+    Crafter episodes, a 1-step evaluation episode, 2 LoRA steps per trial and 2 trials."""
+    # SmolLM2-135M rarely writes a well-formed memory op, so the default policy would keep
+    # nothing from its pool; the demo keeps every turn to show the whole pipeline run.
     recipe = Recipe(
-        name="default-demo",
+        name="demo-all",
+        policy=SelectionPolicy(name="all", builtin="all"),
         train=TrainConfig(
             learning_rate=1e-3, epochs=2, batch_size=2, max_length=768, checkpoint_every=1
         ),
