@@ -75,21 +75,42 @@ def metrics(result: SuiteResult) -> dict[str, AgentMetrics]:
     }
 
 
-def attach_adapter(model: Any, adapter_dir: str | Path, name: str = SPECIALIST) -> None:
-    """Loads a trained adapter into a local model under `name` (replacing one of that name).
+def attach_adapter(
+    model: Any, adapter_dir: str | Path, name: str = SPECIALIST, *, served_name: str | None = None
+) -> None:
+    """Makes `model` answer requests with `adapter=name` using the adapter in `adapter_dir`.
 
-    Remote backends serve adapters themselves (`vllm serve --lora-modules memory=<dir>`), so
-    for them this raises with that instruction.
+    A local model loads it (replacing one of that name). An OpenAI-compatible model (a vLLM
+    server) is asked to load it at run time under `served_name` (default: the directory's
+    parent name, unique per trial, since vLLM will not reload a name); the server must run with
+    `--enable-lora` and `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True` and see the same filesystem.
     """
-    if not hasattr(model, "load_adapter"):
-        raise TypeError(
-            f"{getattr(model, 'name', model)!r} cannot load adapters here; serve it with "
-            f"`vllm serve <base> --enable-lora --lora-modules {name}={adapter_dir}`"
+    if hasattr(model, "load_adapter"):
+        inner = getattr(model, "model", None)
+        if name in (getattr(inner, "peft_config", None) or {}):
+            inner.delete_adapter(name)
+        model.load_adapter(name, adapter_dir)
+        return
+    base_url = getattr(model, "base_url", None)
+    if base_url is None:
+        raise TypeError(f"{getattr(model, 'name', model)!r} cannot serve LoRA adapters")
+    import httpx
+
+    path = Path(adapter_dir).resolve()
+    served = served_name or f"{name}-{path.parent.parent.name}-{path.parent.name}"
+    response = httpx.post(
+        f"{base_url}/load_lora_adapter",
+        json={"lora_name": served, "lora_path": str(path)},
+        timeout=600.0,
+    )
+    if response.status_code >= 400:
+        raise RuntimeError(
+            f"the server refused to load the adapter ({response.status_code}: "
+            f"{response.text[:300]}); start vLLM with --enable-lora and "
+            "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, or serve it with "
+            f"--lora-modules {name}={path}"
         )
-    inner = getattr(model, "model", None)
-    if name in (getattr(inner, "peft_config", None) or {}):
-        inner.delete_adapter(name)
-    model.load_adapter(name, adapter_dir)
+    model.adapter_models[name] = served
 
 
 async def run_agent(
