@@ -87,7 +87,7 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
         name="demo-all",
         policy=SelectionPolicy(name="all", builtin="all"),
         train=TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=2, max_length=768, checkpoint_every=1
+            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1024, checkpoint_every=1
         ),
     )
     return Loop2Config(
@@ -101,7 +101,7 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
         default_recipe=recipe,
         max_train_steps=2,
         max_examples=16,
-        max_length=768,
+        max_length=1024,
         meta_turns=2,
         meta_tokens_per_turn=256,
         scaffold_rounds=2,
