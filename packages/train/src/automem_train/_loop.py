@@ -328,11 +328,12 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             )
             trial_dir = run / "trials" / f"{index:03d}"
             saved = trial_dir / "proposal.json"
-            if not saved.exists():
-                meta = meta or load_model(config.meta_llm)
             if saved.exists():  # resumed: the proposal was made (and paid for) already
                 proposal = msgspec.json.decode(saved.read_bytes(), type=Proposal)
             else:
+                if meta is None:  # the same spec shares the loaded model (adapters off for meta)
+                    same = config.meta_llm == config.base_llm
+                    meta = model if same else load_model(config.meta_llm)
                 proposal = await propose_recipe(
                     meta,
                     ledger,
@@ -358,6 +359,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             model=model,
             scaffold=scaffold,
             eval_suite=eval_suite,
+            hygiene_suite=full,
             proposer=proposer,
             note=note,
             meta_tokens=tokens,
