@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from automem_train import (
     Composition,
+    HygieneError,
     Loop2Config,
     LoraSettings,
     Recipe,
+    SelectionPolicy,
     TrainConfig,
     read_ledger,
     run_loop2,
@@ -95,3 +97,19 @@ def test_loop2_trials_ledger_best_and_resume(tmp_path, monkeypatch, capsys):
     assert (
         tmp_path / "run" / "trials" / "000" / "train" / "train_result.json"
     ).stat().st_mtime == trained
+
+
+def test_loop2_refuses_traces_from_any_suite_seed(tmp_path):
+    # Only seed 42 is played for evaluation here, but seed 43 is in the suite too: still a leak.
+    _traces.write_trace(tmp_path / "pool" / "a.jsonl", seed=43)
+    config = Loop2Config(
+        run_dir=str(tmp_path / "run"),
+        traces=[str(tmp_path / "pool")],
+        eval_seeds=[42],
+        trials=1,
+        base_llm="tiny",
+        default_recipe=Recipe(policy=SelectionPolicy(name="all", builtin="all")),
+        progress=False,
+    )
+    with pytest.raises(HygieneError, match="crafter seed 43"):
+        run_loop2(config)
