@@ -1,8 +1,10 @@
 """Loop 2: select the agent's own good memory decisions and LoRA-finetune a memory specialist.
 
-Pipeline: `extract_examples` (verbatim memory turns + features) -> `select_examples` or
+Pipeline: `extract_examples` (verbatim memory turns + features) -> `select_examples`, or
 `run_policy` + `compose` (a policy and a data composition) -> `build_training_set` (hygiene
-checks, response-only masks, report) -> `train_lora` (PEFT adapter, checkpoints, resume).
+checks, response-only masks, report) -> `train_lora` (PEFT adapter, checkpoints, resume) ->
+`compare_specialist` (two-model agent vs base-only agent). `run_loop2(Loop2Config(...))` runs
+trials whose recipes the meta-LLM proposes (`propose_recipe`) and keeps the best.
 """
 
 from automem_train._config import VLLM_LORA_MODULES, LoraSettings, TrainConfig
