@@ -94,6 +94,9 @@ def test_loop2_trials_ledger_best_and_resume(tmp_path, monkeypatch, capsys):
     ledger = read_ledger(tmp_path / "run")
     assert [r.proposer for r in ledger] == ["default", "meta", "fallback"]
     assert "no valid recipe" in ledger[2].note
+    assert "same recipe as trial 0" in ledger[2].note  # the fallback is not trained again
+    assert ledger[2].train == ledger[0].train
+    assert not (tmp_path / "run" / "trials" / "002" / "train").exists()
     assert (
         tmp_path / "run" / "trials" / "000" / "train" / "train_result.json"
     ).stat().st_mtime == trained

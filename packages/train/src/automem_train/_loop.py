@@ -351,6 +351,21 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
                 proposer, note = "fallback", proposal.reason
                 _log(f"trial {index}: meta proposal unusable ({note}); using the default recipe")
         recipe = _capped(recipe, config)
+        same = next((r for r in ledger if r.status == "ok" and r.recipe == recipe), None)
+        if same is not None:  # e.g. a fallback to the default: training it again teaches nothing
+            _log(f"trial {index}: same recipe as trial {same.index}; its result is reused")
+            reused = f"same recipe as trial {same.index}, result reused"
+            record = msgspec.structs.replace(
+                same,
+                index=index,
+                proposer=proposer,
+                meta_tokens=tokens,
+                wall_s=0.0,
+                note=f"{note}; {reused}" if note else reused,
+            )
+            append_ledger(run, record)
+            ledger.append(record)
+            continue
         record = await run_trial(
             index,
             recipe,
