@@ -1,5 +1,6 @@
 """A hook that hangs only later in an episode (after the smoke episode would have passed) is
-cut short during evaluation: the step records the event and the episode goes on."""
+cut short during evaluation (its worker is killed and restarted): the step records the event
+and the episode goes on."""
 
 from __future__ import annotations
 
@@ -40,4 +41,4 @@ def test_late_hanging_hook_is_interrupted(tmp_path: Path) -> None:
     trace = read_trace(tmp_path / "eval_root" / "eval" / "crafter" / "42.jsonl")
     assert len(trace.steps) == 4
     events = [e for step in trace.steps for e in step.events]
-    assert any("HookTimeout" in e and "analyze" in e for e in events), events
+    assert any("hook analyze timed out" in e for e in events), events

@@ -26,6 +26,7 @@ from automem_agent._chat import (
     ToolSpec,
 )
 from automem_agent._history_agent import HistoryAgent, history_agent_factory
+from automem_agent._hooks import HookLimits
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
 from automem_agent._play import PlayConfig, parse_seeds, play
@@ -69,6 +70,7 @@ __all__ = [
     "EpisodeResult",
     "EpisodeSummary",
     "HistoryAgent",
+    "HookLimits",
     "LLMTurn",
     "Manifest",
     "MemoryAgent",

@@ -1,21 +1,37 @@
-"""Scaffold hooks: optional named functions in `hooks.py`, loaded once and called defensively.
+"""Scaffold hooks: optional named functions in `hooks.py`, called defensively.
 
-Hooks are the scaffold's code. A hook that raises or returns the wrong type must not stop an
+Hooks are the scaffold's code, written by a meta-LLM, so by default they run in a hook worker:
+a child process with an address-space limit, an environment without credentials, and the
+scaffold directory as its working directory. Each call has a wall-time limit. A hook that
+raises, returns the wrong type, hangs, eats memory or crashes its worker must not stop an
 episode: the call falls back to the default behaviour and the problem is recorded as an event
-in the step's trace record.
+in the step's trace record. A worker that failed is killed (with its process group) and started
+again for the next call; after `max_restarts` failures the hooks are disabled for the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
+import os
+import select
+import signal
+import subprocess
 import sys
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from automem_envs._types import Observation
+
+from automem_agent import _hooks_worker as proto
+from automem_agent.meta._sandbox import _kill_group, scrubbed_env
 
 # hook name -> (positional arguments it is called with, what it returns)
 HOOK_SIGNATURES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -23,20 +39,36 @@ HOOK_SIGNATURES: dict[str, tuple[tuple[str, ...], str]] = {
     "repair_action": (("action", "actions"), "the action text to send to the env"),
     "analyze": (("observation", "history"), "extra analysis text for the prompt, or ''"),
 }
+assert {k: v[0] for k, v in HOOK_SIGNATURES.items()} == proto.HOOK_PARAMS
 
 
 class HookLoadError(Exception):
     """`hooks.py` cannot be used; the message names the file and the problem."""
 
 
+class HookLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits of the hook worker: `call_s` per call, `load_s` for importing `hooks.py`,
+    `memory_mb` of address space, and how many worker failures before hooks are disabled."""
+
+    call_s: float = 5.0
+    load_s: float = 15.0
+    memory_mb: int | None = 1024
+    max_restarts: int = 3
+
+
 class Hooks:
-    """The hooks a scaffold defines; each call is guarded and reports failures in `events`."""
+    """The hooks a scaffold defines, called in this process (`functions`); each call is guarded
+    and reports failures in `events`. With no functions every call keeps the default."""
 
     def __init__(self, functions: dict[str, Callable[..., Any]] | None = None):
         self.functions = dict(functions or {})
 
+    @property
+    def names(self) -> list[str]:
+        return list(self.functions)
+
     def __contains__(self, name: str) -> bool:
-        return name in self.functions
+        return name in self.names
 
     def format_observation(self, obs: Observation, env_id: str, events: list[str]) -> str:
         out = self._call("format_observation", (obs, env_id), events)
@@ -49,6 +81,9 @@ class Hooks:
     def analyze(self, obs: Observation, history: list[Observation], events: list[str]) -> str:
         out = self._call("analyze", (obs, list(history)), events)
         return out or ""
+
+    def close(self) -> None:
+        """Releases what the hooks hold (the worker process, for isolated hooks)."""
 
     def _call(self, name: str, args: tuple[Any, ...], events: list[str]) -> str | None:
         fn = self.functions.get(name)
@@ -65,9 +100,211 @@ class Hooks:
         return out
 
 
-def load_hooks(path: Path) -> Hooks:
-    """Imports `path` as a private module and checks each known hook's arity."""
+class _WorkerFailed(Exception):
+    """The worker timed out, ran out of memory or died; the message is the event's tail."""
+
+
+class _Worker:
+    """One child process running `_hooks_worker.py`; not thread-safe (`IsolatedHooks` locks)."""
+
+    def __init__(self, init: proto.Init, cwd: Path):
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", proto.__file__],
+            cwd=cwd,
+            env=scrubbed_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a kill reaches its children
+        )
+        self._buffer = b""
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(proto.Reply)
+        try:
+            self._send(self._encoder.encode(init))
+        except _WorkerFailed:
+            self.kill()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def request(self, body: bytes, timeout: float, what: str) -> proto.Reply:
+        self._send(body)
+        return self.receive(timeout, what)
+
+    def kill(self) -> None:
+        _kill_group(self._proc.pid)
+        with contextlib.suppress(OSError):
+            self._proc.kill()
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        for stream in (self._proc.stdin, self._proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+
+    def _send(self, body: bytes) -> None:
+        try:
+            self._proc.stdin.write(proto.pack(body))  # type: ignore[union-attr]
+            self._proc.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, ValueError, OSError):
+            raise _WorkerFailed(self._death()) from None
+
+    def receive(self, timeout: float, what: str) -> proto.Reply:
+        deadline = time.monotonic() + timeout
+        fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
+        while True:
+            if len(self._buffer) >= 4:
+                size = int.from_bytes(self._buffer[:4], "big")
+                if len(self._buffer) >= 4 + size:
+                    body, self._buffer = self._buffer[4 : 4 + size], self._buffer[4 + size :]
+                    return self._decoder.decode(body)
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise _WorkerFailed(f"{what} timed out after {timeout:g}s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise _WorkerFailed(self._death())
+            self._buffer += chunk
+
+    def _death(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=1)
+        code = self._proc.returncode
+        if code is not None and code < 0:
+            with contextlib.suppress(ValueError):
+                return f"crashed its worker ({signal.Signals(-code).name})"
+        return f"crashed its worker (exit status {code})"
+
+
+class IsolatedHooks(Hooks):
+    """Hooks that run in a hook worker (see the module docstring). Thread-safe: calls from
+    concurrent episodes are serialized on one worker. `close()` ends the worker; so does
+    garbage collection or the end of this process."""
+
+    def __init__(self, path: Path, source: bytes, limits: HookLimits):
+        super().__init__()
+        self.path = path
+        self.limits = limits
+        memory = limits.memory_mb * 2**20 if limits.memory_mb else None
+        self._init = proto.Init(path=str(path), source=source, memory_bytes=memory)
+        self._lock = threading.Lock()
+        self._worker: _Worker | None = None
+        self._names: list[str] = []
+        self._failures = 0
+        self._disabled = ""
+        self._closed = False
+        self._encoder = msgspec.msgpack.Encoder()
+        # The finalizer holds a one-slot box, not self, so collection can still run it; it also
+        # runs at interpreter exit (weakref.finalize's atexit), so no worker outlives us.
+        self._box: list[_Worker | None] = [None]
+        self._finalizer = weakref.finalize(self, _kill_boxed, self._box)
+        self._names = self._start(check=True)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id, or None when none runs."""
+        w = self._worker
+        return w.pid if w is not None and w.alive() else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._stop()
+
+    def _start(self, check: bool = False) -> list[str]:
+        try:
+            worker = _Worker(self._init, self.path.parent)
+            self._worker = self._box[0] = worker
+            reply = worker.receive(self.limits.load_s, "import")
+        except _WorkerFailed as exc:
+            self._stop()
+            raise HookLoadError(f"{self.path.name}: {exc}") from None
+        if reply.status == "memory":
+            self._stop()
+            raise HookLoadError(f"{self.path.name}: import exceeded its memory limit")
+        if reply.status != "ok":
+            self._stop()
+            raise HookLoadError(reply.value)
+        if not check and reply.names != self._names:
+            self._stop()
+            raise HookLoadError(f"{self.path.name}: the restarted worker found other hooks")
+        if not reply.names:
+            self._stop()  # nothing to call: no process to keep
+        return reply.names
+
+    def _stop(self) -> None:
+        if self._worker is not None:
+            self._worker.kill()
+        self._worker = self._box[0] = None
+
+    def _call(self, name: str, args: tuple[Any, ...], events: list[str]) -> str | None:
+        if name not in self._names:
+            return None
+        body = bytes([proto.HOOK_CODES[name]]) + self._encoder.encode(args)
+        with self._lock:
+            if self._disabled:
+                events.append(f"hook {name} skipped: {self._disabled}")
+                return None
+            if self._closed:
+                events.append(f"hook {name} skipped: hooks were closed")
+                return None
+            try:
+                if self._worker is None:
+                    self._start()
+                assert self._worker is not None
+                reply = self._worker.request(body, self.limits.call_s, f"hook {name}")
+            except (_WorkerFailed, HookLoadError) as exc:
+                text = str(exc) if str(exc).startswith("hook ") else f"hook {name} {exc}"
+                self._fail(text, events)
+                return None
+            if reply.status == "memory":
+                limit = f" ({self.limits.memory_mb} MiB)" if self.limits.memory_mb else ""
+                self._fail(f"hook {name} exceeded its memory limit{limit}", events)
+                return None
+        if reply.status == "raised":
+            events.append(f"hook {name} raised {reply.value}")
+            return None
+        if reply.status == "type":
+            events.append(f"hook {name} returned {reply.value}, expected str")
+            return None
+        return reply.value
+
+    def _fail(self, event: str, events: list[str]) -> None:
+        self._stop()
+        self._failures += 1
+        if self._failures > self.limits.max_restarts:
+            self._disabled = f"hooks disabled after {self._failures} worker failures"
+            event += f"; {self._disabled}"
+        events.append(event)
+
+
+def _kill_boxed(box: list[_Worker | None]) -> None:
+    worker = box[0]
+    if worker is not None:
+        worker.kill()
+        box[0] = None
+
+
+def load_hooks(path: Path, *, limits: HookLimits | None = None, isolated: bool = True) -> Hooks:
+    """Loads `path` and checks each known hook's arity; raises `HookLoadError` naming the file.
+
+    Isolated (the default): the checks run in a hook worker under `limits`, which then serves
+    the calls. `isolated=False` imports the file into this process, unlimited: only for code
+    that already runs inside a sandbox (Loop 1's validation child, whose checks wrap the
+    functions to see which hook raised).
+    """
     source = path.read_bytes()
+    if isolated:
+        return IsolatedHooks(path, source, limits or HookLimits())
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:

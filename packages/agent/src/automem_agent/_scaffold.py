@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from automem_memfs._ops import OP_TYPES, READ_ONLY_OPS
 
-from automem_agent._hooks import HookLoadError, Hooks, load_hooks
+from automem_agent._hooks import HookLimits, HookLoadError, Hooks, load_hooks
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest
 
 MANIFEST_FILE = "scaffold.toml"
@@ -54,6 +54,10 @@ class Scaffold:
         """Fills one of the manifest's templates; every allowed variable should be supplied."""
         return self.templates[template].safe_substitute(variables)
 
+    def close(self) -> None:
+        """Ends the hook worker, if one runs. Calls after this keep the default behaviour."""
+        self.hooks.close()
+
     def initial_memory_dir(self) -> Path | None:
         """The directory whose files seed each episode's memory, if the scaffold has one."""
         initial = self.manifest.memory.initial
@@ -89,8 +93,15 @@ def _scaffold_files(root: Path) -> list[Path]:
     ]
 
 
-def load_scaffold(path: str | Path) -> Scaffold:
-    """Loads and validates the scaffold at `path`; raises `ScaffoldError` on any problem."""
+def load_scaffold(
+    path: str | Path, *, hook_limits: HookLimits | None = None, isolated_hooks: bool = True
+) -> Scaffold:
+    """Loads and validates the scaffold at `path`; raises `ScaffoldError` on any problem.
+
+    Its hooks run in a hook worker process under `hook_limits` (see `automem_agent._hooks`);
+    `isolated_hooks=False` is for code that already runs inside a sandbox. `Scaffold.close()`
+    (or garbage collection, or the end of this process) ends the worker.
+    """
     root = Path(path)
     if not root.is_dir():
         raise ScaffoldError(str(root), "not a directory")
@@ -114,7 +125,7 @@ def load_scaffold(path: str | Path) -> Scaffold:
         hooks_path = root / manifest.hooks
         if hooks_path.is_file():
             try:
-                hooks = load_hooks(hooks_path)
+                hooks = load_hooks(hooks_path, limits=hook_limits, isolated=isolated_hooks)
             except HookLoadError as exc:
                 raise ScaffoldError(manifest.hooks, str(exc).split(": ", 1)[-1]) from None
         elif manifest.hooks != "hooks.py":

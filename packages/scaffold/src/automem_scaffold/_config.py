@@ -51,7 +51,10 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     validate_wall_s: float = 120.0
     validate_memory_mb: int = 3072
     smoke_steps: int = 3
-    hook_timeout_s: float = 5.0  # per hook call during evaluations (a later hang is cut short)
+    # evaluations run hooks in a worker process: a call is cut after hook_timeout_s, and the
+    # worker's address space is capped at hook_memory_mb (a hang or a hoard costs one call)
+    hook_timeout_s: float = 5.0
+    hook_memory_mb: int = 1024
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None
     max_cost: float | None = None

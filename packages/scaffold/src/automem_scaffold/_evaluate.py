@@ -8,15 +8,11 @@ evaluation done.
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
-from automem_agent import RoleModels, load_scaffold, memory_agent_factory, run_suite
+from automem_agent import HookLimits, RoleModels, load_scaffold, memory_agent_factory, run_suite
 from automem_agent._chat import ChatModel
 from automem_agent.trace import iter_traces
 from automem_envs._types import EpisodeSpec, Suite, env_family
@@ -39,36 +35,6 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     llm_s: float = 0.0  # summed latency of the agent's model calls
 
 
-class HookTimeout(Exception):
-    """A scaffold hook ran past its time limit during an evaluation."""
-
-
-def time_limited(name: str, fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
-    """`fn` interrupted by SIGALRM after `seconds` (main thread only; elsewhere it runs as is).
-
-    Validation catches hooks that hang from the start; this catches one that hangs later in an
-    episode. The agent's hook guard turns the `HookTimeout` into a recorded event and falls back
-    to the default behaviour, so the episode goes on.
-    """
-
-    def wrapped(*args: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return fn(*args)
-
-        def on_alarm(_signum: int, _frame: Any) -> None:
-            raise HookTimeout(f"hook {name} ran longer than {seconds:g} s and was interrupted")
-
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn(*args)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
-    return wrapped
-
-
 def load_evaluation(root: Path) -> Evaluation | None:
     path = root / "evaluation.json"
     return read_json(path, Evaluation) if path.exists() else None
@@ -84,21 +50,26 @@ async def evaluate(
     suite_name: str = "evolve",
     progress: bool = False,
     hook_timeout_s: float | None = 5.0,
+    hook_memory_mb: int | None = 1024,
 ) -> Evaluation:
-    """Runs (or finishes) the evaluation into `out_root` and writes `evaluation.json`."""
+    """Runs (or finishes) the evaluation into `out_root` and writes `evaluation.json`.
+
+    The scaffold's hooks run in a hook worker process: each call is cut after `hook_timeout_s`
+    and the worker's address space is capped at `hook_memory_mb`, so a hook that hangs or eats
+    memory late in an episode costs that call (an event in the step's record), not the run.
+    """
     done = load_evaluation(out_root)
     if done is not None:
         return done
     start = time.perf_counter()
-    scaffold = load_scaffold(scaffold_dir)
-    if hook_timeout_s:
-        hooks = scaffold.hooks
-        hooks.functions = {
-            n: time_limited(n, f, hook_timeout_s) for n, f in hooks.functions.items()
-        }
-    factory = memory_agent_factory(scaffold, RoleModels.single(model))
-    suite = Suite(name=suite_name, episodes=list(episodes))
-    await run_suite(suite, factory, out_root, concurrency=concurrency, progress=progress)
+    limits = HookLimits(call_s=hook_timeout_s or HookLimits().call_s, memory_mb=hook_memory_mb)
+    scaffold = load_scaffold(scaffold_dir, hook_limits=limits)
+    try:
+        factory = memory_agent_factory(scaffold, RoleModels.single(model))
+        suite = Suite(name=suite_name, episodes=list(episodes))
+        await run_suite(suite, factory, out_root, concurrency=concurrency, progress=progress)
+    finally:
+        scaffold.close()
     wanted = {e.key for e in episodes}
     per_episode: dict[str, float] = {}
     tokens: dict[str, dict[str, int]] = {}

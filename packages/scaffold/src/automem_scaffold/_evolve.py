@@ -254,6 +254,7 @@ class Evolver:
             concurrency=self.config.concurrency,
             progress=self.show_episodes,
             hook_timeout_s=self.config.hook_timeout_s,
+            hook_memory_mb=self.config.hook_memory_mb,
         )
         setattr(timings, phase, getattr(timings, phase) + time.perf_counter() - start)
         timings.agent_llm += evaluation.llm_s

@@ -98,7 +98,9 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
 
     root = Path(scaffold_dir)
     try:
-        scaffold = load_scaffold(root)
+        # In-process hooks: this child is already the sandbox, and the guard below wraps the
+        # hook functions to see which one raised.
+        scaffold = load_scaffold(root, isolated_hooks=False)
     except ScaffoldError as exc:
         stage = "hooks" if exc.file.endswith(".py") else "manifest"
         return {"ok": False, "stage": stage, "message": str(exc)}

@@ -1,0 +1,171 @@
+"""Hook worker: the child process that imports a scaffold's `hooks.py` and answers calls.
+
+The parent (`automem_agent._hooks`) runs this file as a plain script (`python -I <file>`), so
+it imports only the standard library, msgspec and `automem_envs._types`: never torch or the
+agent package. The parent also imports it for the shared protocol: frames are a 4-byte
+big-endian length and a msgpack body. The first frame in is an `Init`; the worker answers with
+a `Reply` whose `names` are the hooks it found (or `status="load"` and the problem). Each
+later frame in is one call, a hook code byte then the msgpack arguments; each frame out is a
+`Reply`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import resource
+import struct
+import sys
+import threading
+import time
+from typing import Any, Literal
+
+import msgspec
+from automem_envs._types import Observation
+
+# hook name -> the positional parameters it is called with (checked at load time)
+HOOK_PARAMS: dict[str, tuple[str, ...]] = {
+    "format_observation": ("observation", "env_id"),
+    "repair_action": ("action", "actions"),
+    "analyze": ("observation", "history"),
+}
+HOOK_CODES: dict[str, int] = {name: i for i, name in enumerate(HOOK_PARAMS)}
+ARG_TYPES: dict[str, Any] = {
+    "format_observation": tuple[Observation, str],
+    "repair_action": tuple[str, list[str]],
+    "analyze": tuple[Observation, list[Observation]],
+}
+_HEADER = struct.Struct(">I")
+
+Status = Literal["ok", "raised", "type", "memory", "load"]
+
+
+class Init(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """What the worker loads: the hooks file's bytes as read by the parent at load time (a
+    restarted worker runs the same code even if the file changed), and the address-space cap."""
+
+    path: str
+    source: bytes
+    memory_bytes: int | None = None
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """`status="ok"`: `value` is the hook's string. Otherwise `value` says what went wrong."""
+
+    status: Status
+    value: str = ""
+    names: list[str] = []
+
+
+def pack(body: bytes) -> bytes:
+    return _HEADER.pack(len(body)) + body
+
+
+def _read_exact(stream: Any, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    header = _read_exact(stream, _HEADER.size)
+    if header is None:
+        return None
+    return _read_exact(stream, _HEADER.unpack(header)[0])
+
+
+def _load(init: Init) -> tuple[dict[str, Any], Reply]:
+    name = os.path.basename(init.path)
+    try:
+        code = compile(init.source, init.path, "exec")
+    except SyntaxError as exc:
+        return {}, Reply(status="load", value=f"{name}:{exc.lineno}: syntax error: {exc.msg}")
+    module = type(sys)("_automem_hooks")
+    module.__file__ = init.path
+    sys.modules["_automem_hooks"] = module  # dataclasses and pickling need the module findable
+    try:
+        exec(code, module.__dict__)
+    except MemoryError:
+        return {}, Reply(status="load", value=f"{name}: import exceeded its memory limit")
+    except BaseException as exc:  # SystemExit too: the hooks file must not end its worker
+        return {}, Reply(status="load", value=f"{name}: import failed: {type(exc).__name__}: {exc}")
+    functions: dict[str, Any] = {}
+    for hook, params in HOOK_PARAMS.items():
+        if not hasattr(module, hook):
+            continue
+        fn = getattr(module, hook)
+        if not callable(fn):
+            problem = f"{hook} must be a function, got {type(fn).__name__}"
+            return {}, Reply(status="load", value=f"{name}: {problem}")
+        try:
+            inspect.signature(fn).bind(*params)
+        except TypeError:
+            return {}, Reply(
+                status="load", value=f"{name}: {hook} must accept ({', '.join(params)})"
+            )
+        except ValueError:
+            pass  # builtins without a signature: trust them
+        functions[hook] = fn
+    return functions, Reply(status="ok", names=list(functions))
+
+
+def _call(fn: Any, args: tuple[Any, ...]) -> Reply:
+    try:
+        out = fn(*args)
+    except MemoryError:
+        raise
+    except BaseException as exc:  # a hook bug is a value for the parent, not the worker's end
+        return Reply(status="raised", value=f"{type(exc).__name__}: {exc}")
+    if not isinstance(out, str):
+        return Reply(status="type", value=type(out).__name__)
+    return Reply(status="ok", value=out)
+
+
+def _watch_parent(parent: int) -> None:
+    # A worker stuck in a hook never sees its stdin close; this thread ends it with the parent.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def main() -> None:
+    sys.dont_write_bytecode = True  # keep __pycache__ out of scaffold copies
+    stdin = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a hook prints must not corrupt the reply stream
+    encoder = msgspec.msgpack.Encoder()
+    memory_reply = pack(encoder.encode(Reply(status="memory")))  # built before any limit
+    decoders = {HOOK_CODES[n]: (n, msgspec.msgpack.Decoder(t)) for n, t in ARG_TYPES.items()}
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    frame = _read_frame(stdin)
+    if frame is None:
+        return
+    init = msgspec.msgpack.decode(frame, type=Init)
+    if init.memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (init.memory_bytes, init.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.path.insert(0, os.getcwd())  # the scaffold directory: hooks may import siblings
+    functions, loaded = _load(init)
+    out.write(pack(encoder.encode(loaded)))
+    out.flush()
+    if loaded.status != "ok":
+        return
+    while (frame := _read_frame(stdin)) is not None:
+        name, decoder = decoders[frame[0]]
+        try:
+            reply = _call(functions[name], decoder.decode(frame[1:]))
+            body = pack(encoder.encode(reply))
+        except MemoryError:
+            out.write(memory_reply)
+            out.flush()
+            os._exit(3)  # the heap may hold the hook's hoard: start clean
+        out.write(body)
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
