@@ -4,7 +4,6 @@ wrong type, hang, hoard memory, read secrets, print) costs at most that call, ne
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from pathlib import Path
@@ -51,11 +50,12 @@ LIMITS = HookLimits(call_s=1.0, memory_mb=256, max_restarts=3)
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -215,3 +215,36 @@ def test_load_scaffold_uses_the_worker_and_close_ends_it(tmp_path: Path) -> None
     (root / "hooks.py").write_text("def analyze(observation):\n    return ''\n")
     with pytest.raises(ScaffoldError, match="analyze must accept"):
         load_scaffold(root)
+
+
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_no_worker_outlives_its_parent(tmp_path: Path, ending: str) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "hooks.py").write_text(HOOKS)
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from automem_agent._hooks import HookLimits, load_hooks\n"
+        f"h = load_hooks(Path({str(tmp_path / 'hooks.py')!r}), limits=HookLimits(call_s=60))\n"
+        "print(h.worker_pid, flush=True)\n"
+        "if sys.argv[1] == 'sigkill':\n"  # leave the worker stuck in a hook, then get killed
+        "    threading.Thread(target=h.repair_action, args=('hang', [], [])).start()\n"
+        "    threading.Event().wait()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, ending], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    assert _alive(pid)
+    if ending == "sigkill":
+        time.sleep(0.3)
+        parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
