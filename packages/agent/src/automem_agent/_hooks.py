@@ -100,6 +100,9 @@ class Hooks:
         return out
 
 
+_MEMORY_SIGNALS = (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)
+
+
 class _WorkerFailed(Exception):
     """The worker timed out, ran out of memory or died; the message is the event's tail."""
 
@@ -177,7 +180,10 @@ class _Worker:
         code = self._proc.returncode
         if code is not None and code < 0:
             with contextlib.suppress(ValueError):
-                return f"crashed its worker ({signal.Signals(-code).name})"
+                why = signal.Signals(-code)
+                # Allocation failures under RLIMIT_AS often surface as an abort inside C code.
+                hint = ", perhaps at its memory limit" if why in _MEMORY_SIGNALS else ""
+                return f"crashed its worker ({why.name}{hint})"
         return f"crashed its worker (exit status {code})"
 
 
@@ -262,9 +268,12 @@ class IsolatedHooks(Hooks):
                     self._start()
                 assert self._worker is not None
                 reply = self._worker.request(body, self.limits.call_s, f"hook {name}")
-            except (_WorkerFailed, HookLoadError) as exc:
+            except _WorkerFailed as exc:
                 text = str(exc) if str(exc).startswith("hook ") else f"hook {name} {exc}"
                 self._fail(text, events)
+                return None
+            except HookLoadError as exc:
+                self._fail(f"hook {name} could not restart its worker: {exc}", events)
                 return None
             if reply.status == "memory":
                 limit = f" ({self.limits.memory_mb} MiB)" if self.limits.memory_mb else ""
