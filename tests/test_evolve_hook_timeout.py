@@ -1,6 +1,6 @@
-"""A hook that hangs or hoards memory only later in an episode (after the smoke episode would have passed) is
-cut short during evaluation (its worker is killed and restarted): the step records the event
-and the episode goes on."""
+"""A hook that hangs or hoards memory only later in an episode (after the smoke episode would
+have passed) is cut short during evaluation (its worker is killed and restarted): the step
+records the event and the episode goes on."""
 
 from __future__ import annotations
 
