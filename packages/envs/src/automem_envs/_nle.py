@@ -232,6 +232,8 @@ class NleEnv(TextEnv):
         self._typing = False  # ... and the question wants a line of text
         self._success = False
         self._blstats: list[int] = []
+        self._raw_message = b""
+        self._message = ""
         from nle import nethack
 
         self._bl_time, self._bl_depth = nethack.NLE_BL_TIME, nethack.NLE_BL_DEPTH
@@ -332,7 +334,7 @@ class NleEnv(TextEnv):
         if depth > 0:  # the bottom line reads all zeros once the game is over
             stats.depth = depth
             stats.experience_level = level
-        if self.family == "minihack":
+        if self.family == "minihack" and self._success != bool(stats.achievements):
             stats.achievements = ["success"] if self._success else []
 
     def _close_game(self) -> None:
@@ -367,11 +369,16 @@ class NleEnv(TextEnv):
             done = bool(terminated or truncated)
             obs = env.last_observation
             tty = obs[self._i_tty].tobytes()
-        current = obs[self._i_message].tobytes().split(b"\0", 1)[0].decode("latin-1").strip()
-        internal = obs[self._i_internal]
-        prompt = current if current and (internal[1] or internal[2]) else None
+        raw_message = obs[self._i_message].tobytes()
+        if raw_message != self._raw_message:  # messages repeat (or stay empty) between steps
+            self._raw_message = raw_message
+            self._message = raw_message.split(b"\0", 1)[0].decode("latin-1").strip()
+        current = self._message
+        _, yn, getlin = obs[self._i_internal][:3].tolist()
+        prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
-        if b"(" in tty and not done:
+        # Only run the menu pattern when a menu marker can be on screen at all.
+        if not done and (b"(end)" in tty or b" of " in tty):
             menu = _MENU.search(tty)
             if menu:
                 screen = list(_window_text(tty, menu.start()))
@@ -379,7 +386,7 @@ class NleEnv(TextEnv):
         if current and current != prompt and current not in parts:
             parts.append(current)
         self._waiting = prompt is not None
-        self._typing = bool(internal[2])
+        self._typing = bool(getlin)
         blstats = obs[self._i_blstats].tolist()
         if done and not blstats[self._bl_depth]:
             # Over: NLE has cleared the map and bottom line, so keep the last view's facts.
@@ -416,9 +423,6 @@ def _window_text(tty: bytes, at: int) -> list[str]:
     if row == 0:
         line = tty[:col].decode("latin-1").strip()
         return [line] if line else []
-    lines = []
-    for r in range(row):
-        text = tty[r * 80 + col : (r + 1) * 80].decode("latin-1").rstrip()
-        if text.strip():
-            lines.append(text.strip())
-    return lines
+    text = tty[: row * 80].decode("latin-1")
+    lines = [text[o : o + 80 - col].strip() for o in range(col, row * 80, 80)]
+    return [line for line in lines if line]

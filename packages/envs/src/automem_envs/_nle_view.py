@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -82,15 +83,14 @@ class NleView:
                             nethack.NLE_BL_CONDITION]  # fmt: skip
         self._stat_getter = operator.itemgetter(*self._stat_index)
         self._word_getter = operator.itemgetter(*self._word_index)
-        self._near_key = b""
+        self._near_key: tuple[bytes, int, int] = (b"", 0, 0)
         self._near: list[str] = []
-        self._rows: dict[bytes, tuple[str, int, int]] = {}
-        self._map_key = b""
+        self._map_key: tuple[bytes, int, int] = (b"", 0, 0)
         self._map: tuple[str, list[str]] = ("", [])
         self._condition_bits = [
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
-        self._inv_key = b""
+        self._inv_key: tuple[bytes, bytes] = (b"", b"")
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
         self._status_key: tuple[list[int], list[int]] | None = None
@@ -111,7 +111,7 @@ class NleView:
 
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
-        key = letters.tobytes() + strs.tobytes()
+        key = (letters.tobytes(), strs.tobytes())
         if key == self._inv_key:  # the inventory rarely changes: reuse the decoded text
             return self._inv
         lines: list[str] = []
@@ -130,7 +130,7 @@ class NleView:
 
     def nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         """What is on the map in words, monsters first, then by distance; one entry per kind."""
-        key = glyphs.tobytes() + bytes((px & 255, py & 255))
+        key = (glyphs.tobytes(), px, py)
         if key == self._near_key:  # nothing on the map moved (a menu, a wall bump, a search)
             return self._near
         self._near_key, self._near = key, self._nearby(glyphs, px, py)
@@ -139,7 +139,7 @@ class NleView:
     def _nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         # One vectorised lookup marks the cells worth naming; bytes.find then walks the few
         # marks at C speed (numpy calls cost more than the work on a 21x79 map).
-        marks = self._listed[glyphs].tobytes()
+        marks = self._listed.take(glyphs).tobytes()
         width = glyphs.shape[1]
         words, rank = self._words, self._rank
         item = glyphs.item
@@ -172,7 +172,8 @@ class NleView:
     def map_rows(self, chars: np.ndarray, px: int, py: int) -> tuple[str, list[str]]:
         """A header naming the map's coordinates, and the map rows as text."""
         raw = chars.tobytes()
-        key = raw + bytes((px & 255, py & 255))
+        # The whole-map view does not depend on where you stand; a radius view does.
+        key = (raw, px, py) if self.map_radius is not None else (raw, 0, 0)
         if key != self._map_key:
             self._map_key, self._map = key, self._map_rows(raw, chars.shape, px, py)
         return self._map
@@ -185,31 +186,23 @@ class NleView:
             r = self.map_radius
             y0, x0 = max(0, py - r), max(0, px - r)
             y1, x1 = min(height, py + r + 1), min(width, px + r + 1)
-            rows = [self._row(raw[y * width : (y + 1) * width]) for y in range(y0, y1)]
         else:
-            # Bytes methods find the used rows faster than numpy on a 21x79 map.
+            # Bytes methods find the used rows and columns faster than numpy on a 21x79 map.
             end = len(raw.rstrip(b" "))
             if not end:
                 return "Map: nothing seen yet.", []
             start = len(raw) - len(raw.lstrip(b" "))
             y0, y1 = start // width, (end - 1) // width + 1
-            rows = [self._row(raw[y * width : (y + 1) * width]) for y in range(y0, y1)]
-            x0 = min([row[1] for row in rows])
-            x1 = max([row[2] for row in rows])
-        text = [row[0][x0:x1].rstrip() for row in rows]
+            rows = [raw[o : o + width] for o in range(y0 * width, y1 * width, width)]
+            spaces = repeat(b" ", len(rows))
+            x1 = max(map(len, map(bytes.rstrip, rows, spaces)))
+            x0 = width - max(map(len, map(bytes.lstrip, rows, repeat(b" ", len(rows)))))
+        # One decode, then str slices: str.rstrip (not bytes.rstrip) decides what is blank.
+        text = raw.decode("latin-1")
+        n = x1 - x0
+        grid = [text[o : o + n].rstrip() for o in range(y0 * width + x0, y1 * width, width)]
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
-        return header, text
-
-    def _row(self, row: bytes) -> tuple[str, int, int]:
-        """A map row as text with its first and past-last used columns (cached: rows recur)."""
-        found = self._rows.get(row)
-        if found is None:
-            if len(self._rows) > 2048:
-                self._rows.clear()
-            stripped = row.rstrip(b" ")
-            left = len(row) - len(row.lstrip(b" ")) if stripped else len(row)
-            found = self._rows[row] = (row.decode("latin-1"), left, len(stripped))
-        return found
+        return header, grid
 
     @staticmethod
     def _status_text(status: dict[str, Any]) -> str:
