@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import random
 import re
@@ -177,6 +176,7 @@ class NleEnv(TextEnv):
             env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps
         )
         self.family = "nethack" if env_id == "nethack" else "minihack"
+        self._minihack = self.family == "minihack"
         if map_radius is not None and (not isinstance(map_radius, int) or map_radius < 0):
             raise EnvError(f"map_radius must be None or an int >= 0, got {map_radius!r}")
         if self.family == "nethack":
@@ -233,6 +233,7 @@ class NleEnv(TextEnv):
         self._success = False
         self._blstats: list[int] = []
         self._raw_message = b""
+        self._menu_tty, self._menu_at, self._menu = b"", -1, []
         self._message = ""
         from nle import nethack
 
@@ -298,20 +299,20 @@ class NleEnv(TextEnv):
         return observation, self._blstats[self._bl_time]
 
     def _step_game(self, action: str) -> GameStep:
-        if action.startswith(_TYPE):
-            keys = [ord(c) for c in action[len(_TYPE) :]] + [_MORE]
-        else:
-            key = self._name_key.get(action)
-            keys = [key if key is not None else ord(action)]  # else: a raw key for a prompt
-        reward, terminated, truncated, info = 0.0, False, False, {}
-        for key in keys:
+        key = self._name_key.get(action)  # no name starts with "type ", so this test comes first
+        if key is not None or not action.startswith(_TYPE):
+            if key is None:
+                key = ord(action)  # a raw key for a prompt
             _, gained, terminated, truncated, info = self._env.step(self._index[key])
-            reward += float(gained)
-            if terminated or truncated:
-                break
-        observation, reward, done, info = self._settle(
-            float(reward), bool(terminated or truncated), info
-        )
+            reward = 0.0 + float(gained)  # 0.0 + : as the multi-key sum (no -0.0)
+        else:
+            reward, terminated, truncated, info = 0.0, False, False, {}
+            for key in [ord(c) for c in action[len(_TYPE) :]] + [_MORE]:
+                _, gained, terminated, truncated, info = self._env.step(self._index[key])
+                reward += float(gained)
+                if terminated or truncated:
+                    break
+        observation, reward, done, info = self._settle(reward, bool(terminated or truncated), info)
         if reward >= 1.0:
             self._success = True
         end_status = info.get("end_status")
@@ -324,17 +325,18 @@ class NleEnv(TextEnv):
         )
 
     def _progression(self) -> float:
-        if self.family == "minihack":
+        if self._minihack:
             return 1.0 if self._success else 0.0
-        depth, level = self._depth_level()
-        return nethack_progression(depth, level)
+        b = self._blstats
+        return nethack_progression(b[self._bl_depth], b[self._bl_xp])
 
     def _update_stats(self, stats: EpisodeStats) -> None:
-        depth, level = self._depth_level()
+        b = self._blstats
+        depth = b[self._bl_depth]
         if depth > 0:  # the bottom line reads all zeros once the game is over
             stats.depth = depth
-            stats.experience_level = level
-        if self.family == "minihack" and self._success != bool(stats.achievements):
+            stats.experience_level = b[self._bl_xp]
+        if self._minihack and self._success != bool(stats.achievements):
             stats.achievements = ["success"] if self._success else []
 
     def _close_game(self) -> None:
@@ -347,10 +349,6 @@ class NleEnv(TextEnv):
             return _seeded_python_random(self.seed)
         return contextlib.nullcontext()
 
-    def _depth_level(self) -> tuple[int, int]:
-        b = self._blstats
-        return b[self._bl_depth], b[self._bl_xp]
-
     def _settle(
         self, reward: float, done: bool, info: dict[str, Any]
     ) -> tuple[Observation, float, bool, dict[str, Any]]:
@@ -359,16 +357,17 @@ class NleEnv(TextEnv):
         parts: list[str] = []
         obs = env.last_observation
         tty = obs[self._i_tty].tobytes()
-        for _ in range(_MAX_MORE):
-            at = tty.find(b"--More--")
-            if at < 0 or done:
-                break
+        at = tty.find(b"--More--")
+        continued = 0
+        while at >= 0 and not done and continued < _MAX_MORE:
             parts.extend(_window_text(tty, at))
             _, extra, terminated, truncated, info = env.step(self._index[_MORE])
             reward += float(extra)
             done = bool(terminated or truncated)
             obs = env.last_observation
             tty = obs[self._i_tty].tobytes()
+            at = tty.find(b"--More--")
+            continued += 1
         raw_message = obs[self._i_message].tobytes()
         if raw_message != self._raw_message:  # messages repeat (or stay empty) between steps
             self._raw_message = raw_message
@@ -377,11 +376,14 @@ class NleEnv(TextEnv):
         _, yn, getlin = obs[self._i_internal][:3].tolist()
         prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
-        # Only run the menu pattern when a menu marker can be on screen at all.
-        if not done and (b"(end)" in tty or b" of " in tty):
+        if b"(" in tty and not done:  # memchr first: the pattern search costs more
             menu = _MENU.search(tty)
             if menu:
-                screen = list(_window_text(tty, menu.start()))
+                at = menu.start()
+                if at != self._menu_at or tty != self._menu_tty:  # a menu stays up for steps
+                    self._menu_tty, self._menu_at = tty, at
+                    self._menu = _window_text(tty, at)
+                screen = self._menu
                 prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
         if current and current != prompt and current not in parts:
             parts.append(current)
@@ -413,12 +415,8 @@ class NleEnv(TextEnv):
         return msgspec.structs.replace(last, text="\n".join(lines), message=message, prompt=None)
 
 
-@functools.lru_cache(maxsize=8)
 def _window_text(tty: bytes, at: int) -> list[str]:
-    """The text of the message line or window that ends at byte offset `at` of the terminal.
-
-    Cached: an open menu stays on screen, unchanged, across several steps.
-    """
+    """The text of the message line or window that ends at byte offset `at` of the terminal."""
     row, col = divmod(at, 80)
     if row == 0:
         line = tty[:col].decode("latin-1").strip()

@@ -93,9 +93,14 @@ class NleView:
         self._inv_key: tuple[bytes, bytes] = (b"", b"")
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
-        self._status_key: tuple[list[int], list[int]] | None = None
+        self._status_b: list[int] = []
+        self._status_c: list[int] = []
         self._status: dict[str, Any] = {}
+        self._position = (0, 0)
         self._status_line = ""
+        self._near_line = ""
+        self._text_key: tuple[Any, ...] = ()
+        self._text = ""
 
     def status(self, b: list[int]) -> dict[str, Any]:
         """The bottom-line stats (`blstats` as a list) by name."""
@@ -134,7 +139,11 @@ class NleView:
         if key == self._near_key:  # nothing on the map moved (a menu, a wall bump, a search)
             return self._near
         self._near_key, self._near = key, self._nearby(glyphs, px, py)
-        return self._near
+        seen = self._near
+        self._near_line = (
+            ("Nearby: " + "; ".join(seen) + ".") if seen else "Nearby: nothing of note."
+        )
+        return seen
 
     def _nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         # One vectorised lookup marks the cells worth naming; bytes.find then walks the few
@@ -216,26 +225,8 @@ class NleView:
             status["gold"], "".join(", " + e for e in extra), status["x"], status["y"],
         )  # fmt: skip
 
-    def observe(
-        self,
-        obs: tuple[np.ndarray, ...],
-        blstats: list[int],
-        *,
-        message: str,
-        prompt: str | None,
-        screen: list[str],
-        typing: bool = False,
-    ) -> Observation:
-        """The observation for the raw tuple `obs` (arrays are read, never kept)."""
-        cursor = obs[self._i_cursor].tolist()
-        key = (blstats, cursor)
-        if key != self._status_key:  # unchanged in menus, prompts and wall bumps
-            status = self.status(blstats)
-            status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
-            self._status_key, self._status = key, status
-            self._status_line = self._status_text(status)
-        status = self._status
-        px, py = status["x"], status["y"]
+    def _compose(self, parts: tuple[Any, ...]) -> str:
+        message, prompt, typing, screen, status_line, near_line, inv_text, shown = parts
         lines = []
         if message:
             lines.append(f"Message: {message}")
@@ -249,23 +240,49 @@ class NleView:
         if screen:
             lines.append("Screen:")
             lines.extend(screen)
-        lines.append(self._status_line)
-        seen = self.nearby(obs[self._i_glyphs], px, py)
-        lines.append(("Nearby: " + "; ".join(seen) + ".") if seen else "Nearby: nothing of note.")
-        _, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
+        lines.append(status_line)
+        lines.append(near_line)
         if self.show_inventory:
-            lines.append(self._inv_text)
-        chars = obs[self._i_chars]
-        header, grid = self.map_rows(chars, px, py)
+            lines.append(inv_text)
         if self.show_map:
-            lines.append(header)
-            lines.extend(grid)
+            lines.append(shown[0])
+            lines.extend(shown[1])
+        return "\n".join(lines)
+
+    def observe(
+        self,
+        obs: tuple[np.ndarray, ...],
+        blstats: list[int],
+        *,
+        message: str,
+        prompt: str | None,
+        screen: list[str],
+        typing: bool = False,
+    ) -> Observation:
+        """The observation for the raw tuple `obs` (arrays are read, never kept)."""
+        cursor = obs[self._i_cursor].tolist()
+        if blstats != self._status_b or cursor != self._status_c:  # same in menus and prompts
+            status = self.status(blstats)
+            status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
+            self._status_b, self._status_c, self._status = blstats, cursor, status
+            self._position = (status["x"], status["y"])
+            self._status_line = self._status_text(status)
+        px, py = position = self._position
+        self.nearby(obs[self._i_glyphs], px, py)
+        _, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
+        shown = self.map_rows(obs[self._i_chars], px, py)
+        # Every part is a cached object while nothing changed, so this compare is cheap and
+        # a step in a menu or against a wall reuses the last text.
+        key = (message, prompt, typing, screen, self._status_line, self._near_line,
+               self._inv_text, shown)  # fmt: skip
+        if key != self._text_key:
+            self._text_key, self._text = key, self._compose(key)
         return Observation(
-            text="\n".join(lines),
+            text=self._text,
             message=message,
-            position=(px, py),
-            status=status,
+            position=position,
+            status=self._status,
             inventory=dict(counts),
-            grid=grid,
+            grid=shown[1],
             prompt=prompt,
         )
