@@ -373,7 +373,8 @@ class NleEnv(TextEnv):
             self._raw_message = raw_message
             self._message = raw_message.split(b"\0", 1)[0].decode("latin-1").strip()
         current = self._message
-        _, yn, getlin = obs[self._i_internal][:3].tolist()
+        internal = obs[self._i_internal].tolist()
+        yn, getlin = internal[1], internal[2]
         prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
         if b"(" in tty and not done:  # memchr first: the pattern search costs more

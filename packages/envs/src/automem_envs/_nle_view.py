@@ -83,14 +83,17 @@ class NleView:
                             nethack.NLE_BL_CONDITION]  # fmt: skip
         self._stat_getter = operator.itemgetter(*self._stat_index)
         self._word_getter = operator.itemgetter(*self._word_index)
-        self._near_key: tuple[bytes, int, int] = (b"", 0, 0)
+        self._near_raw = b""
+        self._near_at = (-1, -1)
         self._near: list[str] = []
-        self._map_key: tuple[bytes, int, int] = (b"", 0, 0)
+        self._map_raw = b""
+        self._map_at = (-1, -1)
         self._map: tuple[str, list[str]] = ("", [])
         self._condition_bits = [
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
-        self._inv_key: tuple[bytes, bytes] = (b"", b"")
+        self._inv_letters = b""
+        self._inv_strs = b""
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
         self._status_b: list[int] = []
@@ -116,12 +119,15 @@ class NleView:
 
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
-        key = (letters.tobytes(), strs.tobytes())
-        if key == self._inv_key:  # the inventory rarely changes: reuse the decoded text
-            return self._inv
+        letters_raw, strs_raw = letters.tobytes(), strs.tobytes()
+        if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
+            self._read_inventory(letters_raw, strs_raw, strs)
+        return self._inv
+
+    def _read_inventory(self, letters_raw: bytes, strs_raw: bytes, strs: np.ndarray) -> None:
         lines: list[str] = []
         counts: dict[str, int] = {}
-        for letter, row in zip(letters.tolist(), strs, strict=False):
+        for letter, row in zip(letters_raw, strs, strict=False):
             if letter == 0:
                 break
             text = row.tobytes().split(b"\0", 1)[0].decode("latin-1")
@@ -129,21 +135,22 @@ class NleView:
             lines.append(line)
             found = _COUNT.match(text)
             counts[line] = int(found.group(1)) if found else 1
-        self._inv_key, self._inv = key, (lines, counts)
+        self._inv_letters, self._inv_strs, self._inv = letters_raw, strs_raw, (lines, counts)
         self._inv_text = "\n".join(["Inventory:", *lines]) if lines else "Inventory: empty."
-        return self._inv
 
     def nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         """What is on the map in words, monsters first, then by distance; one entry per kind."""
-        key = (glyphs.tobytes(), px, py)
-        if key == self._near_key:  # nothing on the map moved (a menu, a wall bump, a search)
-            return self._near
-        self._near_key, self._near = key, self._nearby(glyphs, px, py)
-        seen = self._near
+        raw = glyphs.tobytes()
+        if raw != self._near_raw or (px, py) != self._near_at:
+            self._read_nearby(glyphs, raw, (px, py))
+        return self._near
+
+    def _read_nearby(self, glyphs: np.ndarray, raw: bytes, at: tuple[int, int]) -> None:
+        seen = self._nearby(glyphs, *at)
+        self._near_raw, self._near_at, self._near = raw, at, seen
         self._near_line = (
             ("Nearby: " + "; ".join(seen) + ".") if seen else "Nearby: nothing of note."
         )
-        return seen
 
     def _nearby(self, glyphs: np.ndarray, px: int, py: int) -> list[str]:
         # One vectorised lookup marks the cells worth naming; bytes.find then walks the few
@@ -182,9 +189,9 @@ class NleView:
         """A header naming the map's coordinates, and the map rows as text."""
         raw = chars.tobytes()
         # The whole-map view does not depend on where you stand; a radius view does.
-        key = (raw, px, py) if self.map_radius is not None else (raw, 0, 0)
-        if key != self._map_key:
-            self._map_key, self._map = key, self._map_rows(raw, chars.shape, px, py)
+        if raw != self._map_raw or (self.map_radius is not None and (px, py) != self._map_at):
+            self._map_raw, self._map_at = raw, (px, py)
+            self._map = self._map_rows(raw, chars.shape, px, py)
         return self._map
 
     def _map_rows(
@@ -267,10 +274,24 @@ class NleView:
             self._status_b, self._status_c, self._status = blstats, cursor, status
             self._position = (status["x"], status["y"])
             self._status_line = self._status_text(status)
-        px, py = position = self._position
-        self.nearby(obs[self._i_glyphs], px, py)
-        _, counts = self.inventory(obs[self._i_inv_strs], obs[self._i_inv_letters])
-        shown = self.map_rows(obs[self._i_chars], px, py)
+        position = self._position
+        # The three change checks inline (a method call costs as much as the check): each
+        # part is rebuilt only when its arrays' bytes (or, where it matters, you) moved.
+        glyphs = obs[self._i_glyphs]
+        raw = glyphs.tobytes()
+        if raw != self._near_raw or position != self._near_at:
+            self._read_nearby(glyphs, raw, position)
+        strs = obs[self._i_inv_strs]
+        letters_raw, strs_raw = obs[self._i_inv_letters].tobytes(), strs.tobytes()
+        if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
+            self._read_inventory(letters_raw, strs_raw, strs)
+        counts = self._inv[1]
+        chars = obs[self._i_chars]
+        raw = chars.tobytes()
+        if raw != self._map_raw or (self.map_radius is not None and position != self._map_at):
+            self._map_raw, self._map_at = raw, position
+            self._map = self._map_rows(raw, chars.shape, *position)
+        shown = self._map
         # Every part is a cached object while nothing changed, so this compare is cheap and
         # a step in a menu or against a wall reuses the last text.
         key = (message, prompt, typing, screen, self._status_line, self._near_line,
