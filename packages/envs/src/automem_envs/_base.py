@@ -117,14 +117,8 @@ class TextEnv(abc.ABC):
         """Run `action` (text) and return the outcome; invalid text runs the default action."""
         if not isinstance(action, str):
             raise EnvError(f"action must be a str, got {type(action).__name__}: {action!r}")
-        if self._state == "new":
-            raise EnvError("call reset() before step()")
-        if self._state == "closed":
-            raise EnvError("this env is closed; make a new one")
-        if self._state == "ended":
-            raise EpisodeOver(
-                f"the episode ended ({self.stats.end_reason}); call reset() to play again"
-            )
+        if self._state != "running":
+            self._not_running()
         resolved = self.vocabulary.match(action) or self._resolve_extra(action)
         valid = resolved is not None
         executed = resolved if resolved is not None else self.default_action
@@ -138,7 +132,9 @@ class TextEnv(abc.ABC):
         if not valid:
             stats.invalid_actions += 1
         self._update_stats(stats)
-        stats.progression = max(stats.progression, self._progression())
+        progression = self._progression()
+        if progression > stats.progression:
+            stats.progression = progression
         truncated = False
         if outcome.terminated:
             stats.end_reason = "done"
@@ -188,6 +184,15 @@ class TextEnv(abc.ABC):
         return f"<{type(self).__name__} {self.env_id!r} seed={self.seed} steps={self.stats.steps}>"
 
     # --- internals ---------------------------------------------------------------------------
+    def _not_running(self) -> None:
+        if self._state == "new":
+            raise EnvError("call reset() before step()")
+        if self._state == "closed":
+            raise EnvError("this env is closed; make a new one")
+        raise EpisodeOver(
+            f"the episode ended ({self.stats.end_reason}); call reset() to play again"
+        )
+
     def _no_progress(self, clock: int | None) -> bool:
         # BALROG's (NLE's) rule: the game's turn counter did not move for N agent steps.
         if self.no_progress_steps is None or clock is None:

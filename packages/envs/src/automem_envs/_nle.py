@@ -377,7 +377,7 @@ class NleEnv(TextEnv):
         yn, getlin = internal[1], internal[2]
         prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
-        if b"(" in tty and not done:  # memchr first: the pattern search costs more
+        if not done:
             menu = _MENU.search(tty)
             if menu:
                 at = menu.start()
@@ -398,7 +398,7 @@ class NleEnv(TextEnv):
         observation = self._view.observe(
             obs,
             blstats,
-            message=" ".join(parts),
+            message=" ".join(parts) if parts else "",
             prompt=prompt,
             screen=screen,
             typing=self._typing,
