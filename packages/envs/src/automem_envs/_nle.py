@@ -233,6 +233,7 @@ class NleEnv(TextEnv):
         self._success = False
         self._blstats: list[int] = []
         self._raw_message = b""
+        self._progress_facts, self._progress = (-1, -1), 0.0
         self._menu_tty, self._menu_at, self._menu = b"", -1, []
         self._message = ""
         from nle import nethack
@@ -328,7 +329,11 @@ class NleEnv(TextEnv):
         if self._minihack:
             return 1.0 if self._success else 0.0
         b = self._blstats
-        return nethack_progression(b[self._bl_depth], b[self._bl_xp])
+        facts = (b[self._bl_depth], b[self._bl_xp])
+        if facts != self._progress_facts:  # they change a few times a game, not per step
+            self._progress_facts = facts
+            self._progress = nethack_progression(*facts)
+        return self._progress
 
     def _update_stats(self, stats: EpisodeStats) -> None:
         b = self._blstats

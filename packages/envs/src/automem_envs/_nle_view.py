@@ -93,7 +93,7 @@ class NleView:
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
         self._inv_letters = b""
-        self._inv_strs = b""
+        self._inv_strs = b"-"  # never equal to a real one: the first observation reads it
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
         self._status_b: list[int] = []
@@ -119,7 +119,9 @@ class NleView:
 
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
-        letters_raw, strs_raw = letters.tobytes(), strs.tobytes()
+        letters_raw = letters.tobytes()
+        used = letters_raw.find(0)
+        strs_raw = strs[:used].tobytes() if used >= 0 else strs.tobytes()
         if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
             self._read_inventory(letters_raw, strs_raw, strs)
         return self._inv
@@ -281,8 +283,10 @@ class NleView:
         raw = glyphs.tobytes()
         if raw != self._near_raw or position != self._near_at:
             self._read_nearby(glyphs, raw, position)
+        letters_raw = obs[self._i_inv_letters].tobytes()
+        used = letters_raw.find(0)  # the lines read stop at the first empty letter
         strs = obs[self._i_inv_strs]
-        letters_raw, strs_raw = obs[self._i_inv_letters].tobytes(), strs.tobytes()
+        strs_raw = strs[:used].tobytes() if used >= 0 else strs.tobytes()
         if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
             self._read_inventory(letters_raw, strs_raw, strs)
         counts = self._inv[1]
