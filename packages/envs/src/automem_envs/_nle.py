@@ -234,7 +234,7 @@ class NleEnv(TextEnv):
         self._blstats: list[int] = []
         self._raw_message = b""
         self._progress_facts, self._progress = (-1, -1), 0.0
-        self._menu_tty, self._menu_at, self._menu = b"", -1, []
+        self._tty, self._more, self._menu_at, self._menu = b"", -1, -1, []
         self._message = ""
         from nle import nethack
 
@@ -362,16 +362,18 @@ class NleEnv(TextEnv):
         parts: list[str] = []
         obs = env.last_observation
         tty = obs[self._i_tty].tobytes()
-        at = tty.find(b"--More--")
+        if tty != self._tty:
+            self._read_screen(tty)
         continued = 0
-        while at >= 0 and not done and continued < _MAX_MORE:
-            parts.extend(_window_text(tty, at))
+        while self._more >= 0 and not done and continued < _MAX_MORE:
+            parts.extend(_window_text(tty, self._more))
             _, extra, terminated, truncated, info = env.step(self._index[_MORE])
             reward += float(extra)
             done = bool(terminated or truncated)
             obs = env.last_observation
             tty = obs[self._i_tty].tobytes()
-            at = tty.find(b"--More--")
+            if tty != self._tty:
+                self._read_screen(tty)
             continued += 1
         raw_message = obs[self._i_message].tobytes()
         if raw_message != self._raw_message:  # messages repeat (or stay empty) between steps
@@ -382,15 +384,9 @@ class NleEnv(TextEnv):
         yn, getlin = internal[1], internal[2]
         prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
-        if not done:
-            menu = _MENU.search(tty)
-            if menu:
-                at = menu.start()
-                if at != self._menu_at or tty != self._menu_tty:  # a menu stays up for steps
-                    self._menu_tty, self._menu_at = tty, at
-                    self._menu = _window_text(tty, at)
-                screen = self._menu
-                prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
+        if not done and self._menu_at >= 0:
+            screen = self._menu
+            prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
         if current and current != prompt and current not in parts:
             parts.append(current)
         self._waiting = prompt is not None
@@ -409,6 +405,18 @@ class NleEnv(TextEnv):
             typing=self._typing,
         )
         return observation, reward, done, info
+
+    def _read_screen(self, tty: bytes) -> None:
+        """Find --More-- and an open menu on a terminal screen unlike the last one read.
+
+        Screens repeat (a menu or a prompt stays up while keys are tried), so the searches and
+        the menu text are kept with the screen they came from.
+        """
+        self._tty = tty
+        self._more = tty.find(b"--More--")
+        menu = _MENU.search(tty)
+        self._menu_at = menu.start() if menu else -1
+        self._menu = _window_text(tty, self._menu_at) if menu else []
 
     def _game_over(self, parts: list[str], info: dict[str, Any]) -> Observation:
         last = self._observation
