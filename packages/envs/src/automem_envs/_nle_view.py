@@ -97,7 +97,7 @@ class NleView:
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
         self._inv_letters = b""
-        self._inv_strs = b"-"  # never equal to a real one: the first observation reads it
+        self._inv_strs = b""  # the used rows of the last inventory read (b"" letters: none yet)
         self._inv: tuple[list[str], dict[str, int]] = ([], {})
         self._inv_text = "Inventory: empty."
         self._status_b: list[int] = []
@@ -124,13 +124,14 @@ class NleView:
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
         letters_raw = letters.tobytes()
-        used = letters_raw.find(0)
-        strs_raw = strs[:used].tobytes() if used >= 0 else strs.tobytes()
-        if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
-            self._read_inventory(letters_raw, strs_raw, strs)
+        if letters_raw != self._inv_letters or not strs.tobytes().startswith(self._inv_strs):
+            self._read_inventory(letters_raw, strs)
         return self._inv
 
-    def _read_inventory(self, letters_raw: bytes, strs_raw: bytes, strs: np.ndarray) -> None:
+    def _read_inventory(self, letters_raw: bytes, strs: np.ndarray) -> None:
+        # The lines read stop at the first empty letter; only those rows are kept to compare.
+        used = letters_raw.find(0)
+        strs_raw = strs.tobytes()[: used * strs.shape[1]] if used >= 0 else strs.tobytes()
         lines: list[str] = []
         counts: dict[str, int] = {}
         for letter, row in zip(letters_raw, strs, strict=False):
@@ -284,11 +285,10 @@ class NleView:
         if raw != self._near_raw or position != self._near_at:
             self._read_nearby(glyphs, raw, position)
         letters_raw = obs[self._i_inv_letters].tobytes()
-        used = letters_raw.find(0)  # the lines read stop at the first empty letter
         strs = obs[self._i_inv_strs]
-        strs_raw = strs[:used].tobytes() if used >= 0 else strs.tobytes()
-        if letters_raw != self._inv_letters or strs_raw != self._inv_strs:
-            self._read_inventory(letters_raw, strs_raw, strs)
+        # Same letters, same number of lines read: compare just those lines (no slice copy).
+        if letters_raw != self._inv_letters or not strs.tobytes().startswith(self._inv_strs):
+            self._read_inventory(letters_raw, strs)
         counts = self._inv[1]
         chars = obs[self._i_chars]
         raw = chars.tobytes()
