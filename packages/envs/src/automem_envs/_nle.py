@@ -436,5 +436,5 @@ def _window_text(tty: bytes, at: int) -> list[str]:
         line = tty[:col].decode("latin-1").strip()
         return [line] if line else []
     text = tty[: row * 80].decode("latin-1")
-    lines = [text[o : o + 80 - col].strip() for o in range(col, row * 80, 80)]
-    return [line for line in lines if line]
+    width = 80 - col
+    return [line for o in range(col, row * 80, 80) if (line := text[o : o + width].strip())]
