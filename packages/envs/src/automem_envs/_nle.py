@@ -234,7 +234,9 @@ class NleEnv(TextEnv):
         self._blstats: list[int] = []
         self._raw_message = b""
         self._progress_facts, self._progress = (-1, -1), 0.0
-        self._tty, self._more, self._menu_at, self._menu = b"", -1, -1, []
+        self._tty, self._more = b"", -1
+        self._menu_at: int | None = -1
+        self._menu: list[str] = []
         self._message = ""
         from nle import nethack
 
@@ -384,6 +386,8 @@ class NleEnv(TextEnv):
         yn, getlin = internal[1], internal[2]
         prompt = current if current and (yn or getlin) else None
         screen: list[str] = []
+        if not done and self._menu_at is None:
+            self._read_menu(tty)
         if not done and self._menu_at >= 0:
             screen = self._menu
             prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
@@ -407,13 +411,16 @@ class NleEnv(TextEnv):
         return observation, reward, done, info
 
     def _read_screen(self, tty: bytes) -> None:
-        """Find --More-- and an open menu on a terminal screen unlike the last one read.
+        """Find --More-- (and later, on demand, a menu) on a screen unlike the last one read.
 
         Screens repeat (a menu or a prompt stays up while keys are tried), so the searches and
         the menu text are kept with the screen they came from.
         """
         self._tty = tty
         self._more = tty.find(b"--More--")
+        self._menu_at = None  # looked for only on the screen a step ends with
+
+    def _read_menu(self, tty: bytes) -> None:
         menu = _MENU.search(tty)
         self._menu_at = menu.start() if menu else -1
         self._menu = _window_text(tty, self._menu_at) if menu else []

@@ -76,6 +76,9 @@ class NleView:
         self._i_inv_strs = index["inv_strs"]
         self._i_inv_letters = index["inv_letters"]
         self._i_cursor = index["tty_cursor"]
+        self._arrays = operator.itemgetter(
+            self._i_cursor, self._i_glyphs, self._i_inv_letters, self._i_inv_strs, self._i_chars
+        )
         self.show_map = show_map
         self.map_radius = map_radius
         self.show_inventory = show_inventory
@@ -270,7 +273,8 @@ class NleView:
         typing: bool = False,
     ) -> Observation:
         """The observation for the raw tuple `obs` (arrays are read, never kept)."""
-        cursor = obs[self._i_cursor].tolist()
+        cursor_a, glyphs, letters, strs, chars = self._arrays(obs)
+        cursor = cursor_a.tolist()
         if blstats != self._status_b or cursor != self._status_c:  # same in menus and prompts
             status = self.status(blstats)
             status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
@@ -280,17 +284,14 @@ class NleView:
         position = self._position
         # The three change checks inline (a method call costs as much as the check): each
         # part is rebuilt only when its arrays' bytes (or, where it matters, you) moved.
-        glyphs = obs[self._i_glyphs]
         raw = glyphs.tobytes()
         if raw != self._near_raw or position != self._near_at:
             self._read_nearby(glyphs, raw, position)
-        letters_raw = obs[self._i_inv_letters].tobytes()
-        strs = obs[self._i_inv_strs]
+        letters_raw = letters.tobytes()
         # Same letters, same number of lines read: compare just those lines (no slice copy).
         if letters_raw != self._inv_letters or not strs.tobytes().startswith(self._inv_strs):
             self._read_inventory(letters_raw, strs)
         counts = self._inv[1]
-        chars = obs[self._i_chars]
         raw = chars.tobytes()
         if raw != self._map_raw or (self.map_radius is not None and position != self._map_at):
             self._map_raw, self._map_at = raw, position
@@ -307,7 +308,7 @@ class NleView:
             message=message,
             position=position,
             status=self._status,
-            inventory=dict(counts),
+            inventory=counts.copy(),
             grid=shown[1],
             prompt=prompt,
         )
