@@ -83,6 +83,14 @@ class TextEnv(abc.ABC):
     def _update_stats(self, stats: EpisodeStats) -> None:  # noqa: B027 - optional hook
         """Copy game facts (achievements, depth, level) into the live stats."""
 
+    def _observe_state(self, stats: EpisodeStats) -> float:
+        """Update the live stats from the game and return the current progression.
+
+        One hook for the step's bookkeeping; games may fold both reads into one.
+        """
+        self._update_stats(stats)
+        return self._progression()
+
     def _resolve_extra(self, text: str) -> str | None:
         """Actions valid only in the current state (e.g. an item letter answering a prompt)."""
         return None
@@ -127,20 +135,21 @@ class TextEnv(abc.ABC):
             outcome = self._step_game(executed)
         except Exception as error:  # the game crashed: end the episode, keep what we have
             return self._crash(error, valid=valid, executed=executed)
-        stats.steps += 1
-        stats.total_reward += outcome.reward
+        steps = stats.steps = stats.steps + 1
+        reward = outcome.reward
+        stats.total_reward += reward
         if not valid:
             stats.invalid_actions += 1
-        self._update_stats(stats)
-        progression = self._progression()
+        progression = self._observe_state(stats)
         if progression > stats.progression:
             stats.progression = progression
         truncated = False
-        if outcome.terminated:
+        terminated = outcome.terminated
+        if terminated:
             stats.end_reason = "done"
-        elif stats.steps >= self.max_steps:
+        elif steps >= self.max_steps:
             stats.end_reason, truncated = "max_steps", True
-        elif self._no_progress(outcome.clock):
+        elif self.no_progress_steps is not None and self._no_progress(outcome.clock):
             stats.end_reason, truncated = "no_progress", True
         if stats.end_reason != "running":
             self._state = "ended"
@@ -154,8 +163,8 @@ class TextEnv(abc.ABC):
         self._observation = observation
         return StepResult(
             observation=observation,
-            reward=outcome.reward,
-            done=outcome.terminated,
+            reward=reward,
+            done=terminated,
             truncated=truncated,
             progression=stats.progression,
             valid_action=valid,

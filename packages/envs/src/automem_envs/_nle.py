@@ -232,6 +232,7 @@ class NleEnv(TextEnv):
         self._typing = False  # ... and the question wants a line of text
         self._success = False
         self._blstats: list[int] = []
+        self._bl_raw, self._bl_list = b"", []  # the last bottom line read, as bytes and list
         self._raw_message = b""
         self._progress_facts, self._progress = (-1, -1), 0.0
         self._tty, self._more = b"", -1
@@ -337,6 +338,27 @@ class NleEnv(TextEnv):
             self._progress = nethack_progression(*facts)
         return self._progress
 
+    def _observe_state(self, stats: EpisodeStats) -> float:
+        # _update_stats and _progression in one pass over the bottom line (once per step).
+        b = self._blstats
+        depth = b[self._bl_depth]
+        if depth > 0:  # the bottom line reads all zeros once the game is over
+            stats.depth = depth
+            xp = stats.experience_level = b[self._bl_xp]
+        if self._minihack:
+            success = self._success
+            if success != bool(stats.achievements):
+                stats.achievements = ["success"] if success else []
+            return 1.0 if success else 0.0
+        if depth > 0:
+            facts = (depth, xp)
+        else:
+            facts = (depth, b[self._bl_xp])
+        if facts != self._progress_facts:  # they change a few times a game, not per step
+            self._progress_facts = facts
+            self._progress = nethack_progression(*facts)
+        return self._progress
+
     def _update_stats(self, stats: EpisodeStats) -> None:
         b = self._blstats
         depth = b[self._bl_depth]
@@ -395,7 +417,10 @@ class NleEnv(TextEnv):
             parts.append(current)
         self._waiting = prompt is not None
         self._typing = bool(getlin)
-        blstats = obs[self._i_blstats].tolist()
+        raw_bl = obs[self._i_blstats].tobytes()
+        if raw_bl != self._bl_raw:  # the bottom line stays put in menus and prompts
+            self._bl_raw, self._bl_list = raw_bl, obs[self._i_blstats].tolist()
+        blstats = self._bl_list
         if done and not blstats[self._bl_depth]:
             # Over: NLE has cleared the map and bottom line, so keep the last view's facts.
             return self._game_over(parts, info), reward, done, info
@@ -417,7 +442,9 @@ class NleEnv(TextEnv):
         the menu text are kept with the screen they came from.
         """
         self._tty = tty
-        self._more = tty.find(b"--More--")
+        # A one-byte find runs at memchr speed; the screen rarely holds an "M" at all.
+        m = tty.find(b"M")
+        self._more = tty.find(b"--More--", max(m - 2, 0)) if m >= 0 else -1
         self._menu_at = None  # looked for only on the screen a step ends with
 
     def _read_menu(self, tty: bytes) -> None:

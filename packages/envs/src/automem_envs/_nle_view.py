@@ -30,10 +30,10 @@ _STATUS_LINE = (
     "Status: Dlvl %d, HP %d/%d, Pw %d/%d, AC %d, Xp %d (%d pts), T %d, gold %d%s.\n"
     "You are at x=%d, y=%d."
 )
-_LINE_FIELDS = operator.itemgetter(
+# The status line's numbers, picked from the stat values in _STAT_NAMES order.
+_LINE_VALUES = operator.itemgetter(*(_STAT_NAMES.index(name) for name in (
     "depth", "hp", "max_hp", "pw", "max_pw", "ac", "xp_level", "xp_points", "time", "gold"
-)
-_XY = operator.itemgetter("x", "y")
+)))  # fmt: skip
 _COUNT = re.compile(r"^(\d+) ")
 _MAX_LISTED = 15
 _BLANK = ord(" ")
@@ -114,15 +114,30 @@ class NleView:
 
     def status(self, b: list[int]) -> dict[str, Any]:
         """The bottom-line stats (`blstats` as a list) by name."""
-        status: dict[str, Any] = dict(zip(_STAT_NAMES, self._stat_getter(b)))  # noqa: B905
+        return self._read_status(b)[0]
+
+    def _read_status(self, b: list[int]) -> tuple[dict[str, Any], str]:
+        # The dict and the status line from one read of the values (no lookups by name).
+        values = self._stat_getter(b)
+        status: dict[str, Any] = dict(zip(_STAT_NAMES, values))  # noqa: B905
         hunger, cap, align, condition = self._word_getter(b)
-        status["hunger"] = HUNGER[hunger] if 0 <= hunger < 7 else "?"
-        status["encumbrance"] = ENCUMBRANCE[cap] if 0 <= cap < 6 else "?"
+        hungry = status["hunger"] = HUNGER[hunger] if 0 <= hunger < 7 else "?"
+        burden = status["encumbrance"] = ENCUMBRANCE[cap] if 0 <= cap < 6 else "?"
         status["alignment"] = ALIGNMENT.get(align, "?")
-        status["conditions"] = (
+        conditions = status["conditions"] = (
             [name for bit, name in self._condition_bits if condition & bit] if condition else []
         )
-        return status
+        extra = [hungry] if hungry != "not hungry" else []
+        if burden:
+            extra.append(burden)
+        extra += conditions
+        line = _STATUS_LINE % (
+            *_LINE_VALUES(values),
+            (", " + ", ".join(extra)) if extra else "",
+            values[0],
+            values[1],
+        )
+        return status, line
 
     def inventory(self, strs: np.ndarray, letters: np.ndarray) -> tuple[list[str], dict[str, int]]:
         """Inventory lines ("a - a +1 long sword (weapon in hand)") and item -> count."""
@@ -226,18 +241,6 @@ class NleView:
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
         return header, grid
 
-    @staticmethod
-    def _status_text(status: dict[str, Any]) -> str:
-        extra = [status["hunger"]] if status["hunger"] != "not hungry" else []
-        if status["encumbrance"]:
-            extra.append(status["encumbrance"])
-        extra += status["conditions"]
-        return _STATUS_LINE % (
-            *_LINE_FIELDS(status),
-            (", " + ", ".join(extra)) if extra else "",
-            *_XY(status),
-        )
-
     def _compose(self, parts: tuple[Any, ...]) -> str:
         message, prompt, typing, screen, status_line, near_line, inv_text, shown = parts
         lines = []
@@ -275,12 +278,13 @@ class NleView:
         """The observation for the raw tuple `obs` (arrays are read, never kept)."""
         cursor_a, glyphs, letters, strs, chars = self._arrays(obs)
         cursor = cursor_a.tolist()
-        if blstats != self._status_b or cursor != self._status_c:  # same in menus and prompts
-            status = self.status(blstats)
+        if (
+            blstats is not self._status_b and blstats != self._status_b
+        ) or cursor != self._status_c:  # same in menus and prompts
+            status, self._status_line = self._read_status(blstats)
             status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
             self._status_b, self._status_c, self._status = blstats, cursor, status
             self._position = (status["x"], status["y"])
-            self._status_line = self._status_text(status)
         position = self._position
         # The three change checks inline (a method call costs as much as the check): each
         # part is rebuilt only when its arrays' bytes (or, where it matters, you) moved.
