@@ -278,13 +278,15 @@ class NleView:
         """The observation for the raw tuple `obs` (arrays are read, never kept)."""
         cursor_a, glyphs, letters, strs, chars = self._arrays(obs)
         cursor = cursor_a.tolist()
-        if (
-            blstats is not self._status_b and blstats != self._status_b
-        ) or cursor != self._status_c:  # same in menus and prompts
+        if blstats is not self._status_b and blstats != self._status_b:  # same in menus
             status, self._status_line = self._read_status(blstats)
             status["cursor"] = (cursor[1], cursor[0])  # (column, row) on the 80x24 terminal
             self._status_b, self._status_c, self._status = blstats, cursor, status
             self._position = (status["x"], status["y"])
+        elif cursor != self._status_c:  # the cursor alone moved: the line and the rest stand
+            status = self._status.copy()
+            status["cursor"] = (cursor[1], cursor[0])
+            self._status_c, self._status = cursor, status
         position = self._position
         # The three change checks inline (a method call costs as much as the check): each
         # part is rebuilt only when its arrays' bytes (or, where it matters, you) moved.
