@@ -233,16 +233,23 @@ def test_no_worker_outlives_its_parent(tmp_path: Path, ending: str) -> None:
         "if sys.argv[1] == 'sigkill':\n"  # leave the worker stuck in a hook, then get killed
         "    threading.Thread(target=h.repair_action, args=('hang', [], [])).start()\n"
         "    threading.Event().wait()\n"
+        "sys.stdin.readline()\n"  # exit normally only once the test has seen the worker alive
     )
     parent = subprocess.Popen(
-        [sys.executable, "-c", script, ending], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, ending],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert parent.stdout is not None
+    assert parent.stdin is not None and parent.stdout is not None
     pid = int(parent.stdout.readline())
     assert _alive(pid)
     if ending == "sigkill":
         time.sleep(0.3)
         parent.send_signal(signal.SIGKILL)
+    else:
+        parent.stdin.write("\n")
+        parent.stdin.flush()
     parent.wait(timeout=30)
     deadline = time.monotonic() + 5
     while _alive(pid) and time.monotonic() < deadline:
