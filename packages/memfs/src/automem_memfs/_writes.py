@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 from automem_memfs import _fsio
 from automem_memfs._errors import MemfsError
@@ -224,6 +225,19 @@ class MemoryStore(ReadOps):
             len(tail),
         )
 
+    def _rewrite(
+        self, rel: str, rule: FileRule | None, edit: Callable[[str], str]
+    ) -> tuple[_Entry, int]:
+        """Rewrites an existing file under its lock: `edit` maps the old text to the new one, or
+        raises MemfsError to leave the file untouched. Returns the new entry and its byte size."""
+        with _fsio.Parent(self._fd, rel) as p, p.locked() as got:
+            if got is None:
+                raise self._missing(rel)
+            fd, st, _ = got
+            new_text, data = _encode(edit(self._loaded(rel, fd, st).text or ""))
+            self._check(rel, rule, st.st_size, new_text, len(data))
+            return self._replace(p, rel, new_text, data), len(data)
+
     def _op_str_replace(self, op: StrReplace) -> OpResult:
         if op.old == "":
             raise MemfsError(
@@ -232,12 +246,10 @@ class MemoryStore(ReadOps):
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
         show = self._show(rel)
-        with _fsio.Parent(self._fd, rel) as p, p.locked() as got:
-            if got is None:
-                raise self._missing(rel)
-            fd, st, _ = got
-            e = self._loaded(rel, fd, st)
-            text = e.text or ""
+        line = 0
+
+        def replace_once(text: str) -> str:
+            nonlocal line
             n = text.count(op.old)
             if n == 0:
                 raise MemfsError(
@@ -256,42 +268,39 @@ class MemoryStore(ReadOps):
                     code="ambiguous",
                 )
             line = text.count("\n", 0, text.find(op.old)) + 1
-            new_text, data = _encode(text.replace(op.old, op.new, 1))
-            self._check(rel, rule, st.st_size, new_text, len(data))
-            new = self._replace(p, rel, new_text, data)
+            return text.replace(op.old, op.new, 1)
+
+        new, nbytes = self._rewrite(rel, rule, replace_once)
         return self._ok(
             "str_replace",
             rel,
             f"Replaced text at line {line} of {show} ({self._now(new)}).",
-            len(data),
+            nbytes,
         )
 
     def _op_insert(self, op: Insert) -> OpResult:
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
         show = self._show(rel)
-        with _fsio.Parent(self._fd, rel) as p, p.locked() as got:
-            if got is None:
-                raise self._missing(rel)
-            fd, st, _ = got
-            e = self._loaded(rel, fd, st)
-            lines = split_lines(e.text or "")
+        added = split_lines(op.content) or [""]
+
+        def insert_lines(text: str) -> str:
+            lines = split_lines(text)
             if not 0 <= op.line <= len(lines):
                 raise MemfsError(
                     f"Cannot insert after line {op.line}: {show} has {plural(len(lines))}; use a "
                     f"line from 0 (the top) to {len(lines)} (the end).",
                     code="bad_range",
                 )
-            added = split_lines(op.content) or [""]
-            new_text, data = _encode(join_lines(lines[: op.line] + added + lines[op.line :]))
-            self._check(rel, rule, st.st_size, new_text, len(data))
-            new = self._replace(p, rel, new_text, data)
+            return join_lines(lines[: op.line] + added + lines[op.line :])
+
+        new, nbytes = self._rewrite(rel, rule, insert_lines)
         where = "at the top" if op.line == 0 else f"after line {op.line}"
         return self._ok(
             "insert",
             rel,
             f"Inserted {plural(len(added))} {where} of {show} ({self._now(new)}).",
-            len(data),
+            nbytes,
         )
 
     def _op_delete(self, op: Delete) -> OpResult:
