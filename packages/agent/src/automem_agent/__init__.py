@@ -25,6 +25,7 @@ from automem_agent._chat import (
     ToolResult,
     ToolSpec,
 )
+from automem_agent._files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from automem_agent._history_agent import HistoryAgent, history_agent_factory
 from automem_agent._hooks import HookLimits
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
@@ -110,4 +111,7 @@ __all__ = [
     "summarize",
     "trace",
     "trace_path",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
 ]

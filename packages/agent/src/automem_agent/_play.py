@@ -11,6 +11,7 @@ import msgspec
 from automem_envs._types import EpisodeSpec, Suite
 
 from automem_agent._agent import AgentFactory, RoleModels
+from automem_agent._files import write_bytes_atomic
 from automem_agent._history_agent import history_agent_factory
 from automem_agent._memory_agent import memory_agent_factory
 from automem_agent._scaffold import builtin_scaffold, load_scaffold
@@ -114,7 +115,7 @@ def play(config: PlayConfig) -> tuple[SuiteResult, Path]:
     """Runs the configured episodes; returns the result and the run directory."""
     out = Path(config.out or f"runs/play-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_bytes(msgspec.json.format(msgspec.json.encode(config)))
+    write_bytes_atomic(out / "config.json", msgspec.json.format(msgspec.json.encode(config)))
     factory = build_factory(config, build_models(config))
     from automem_agent._runner import run_suite
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from automem_agent import write_text_atomic
 
-from automem_scaffold._archive import write_text_atomic
 from automem_scaffold._gate import GateRule
 
 DEMO_MODELS = frozenset({"smollm2", "tiny"})

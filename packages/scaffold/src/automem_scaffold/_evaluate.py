@@ -12,12 +12,19 @@ import time
 from pathlib import Path
 
 import msgspec
-from automem_agent import HookLimits, RoleModels, load_scaffold, memory_agent_factory, run_suite
+from automem_agent import (
+    HookLimits,
+    RoleModels,
+    load_scaffold,
+    memory_agent_factory,
+    run_suite,
+    write_json_atomic,
+)
 from automem_agent._chat import ChatModel
 from automem_agent.trace import iter_traces
 from automem_envs._types import EpisodeSpec, Suite, env_family
 
-from automem_scaffold._archive import read_json, write_json_atomic
+from automem_scaffold._archive import read_json
 
 
 class Evaluation(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import builtin_scaffold
+from automem_agent import builtin_scaffold, write_json_atomic
 from automem_agent._chat import ChatModel
 from automem_envs._types import EpisodeSpec
 
@@ -26,7 +26,6 @@ from automem_scaffold._archive import (
     lineage,
     read_decisions,
     read_json,
-    write_json_atomic,
 )
 from automem_scaffold._bundle import build_bundle
 from automem_scaffold._caps import cap_phases

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-
-from automem_scaffold._archive import write_json_atomic, write_text_atomic
+from automem_agent import write_json_atomic, write_text_atomic
 
 
 class IterationRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
+from automem_agent import write_json_atomic, write_text_atomic
 from automem_agent._chat import ChatModel
 from automem_agent.meta import Budget, SessionTranscript, SessionTurn, ToolSession
 
-from automem_scaffold._archive import (
-    copy_scaffold,
-    scaffold_diff,
-    write_json_atomic,
-    write_text_atomic,
-)
+from automem_scaffold._archive import copy_scaffold, scaffold_diff
 from automem_scaffold._prompt import SYSTEM, repair_message, task_message
 from automem_scaffold._review_tools import ReviewWorkspace
 from automem_scaffold._validate import ValidationReport, validate_async

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import RoleModels, builtin_scaffold, load_model, load_scaffold
+from automem_agent import (
+    RoleModels,
+    builtin_scaffold,
+    load_model,
+    load_scaffold,
+    write_bytes_atomic,
+)
 from automem_agent.meta import Budget
 from automem_envs._types import EpisodeSpec, Suite
 
@@ -199,7 +205,7 @@ async def run_trial(
     start = time.perf_counter()
     trial_dir = Path(config.run_dir) / "trials" / f"{index:03d}"
     trial_dir.mkdir(parents=True, exist_ok=True)
-    (trial_dir / "recipe.json").write_bytes(msgspec.json.format(msgspec.json.encode(recipe)))
+    write_bytes_atomic(trial_dir / "recipe.json", msgspec.json.format(msgspec.json.encode(recipe)))
     common: dict[str, Any] = dict(
         index=index, recipe=recipe, proposer=proposer, meta_tokens=meta_tokens
     )
@@ -295,7 +301,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
     started = time.perf_counter()
     run = Path(config.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_bytes(msgspec.json.format(msgspec.json.encode(config)))
+    write_bytes_atomic(run / "config.json", msgspec.json.format(msgspec.json.encode(config)))
     if config.demo:
         _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
     model = load_model(config.base_llm)
@@ -343,7 +349,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
                     max_tokens_per_turn=config.meta_tokens_per_turn,
                 )
                 trial_dir.mkdir(parents=True, exist_ok=True)
-                saved.write_bytes(msgspec.json.encode(proposal))
+                write_bytes_atomic(saved, msgspec.json.encode(proposal))
             tokens = proposal.tokens
             if proposal.recipe is not None:
                 proposer, recipe = "meta", proposal.recipe
@@ -416,7 +422,7 @@ def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:
     best = best_trial(ledger)
     if best is None or best.train is None:
         return
-    (run / "best.json").write_bytes(msgspec.json.format(msgspec.json.encode(best)))
+    write_bytes_atomic(run / "best.json", msgspec.json.format(msgspec.json.encode(best)))
     target = run / "best" / "adapter"
     if target.exists():
         shutil.rmtree(target)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from automem_agent import write_bytes_atomic
 
 from automem_train._config import TrainConfig
 from automem_train._tokenize import Encoded
@@ -342,7 +343,7 @@ def train_lora(
         device=str(accelerator.device),
     )
     if accelerator.is_main_process:
-        (out / "train_result.json").write_bytes(msgspec.json.encode(result))
+        write_bytes_atomic(out / "train_result.json", msgspec.json.encode(result))
     return result
 
 
