@@ -122,11 +122,12 @@ def test_nethack_progression_table_and_state():
 def test_nethack_no_progress_limit_ends_the_episode():
     with make("nethack", seed=5, no_progress_steps=3) as env:
         env.reset()
-        for _ in range(3):
+        for _ in range(4):  # BALROG's count: the first step only records the clock
             result = env.step("inventory")  # menus do not move the game clock
             if result.truncated:
                 break
         assert result.truncated and env.stats.end_reason == "no_progress"
+        assert env.stats.steps == 4
 
 
 def test_a_crash_mid_episode_ends_it_as_errored():

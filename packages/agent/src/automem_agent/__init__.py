@@ -15,6 +15,12 @@ from automem_agent._agent import (
     EpisodeContext,
     RoleModels,
 )
+from automem_agent._balrog import (
+    balrog_env_name,
+    balrog_summaries,
+    balrog_task,
+    write_balrog_summary,
+)
 from automem_agent._chat import (
     ChatMessage,
     ChatModel,
@@ -43,7 +49,10 @@ from automem_agent._summary import (
     EnvSummary,
     EpisodeResult,
     SuiteResult,
+    aggregate,
     format_summary,
+    mean_and_stderr,
+    overall_figure,
     summarize,
 )
 from automem_agent._trace_records import (
@@ -93,6 +102,10 @@ __all__ = [
     "TraceHeader",
     "TraceRecord",
     "TraceWriter",
+    "aggregate",
+    "balrog_env_name",
+    "balrog_summaries",
+    "balrog_task",
     "builtin_scaffold",
     "content_hash",
     "format_summary",
@@ -100,9 +113,11 @@ __all__ = [
     "iter_traces",
     "load_model",
     "load_scaffold",
+    "mean_and_stderr",
     "memory_agent_factory",
     "memory_at",
     "memory_path",
+    "overall_figure",
     "parse_seeds",
     "play",
     "read_trace",
@@ -111,6 +126,7 @@ __all__ = [
     "summarize",
     "trace",
     "trace_path",
+    "write_balrog_summary",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_text_atomic",

@@ -18,6 +18,7 @@ import msgspec
 from automem_envs._types import EpisodeSpec, EpisodeStats, Observation, StepResult, Suite
 
 from automem_agent._agent import Agent, AgentFactory, EpisodeContext
+from automem_agent._balrog import write_balrog_summary
 from automem_agent._files import write_bytes_atomic
 from automem_agent._summary import EpisodeResult, SuiteResult, summarize, write_to_search
 from automem_agent._trace_records import EpisodeSummary, StepRecord, TraceHeader
@@ -73,6 +74,7 @@ async def run_suite(
         suite.name, list(episodes), skipped=suite.skipped, wall_s=time.perf_counter() - start
     )
     write_bytes_atomic(out / "results.json", msgspec.json.format(msgspec.json.encode(result)))
+    write_balrog_summary(out, result)
     return result
 
 

@@ -1,12 +1,17 @@
-"""Suite results and their BALROG-style aggregation: per env, mean progression x100 ± s.e."""
+"""Suite results and BALROG's aggregation: per env, mean progression x100 ± standard error.
+
+The figures match BALROG's leaderboard number for number: the standard error is the population
+standard deviation over sqrt(n) (0 for a single episode), and the overall figure is the mean of
+the per-family means, with standard error sqrt(sum of squared family errors) / families.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
-from automem_envs._types import env_family
+from automem_envs import env_family
 
 from automem_agent._trace_records import EpisodeSummary
 
@@ -35,7 +40,7 @@ class EnvSummary(msgspec.Struct, frozen=True, kw_only=True):
     episodes: int
     errored: int
     progression: float  # mean over finished episodes, x100
-    stderr: float  # standard error of that mean, x100 (0 with fewer than two episodes)
+    stderr: float  # BALROG's standard error of that mean, x100 (0 with fewer than two episodes)
     steps: int
     tokens_per_step: float
     invalid_action_rate: float
@@ -53,6 +58,9 @@ class SuiteResult(msgspec.Struct, frozen=True, kw_only=True):
     envs: dict[str, EnvSummary]  # per env id
     skipped: dict[str, str] = {}
     wall_s: float = 0.0
+    # BALROG's overall figure: the mean of the family means (x100) and its standard error.
+    overall: float = 0.0
+    overall_stderr: float = 0.0
 
     @property
     def errored(self) -> int:
@@ -66,17 +74,34 @@ def write_to_search(op_counts: dict[str, int]) -> float | None:
     return writes / searches if searches else None
 
 
+def mean_and_stderr(values: Sequence[float]) -> tuple[float, float]:
+    """BALROG's mean and standard error: population std / sqrt(n), and 0 below two values."""
+    n = len(values)
+    if not n:
+        return 0.0, 0.0
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / n) / math.sqrt(n)
+
+
+def overall_figure(families: Iterable[EnvSummary]) -> tuple[float, float]:
+    """BALROG's overall figure over env families with finished episodes: (mean, s.e.), x100."""
+    played = [f for f in families if f.episodes > f.errored]
+    if not played:
+        return 0.0, 0.0
+    n = len(played)
+    return (
+        sum(f.progression for f in played) / n,
+        math.sqrt(sum(f.stderr**2 for f in played)) / n,
+    )
+
+
 def aggregate(name: str, episodes: Iterable[EpisodeResult]) -> EnvSummary:
     """BALROG's aggregation over `episodes`, plus the memory and robustness figures."""
     episodes = list(episodes)
     ok = [e.summary for e in episodes if e.status != "errored"]
-    prog = [100.0 * s.stats.progression for s in ok]
-    mean = sum(prog) / len(prog) if prog else 0.0
-    if len(prog) > 1:
-        var = sum((p - mean) ** 2 for p in prog) / (len(prog) - 1)
-        stderr = math.sqrt(var / len(prog))
-    else:
-        stderr = 0.0
+    mean, stderr = mean_and_stderr([100.0 * s.stats.progression for s in ok])
     steps = sum(s.steps for s in ok)
     tokens = sum(t.get("input", 0) + t.get("output", 0) for s in ok for t in s.tokens.values())
     invalid = sum(s.stats.invalid_actions for s in ok)
@@ -114,13 +139,17 @@ def summarize(
     for e in episodes:
         by_family.setdefault(env_family(e.env_id), []).append(e)
         by_env.setdefault(e.env_id, []).append(e)
+    families = {k: aggregate(k, v) for k, v in sorted(by_family.items())}
+    overall, overall_stderr = overall_figure(families.values())
     return SuiteResult(
         suite=suite,
         episodes=episodes,
-        families={k: aggregate(k, v) for k, v in sorted(by_family.items())},
+        families=families,
         envs={k: aggregate(k, v) for k, v in sorted(by_env.items())},
         skipped=dict(skipped or {}),
         wall_s=wall_s,
+        overall=overall,
+        overall_stderr=overall_stderr,
     )
 
 
@@ -147,6 +176,11 @@ def format_summary(result: SuiteResult) -> str:
         subs = [v for k, v in result.envs.items() if env_family(k) == family]
         if len(subs) > 1 or (subs and subs[0].name != family):
             rows.extend(row(v, "  ") for v in subs)
+    if len(result.families) > 1:
+        rows.append(
+            f"{'overall (BALROG: mean of families)':<28} {result.overall:.1f} ± "
+            f"{result.overall_stderr:.1f}"
+        )
     errors = [e for e in result.episodes if e.status == "errored"]
     for e in errors:
         rows.append(f"errored: {e.env_id} seed {e.seed}: {e.summary.error}")

@@ -35,13 +35,28 @@ from ._suites import (
     suite_to_toml,
     unavailable_reason,
 )
-from ._types import EndReason, EpisodeSpec, EpisodeStats, Observation, StepResult, Suite, env_family
+from ._types import (
+    ACTION_SETS,
+    OBSERVATION_FORMATS,
+    ActionSet,
+    EndReason,
+    EpisodeSpec,
+    EpisodeStats,
+    Observation,
+    ObservationFormat,
+    StepResult,
+    Suite,
+    env_family,
+)
 
 __all__ = [
+    "ACTION_SETS",
     "AUTOMEM_SEEDS",
     "BALROG_MINIHACK_TASKS",
     "DEFAULT_MAX_STEPS",
     "DEFAULT_NO_PROGRESS_STEPS",
+    "OBSERVATION_FORMATS",
+    "ActionSet",
     "ActionVocabulary",
     "EndReason",
     "EnvError",
@@ -51,6 +66,7 @@ __all__ = [
     "GameNotInstalled",
     "LevelFilesMissing",
     "Observation",
+    "ObservationFormat",
     "StepResult",
     "Suite",
     "TextEnv",

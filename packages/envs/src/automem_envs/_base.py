@@ -10,7 +10,7 @@ import msgspec
 
 from ._actions import ActionVocabulary
 from ._errors import EnvError, EpisodeOver
-from ._types import EpisodeStats, Observation, StepResult
+from ._types import EndReason, EpisodeStats, Observation, StepResult
 
 
 class GameStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,7 +19,6 @@ class GameStep(msgspec.Struct, frozen=True, kw_only=True):
     observation: Observation
     reward: float
     terminated: bool  # the game itself ended (death, success, ...)
-    clock: int | None = None  # the game's own turn counter, for the no-progress limit
     info: dict[str, Any] = {}
 
 
@@ -41,15 +40,20 @@ class TextEnv(abc.ABC):
         seed: int,
         max_steps: int,
         no_progress_steps: int | None,
+        observation_format: str = "compact",
+        action_set: str = "automem",
     ) -> None:
         self.env_id = env_id
         self.seed = seed
         self.max_steps = max_steps
         self.no_progress_steps = no_progress_steps
+        self.observation_format = observation_format
+        self.action_set = action_set
         self.stats = EpisodeStats(env_id=env_id, seed=seed)
         self._state = "new"  # new -> running -> ended (-> running after reset) ; closed
         self._stalled = 0
         self._last_clock: int | None = None
+        self._limit: EndReason | None = None  # set by `_count_game_step` when a limit is hit
         self._observation: Observation | None = None
 
     # --- what each game provides -------------------------------------------------------------
@@ -69,12 +73,20 @@ class TextEnv(abc.ABC):
         """The game's rules and goal, written for an LLM."""
 
     @abc.abstractmethod
-    def _reset_game(self) -> tuple[Observation, int | None]:
-        """Start the seeded game; return the first observation and the game clock."""
+    def _reset_game(self) -> Observation:
+        """Start the seeded game and return the first observation.
+
+        Every raw game step taken (e.g. continuing a `--More--`) goes through
+        `_count_game_step`, as in `_step_game`.
+        """
 
     @abc.abstractmethod
     def _step_game(self, action: str) -> GameStep:
-        """Run one resolved action (a vocabulary name or a raw key the game accepts now)."""
+        """Run one resolved action (a vocabulary name or a raw key the game accepts now).
+
+        Call `_count_game_step` after every raw step sent to the game, and stop sending keys
+        once it returns True (an episode limit was reached).
+        """
 
     @abc.abstractmethod
     def _progression(self) -> float:
@@ -114,8 +126,8 @@ class TextEnv(abc.ABC):
         if self._state == "closed":
             raise EnvError("this env is closed; make a new one")
         self.stats = EpisodeStats(env_id=self.env_id, seed=self.seed)
-        self._stalled = 0
-        observation, self._last_clock = self._reset_game()
+        self._stalled, self._last_clock, self._limit = 0, None, None
+        observation = self._reset_game()
         self._update_stats(self.stats)
         self._state = "running"
         self._observation = observation
@@ -147,18 +159,15 @@ class TextEnv(abc.ABC):
         terminated = outcome.terminated
         if terminated:
             stats.end_reason = "done"
-        elif steps >= self.max_steps:
+        elif self._limit is not None:
+            stats.end_reason, truncated = self._limit, True
+        elif steps >= self.max_steps:  # never sooner than the game-step count; a safety net
             stats.end_reason, truncated = "max_steps", True
-        elif self.no_progress_steps is not None and self._no_progress(outcome.clock):
-            stats.end_reason, truncated = "no_progress", True
         if stats.end_reason != "running":
             self._state = "ended"
         observation = outcome.observation
         if not valid:
-            note = (
-                f'"{action.strip()[:60]}" is not a valid action, '
-                f'so "{executed}" was done instead.\n'
-            )
+            note = self._invalid_note(action, executed)
             observation = msgspec.structs.replace(observation, text=note + observation.text)
         self._observation = observation
         return StepResult(
@@ -202,15 +211,35 @@ class TextEnv(abc.ABC):
             f"the episode ended ({self.stats.end_reason}); call reset() to play again"
         )
 
-    def _no_progress(self, clock: int | None) -> bool:
-        # BALROG's (NLE's) rule: the game's turn counter did not move for N agent steps.
-        if self.no_progress_steps is None or clock is None:
-            return False
-        if clock == self._last_clock:
-            self._stalled += 1
-        else:
-            self._last_clock, self._stalled = clock, 0
-        return self._stalled >= self.no_progress_steps
+    def _invalid_note(self, action: str, executed: str) -> str:
+        if self.observation_format == "balrog":  # BALROG's own feedback sentence
+            return (
+                "Your previous output did not contain a valid action. "
+                f"Defaulted to action: {executed}\n\nObservation:\n"
+            )
+        return f'"{action.strip()[:60]}" is not a valid action, so "{executed}" was done instead.\n'
+
+    def _count_game_step(self, clock: int | None = None) -> bool:
+        """Count one raw game step (BALROG's and NLE's unit); True once a limit is reached.
+
+        The rule is NLE's as BALROG runs it (nle 0.9, one abort check per step): the first
+        step after a reset only records the turn counter, each later step whose counter equals
+        the previous one adds one, and the episode ends when that count reaches the timeout.
+        So with a clock that never moves, a timeout of 150 ends the episode on game step 151.
+        """
+        stats = self.stats
+        stats.game_steps += 1
+        if clock is not None and self.no_progress_steps is not None:
+            if clock == self._last_clock:
+                self._stalled += 1
+            else:
+                self._last_clock, self._stalled = clock, 0
+        if self._limit is None:
+            if stats.game_steps >= self.max_steps:
+                self._limit = "max_steps"
+            elif self.no_progress_steps is not None and self._stalled >= self.no_progress_steps:
+                self._limit = "no_progress"
+        return self._limit is not None
 
     def _crash(self, error: Exception, *, valid: bool, executed: str) -> StepResult:
         self.stats.end_reason = "errored"

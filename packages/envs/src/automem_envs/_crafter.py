@@ -210,12 +210,19 @@ class CrafterEnv(TextEnv):
         seed: int,
         max_steps: int,
         no_progress_steps: int | None,
+        observation_format: str = "compact",
+        action_set: str = "automem",
         view: tuple[int, int] = (9, 7),
         show_map: bool = False,
         area: tuple[int, int] = (64, 64),
     ) -> None:
         super().__init__(
-            env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps
+            env_id,
+            seed=seed,
+            max_steps=max_steps,
+            no_progress_steps=no_progress_steps,
+            observation_format=observation_format,
+            action_set=action_set,
         )
         try:
             view = (int(view[0]), int(view[1]))
@@ -243,18 +250,19 @@ class CrafterEnv(TextEnv):
     def instructions(self) -> str:
         return INSTRUCTIONS.format(actions=", ".join(ACTION_NAMES), **_rules())
 
-    def _reset_game(self) -> tuple[Observation, int | None]:
+    def _reset_game(self) -> Observation:
         # Crafter derives each world from (seed, episode number); pinning the episode number
         # makes every reset replay the same world.
         self._env._episode = 0
         self._env.reset()
         self._last_inventory = dict(self._env._player.inventory)
-        return self._observe("You wake up in a new world."), None
+        return self._observe("You wake up in a new world.")
 
     def _step_game(self, action: str) -> GameStep:
         env = self._env
         before = {k for k, v in env._player.achievements.items() if v > 0}
         _, reward, dead, _ = env.step(ACTION_NAMES.index(action))
+        self._count_game_step()
         player = env._player
         events = []
         unlocked = sorted(k for k, v in player.achievements.items() if v > 0 and k not in before)

@@ -167,13 +167,20 @@ class NleEnv(TextEnv):
         seed: int,
         max_steps: int,
         no_progress_steps: int | None,
+        observation_format: str = "compact",
+        action_set: str = "automem",
         show_map: bool = True,
         map_radius: int | None = None,
         show_inventory: bool = True,
         **game_options: Any,
     ) -> None:
         super().__init__(
-            env_id, seed=seed, max_steps=max_steps, no_progress_steps=no_progress_steps
+            env_id,
+            seed=seed,
+            max_steps=max_steps,
+            no_progress_steps=no_progress_steps,
+            observation_format=observation_format,
+            action_set=action_set,
         )
         self.family = "nethack" if env_id == "nethack" else "minihack"
         self._minihack = self.family == "minihack"
@@ -293,30 +300,39 @@ class NleEnv(TextEnv):
                 return _TYPE + line[:_MAX_LINE]
         return answer
 
-    def _reset_game(self) -> tuple[Observation, int | None]:
+    def _reset_game(self) -> Observation:
         env = self._env
         env.seed(self.seed, self.seed, reseed=False)  # core and display RNGs, never reseeded
         with self._level_random():
             env.reset()
         self._success = False
         observation, _, _, _ = self._settle(0.0, False, {})
-        return observation, self._blstats[self._bl_time]
+        return observation
+
+    def _raw_step(self, key: int) -> tuple[float, bool, dict[str, Any], bool]:
+        """Send one key: (reward, game over, info, episode limit reached)."""
+        _, gained, terminated, truncated, info = self._env.step(self._index[key])
+        clock = None
+        if self.no_progress_steps is not None:
+            clock = int(self._env.last_observation[self._i_blstats][self._bl_time])
+        limit = self._count_game_step(clock)
+        return float(gained), bool(terminated or truncated), info, limit
 
     def _step_game(self, action: str) -> GameStep:
         key = self._name_key.get(action)  # no name starts with "type ", so this test comes first
         if key is not None or not action.startswith(_TYPE):
             if key is None:
                 key = ord(action)  # a raw key for a prompt
-            _, gained, terminated, truncated, info = self._env.step(self._index[key])
-            reward = 0.0 + float(gained)  # 0.0 + : as the multi-key sum (no -0.0)
+            gained, over, info, _ = self._raw_step(key)
+            reward = 0.0 + gained  # 0.0 + : as the multi-key sum (no -0.0)
         else:
-            reward, terminated, truncated, info = 0.0, False, False, {}
+            reward, over, info = 0.0, False, {}
             for key in [ord(c) for c in action[len(_TYPE) :]] + [_MORE]:
-                _, gained, terminated, truncated, info = self._env.step(self._index[key])
-                reward += float(gained)
-                if terminated or truncated:
+                gained, over, info, limit = self._raw_step(key)
+                reward += gained
+                if over or limit:
                     break
-        observation, reward, done, info = self._settle(reward, bool(terminated or truncated), info)
+        observation, reward, done, info = self._settle(reward, over, info)
         if reward >= 1.0:
             self._success = True
         end_status = info.get("end_status")
@@ -324,7 +340,6 @@ class NleEnv(TextEnv):
             observation=observation,
             reward=reward,
             terminated=done,
-            clock=self._blstats[self._bl_time],
             info={"end_status": int(end_status)} if end_status is not None else {},
         )
 
@@ -389,11 +404,10 @@ class NleEnv(TextEnv):
         if tty != self._tty:
             self._read_screen(tty)
         continued = 0
-        while self._more >= 0 and not done and continued < _MAX_MORE:
+        while self._more >= 0 and not done and continued < _MAX_MORE and self._limit is None:
             parts.extend(_window_text(tty, self._more))
-            _, extra, terminated, truncated, info = env.step(self._index[_MORE])
-            reward += float(extra)
-            done = bool(terminated or truncated)
+            extra, done, info, _ = self._raw_step(_MORE)
+            reward += extra
             obs = env.last_observation
             tty = obs[self._i_tty].tobytes()
             if tty != self._tty:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._base import TextEnv
 from ._errors import EnvError
-from ._types import EpisodeSpec, env_family
+from ._types import ACTION_SETS, OBSERVATION_FORMATS, EpisodeSpec, env_family
 
 # BALROG's defaults (config.yaml): step limits per family and NetHack's no-progress timeout.
 DEFAULT_MAX_STEPS = {"crafter": 2000, "minihack": 100, "nethack": 100_000}
@@ -74,15 +74,23 @@ def make(
     seed: int,
     max_steps: int | None = None,
     no_progress_steps: int | None = None,
+    observation_format: str = "compact",
+    action_set: str = "automem",
+    no_progress_timeout: int | None = None,
     **options: Any,
 ) -> TextEnv:
     """Create a text environment. Call `reset()` before `step()`.
 
     `env_id` is `crafter`, `nethack` (NetHackChallenge) or `minihack/<Task>`. The seed fixes the
     game: the same id, seed, options and actions give the same observations in any process.
-    `max_steps` and `no_progress_steps` default to BALROG's values for the family (a
-    `no_progress_steps` of 0 switches that limit off). `options`
-    tune the view (`show_map`, `view`, `map_radius`, ...) or go to the game's constructor.
+    Both limits count raw game steps, as BALROG does (every key sent to the game, automatic
+    `--More--` presses included). `max_steps` defaults to BALROG's value for the family.
+    `no_progress_timeout` (alias `no_progress_steps`; give one) is BALROG's no-progress
+    timeout, NetHack's default 150; 0 switches it off. `observation_format` is `compact`
+    (AutoMem's short view) or `balrog` (BALROG's text; Crafter's reset then takes one noop, as
+    BALROG's wrapper does). `action_set` is `automem` or `balrog` (BALROG's action names only).
+    `options` tune the view (`show_map`, `view`, `map_radius`, ...) or go to the game's
+    constructor.
     """
     if not isinstance(env_id, str):
         raise EnvError(f"env_id must be a str, got {type(env_id).__name__}: {env_id!r}")
@@ -94,14 +102,31 @@ def make(
         raise _unknown(env_id)
     if family != "minihack" and env_id != family:
         raise _unknown(env_id)
+    if observation_format not in OBSERVATION_FORMATS:
+        raise EnvError(
+            f"observation_format must be one of {list(OBSERVATION_FORMATS)}, "
+            f"got {observation_format!r}"
+        )
+    if action_set not in ACTION_SETS:
+        raise EnvError(f"action_set must be one of {list(ACTION_SETS)}, got {action_set!r}")
     steps = _check_int("max_steps", max_steps, minimum=1, allow_none=True)
     patience = _check_int("no_progress_steps", no_progress_steps, minimum=0, allow_none=True)
+    timeout = _check_int("no_progress_timeout", no_progress_timeout, minimum=0, allow_none=True)
+    if timeout is not None:
+        if patience is not None and patience != timeout:
+            raise EnvError(
+                "no_progress_steps is an alias of no_progress_timeout; give one, "
+                f"got {patience} and {timeout}"
+            )
+        patience = timeout
     if patience is None:
         patience = DEFAULT_NO_PROGRESS_STEPS[family]
-    limits = {
+    limits: dict[str, Any] = {
         "seed": seed,
         "max_steps": steps if steps is not None else DEFAULT_MAX_STEPS[family],
         "no_progress_steps": patience or None,  # 0 switches the limit off
+        "observation_format": observation_format,
+        "action_set": action_set,
     }
     if family == "crafter":
         from ._crafter import CrafterEnv
@@ -129,5 +154,7 @@ def make_from_spec(spec: EpisodeSpec, **options: Any) -> TextEnv:
         seed=spec.seed,
         max_steps=spec.max_steps,
         no_progress_steps=spec.no_progress_steps,
+        observation_format=spec.observation_format,
+        action_set=spec.action_set,
         **options,
     )

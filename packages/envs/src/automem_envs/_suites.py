@@ -8,9 +8,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ._errors import EnvError, GameNotInstalled, LevelFilesMissing
 from ._registry import BALROG_MINIHACK_TASKS, DEFAULT_MAX_STEPS, DEFAULT_NO_PROGRESS_STEPS
-from ._types import EpisodeSpec, Suite, env_family
+from ._types import (
+    ACTION_SETS,
+    OBSERVATION_FORMATS,
+    ActionSet,
+    EpisodeSpec,
+    ObservationFormat,
+    Suite,
+    env_family,
+)
 
 # (env ids, episodes per id) of BALROG's default evaluation (config.yaml, `eval.num_episodes`).
 _BALROG_TASKS: tuple[tuple[tuple[str, ...], int], ...] = (
@@ -81,7 +91,14 @@ def _finish(name: str, episodes: list[EpisodeSpec], skip_unavailable: bool) -> S
     return Suite(name=name, episodes=episodes, skipped=skipped)
 
 
-def suite(name: str, *, envs: Sequence[str] | None = None, skip_unavailable: bool = True) -> Suite:
+def suite(
+    name: str,
+    *,
+    envs: Sequence[str] | None = None,
+    skip_unavailable: bool = True,
+    observation_format: ObservationFormat = "compact",
+    action_set: ActionSet = "automem",
+) -> Suite:
     """A built-in suite: `balrog` or `automem`.
 
     `balrog` is BALROG's default evaluation: Crafter 10 episodes of at most 2000 steps; 5
@@ -91,6 +108,7 @@ def suite(name: str, *, envs: Sequence[str] | None = None, skip_unavailable: boo
     limits on the AutoMem paper's fixed seeds 42..51 for every task. `envs` keeps only these
     families or env ids. Tasks that cannot run here (e.g. Boxoban without its level files) are
     left out and listed in `Suite.skipped`, unless `skip_unavailable=False`.
+    `observation_format` and `action_set` go to every episode (see `make`).
     """
     episodes: list[EpisodeSpec] = []
     for env_ids, count in _BALROG_TASKS:
@@ -102,7 +120,25 @@ def suite(name: str, *, envs: Sequence[str] | None = None, skip_unavailable: boo
             else:
                 raise EnvError(f"unknown suite {name!r}; built-in suites: balrog, automem")
             episodes.extend(_spec(env_id, seed) for seed in seeds)
+    if (observation_format, action_set) != ("compact", "automem"):
+        _check_choices(observation_format, action_set, "suite")
+        episodes = [
+            msgspec.structs.replace(e, observation_format=observation_format, action_set=action_set)
+            for e in episodes
+        ]
     return _finish(name, _filter(episodes, envs), skip_unavailable)
+
+
+def _check_choices(observation_format: Any, action_set: Any, where: str) -> None:
+    if observation_format not in OBSERVATION_FORMATS:
+        raise EnvError(
+            f"{where}: observation_format must be one of {list(OBSERVATION_FORMATS)}, "
+            f"got {observation_format!r}"
+        )
+    if action_set not in ACTION_SETS:
+        raise EnvError(
+            f"{where}: action_set must be one of {list(ACTION_SETS)}, got {action_set!r}"
+        )
 
 
 def _int_list(value: Any, where: str) -> list[int]:
@@ -129,7 +165,8 @@ def suite_from_dict(data: dict[str, Any], *, skip_unavailable: bool = True) -> S
         if not isinstance(task, dict):
             raise EnvError(f"{where} must be a table")
         unknown = set(task) - {"env_id", "seeds", "episodes", "first_seed", "max_steps",
-                               "no_progress_steps"}  # fmt: skip
+                               "no_progress_steps", "no_progress_timeout",
+                               "observation_format", "action_set"}  # fmt: skip
         if unknown:
             raise EnvError(f"{where}: unknown keys {sorted(unknown)}")
         env_id = task.get("env_id")
@@ -144,11 +181,18 @@ def suite_from_dict(data: dict[str, Any], *, skip_unavailable: bool = True) -> S
             seeds = list(range(first, first + count))
         base = _spec(env_id, 0)
         max_steps = task.get("max_steps", base.max_steps)
-        patience = task.get("no_progress_steps", base.no_progress_steps)
+        if "no_progress_steps" in task and "no_progress_timeout" in task:
+            raise EnvError(f"{where}: give no_progress_timeout or its alias no_progress_steps")
+        patience = task.get("no_progress_timeout", task.get("no_progress_steps"))
+        if patience is None:
+            patience = base.no_progress_steps
+        observation_format = task.get("observation_format", "compact")
+        action_set = task.get("action_set", "automem")
+        _check_choices(observation_format, action_set, where)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise EnvError(f"{where}: max_steps must be an int >= 1, got {max_steps!r}")
         if patience is not None and (not isinstance(patience, int) or patience < 0):
-            raise EnvError(f"{where}: no_progress_steps must be an int >= 0, got {patience!r}")
+            raise EnvError(f"{where}: no_progress_timeout must be an int >= 0, got {patience!r}")
         for seed in seeds:
             if seed < 0:
                 raise EnvError(f"{where}: seeds must be >= 0, got {seed}")
@@ -158,6 +202,8 @@ def suite_from_dict(data: dict[str, Any], *, skip_unavailable: bool = True) -> S
                     seed=seed,
                     max_steps=max_steps,
                     no_progress_steps=patience or None,
+                    observation_format=observation_format,
+                    action_set=action_set,
                 )
             )
     return _finish(name, episodes, skip_unavailable)
@@ -171,8 +217,10 @@ def load_suite(path: str | Path, *, skip_unavailable: bool = True) -> Suite:
     [[tasks]]
     env_id = "minihack/MazeWalk-9x9"
     seeds = [42, 43, 44]        # or: episodes = 5, first_seed = 42
-    max_steps = 100             # optional; BALROG's default for the family
-    no_progress_steps = 150     # optional; 0 switches it off
+    max_steps = 100             # optional, raw game steps; BALROG's default for the family
+    no_progress_timeout = 150   # optional (alias no_progress_steps); 0 switches it off
+    observation_format = "balrog"  # optional: "compact" (default) or "balrog"
+    action_set = "balrog"       # optional: "automem" (default) or "balrog"
     ```
     """
     try:
@@ -185,15 +233,21 @@ def load_suite(path: str | Path, *, skip_unavailable: bool = True) -> Suite:
 def suite_to_toml(value: Suite) -> str:
     """The suite as TOML that `load_suite` reads back (one [[tasks]] table per env id)."""
     lines = [f"name = {json.dumps(value.name)}", ""]
-    groups: dict[tuple[str, int, int | None], list[int]] = {}
+    groups: dict[tuple[str, int, int | None, str, str], list[int]] = {}
     for e in value.episodes:
-        groups.setdefault((e.env_id, e.max_steps, e.no_progress_steps), []).append(e.seed)
-    for (env_id, max_steps, patience), seeds in groups.items():
+        key = (e.env_id, e.max_steps, e.no_progress_steps, e.observation_format, e.action_set)
+        groups.setdefault(key, []).append(e.seed)
+    for (env_id, max_steps, patience, observation_format, action_set), seeds in groups.items():
         lines += [
             "[[tasks]]",
             f'env_id = "{env_id}"',
             f"seeds = {seeds}",
             f"max_steps = {max_steps}",
+            f"no_progress_timeout = {patience or 0}",
         ]
-        lines += [f"no_progress_steps = {patience or 0}", ""]
+        if observation_format != "compact":
+            lines.append(f'observation_format = "{observation_format}"')
+        if action_set != "automem":
+            lines.append(f'action_set = "{action_set}"')
+        lines.append("")
     return "\n".join(lines)

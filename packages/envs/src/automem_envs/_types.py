@@ -7,6 +7,12 @@ from typing import Any, Literal
 import msgspec
 
 EndReason = Literal["running", "done", "max_steps", "no_progress", "errored"]
+# `compact`: AutoMem's short view. `balrog`: BALROG's own observation text, word for word.
+ObservationFormat = Literal["compact", "balrog"]
+# `automem`: named actions plus the extra NetHack commands. `balrog`: BALROG's names only.
+ActionSet = Literal["automem", "balrog"]
+OBSERVATION_FORMATS: tuple[str, ...] = ("compact", "balrog")
+ACTION_SETS: tuple[str, ...] = ("automem", "balrog")
 
 
 class Observation(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,7 +49,8 @@ class EpisodeStats(msgspec.Struct, kw_only=True):
 
     env_id: str
     seed: int
-    steps: int = 0
+    steps: int = 0  # agent actions
+    game_steps: int = 0  # raw steps sent to the game (with --More-- presses); limits count these
     progression: float = 0.0
     total_reward: float = 0.0
     invalid_actions: int = 0
@@ -59,10 +66,12 @@ class EpisodeSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     env_id: str
     seed: int
-    max_steps: int
-    # End after this many agent steps in a row without the game clock advancing (BALROG and
-    # NLE's no-progress timeout; games without a turn clock, like Crafter, never trigger it).
+    max_steps: int  # raw game steps, as BALROG counts them
+    # BALROG's (NLE's) no-progress timeout: end once the game clock has not moved for this many
+    # raw game steps in a row (games without a turn clock, like Crafter, never trigger it).
     no_progress_steps: int | None = None
+    observation_format: ObservationFormat = "compact"
+    action_set: ActionSet = "automem"
 
     @property
     def key(self) -> str:
