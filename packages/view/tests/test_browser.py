@@ -1,0 +1,164 @@
+"""The viewer in headless Chromium over a real small Loop 1 run: what a researcher sees, checked
+through the DOM. Each test saves a screenshot of its page into its tmp dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from automem_view import export_static, serve_in_thread
+
+pytestmark = pytest.mark.slow
+
+EPISODE = "iterations/001/eval/crafter/42.jsonl"
+
+
+def _wait(browser, css: str, timeout: float = 15.0):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def _wait_text(browser, css: str, text: str, timeout: float = 15.0) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(
+        ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+    )
+
+
+def _shot(browser, path: Path) -> None:
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1500, min(max(height + 60, 600), 5000))
+    browser.save_screenshot(str(path))
+    browser.set_window_size(1500, 1100)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def site(small_run: Path):
+    server, url = serve_in_thread(small_run)
+    yield url
+    server.shutdown()
+
+
+def _texts(browser, css: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, css)]
+
+
+def test_run_page_shows_iterations_lineage_and_episodes(chrome, site, small_run, tmp_path):
+    chrome.get(site + "#/")
+    _wait(chrome, "#iterations > tbody > tr")
+    rows = _texts(chrome, "#iterations > tbody > tr")
+    decisions = {
+        json.loads(p.read_text())["iteration"]: json.loads(p.read_text())
+        for p in small_run.glob("iterations/*/decision.json")
+    }
+    assert len(rows) == len(decisions) == 2
+    assert rows[0].startswith("000") and "start" in rows[0]
+    assert "kept" in rows[1] and decisions[1]["kept"]
+    gate = decisions[1]["gate"]
+    assert f"{100 * gate['mean_delta']:+.2f}" in rows[1]  # Δ mean and interval
+    assert f"[{100 * gate['ci_low']:+.2f}, {100 * gate['ci_high']:+.2f}]" in rows[1]
+    lineage = _texts(chrome, "#lineage li")
+    assert lineage[0].startswith("000") and "001" in lineage[0] and "incumbent" in lineage[0]
+    assert len(_texts(chrome, "#episodes tbody tr")) == 4
+    assert "progression.png" in chrome.page_source
+    _shot(chrome, tmp_path / "run.png")
+
+
+def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, facts, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    chrome.get(site + f"#/ep/{quote(EPISODE, safe='')}?step=2")
+    _wait_text(chrome, "#step-title", "step 2")
+    assert chrome.find_element(By.ID, "step-count").text == str(facts["steps"])
+    assert len(_texts(chrome, "#steps tbody tr")) == facts["steps"]
+    record = json.loads((small_run / EPISODE).read_text().splitlines()[3])  # step 2
+    turns = chrome.find_elements(By.CSS_SELECTOR, "#turns .turn")
+    assert [t.get_attribute("data-phase") for t in turns] == [t["phase"] for t in record["turns"]]
+    responses = _texts(chrome, "#turns pre.response")
+    assert responses[0] == record["turns"][0]["response"].strip()
+    assert "tokens in" in turns[0].text and "finish:" in turns[0].text
+    diff = chrome.find_element(By.ID, "memory-diff")
+    assert {
+        e.get_attribute("data-path") for e in diff.find_elements(By.CSS_SELECTOR, "[data-path]")
+    } == set(record["memory_diff"])
+    assert "+ trees lie east" in diff.text and "rewritten" in diff.text
+    tree = chrome.find_element(By.ID, "memory-tree")
+    assert "notes.md" in tree.text and "reference/" in tree.text
+    _shot(chrome, tmp_path / "episode.png")
+
+    chrome.find_element(By.TAG_NAME, "body").send_keys("j")
+    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    assert "fly north" in chrome.find_element(By.ID, "step-action").text
+    assert "invalid" in chrome.find_element(By.CSS_SELECTOR, ".step .card").text
+    chrome.find_element(By.TAG_NAME, "body").send_keys("k")
+    _wait_text(chrome, "#step-title", "step 2")
+    chrome.find_element(By.TAG_NAME, "body").send_keys("n")  # next event: the invalid action
+    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    _shot(chrome, tmp_path / "step.png")
+
+
+def test_compare_and_filters(chrome, site, tmp_path):
+    a, b = quote("iterations/000/eval/crafter/42.jsonl", safe=""), quote(EPISODE, safe="")
+    chrome.get(site + f"#/cmp?a={a}&b={b}&step=2")
+    _wait(chrome, ".cmp-col .step")
+    assert len(_texts(chrome, ".cmp-col .step")) == 2
+    assert len(_texts(chrome, "#aligned tbody tr")) >= 3
+    _shot(chrome, tmp_path / "compare.png")
+
+    chrome.get(site + "#/find?kind=invalid")
+    _wait_text(chrome, "#find-count", "hits")
+    assert chrome.find_element("id", "find-count").text.startswith("4 hits")  # 2 iterations x 2
+    chrome.get(site + "#/find?kind=text&q=" + quote("trees lie east"))
+    _wait_text(chrome, "#find-count", "hit")
+    assert "trees lie east" in chrome.find_element("css selector", ".hits").text
+    _shot(chrome, tmp_path / "search.png")
+
+
+def test_torn_trace_and_missing_memory_show_notices(chrome, small_run, facts, tmp_path):
+    run = tmp_path / "torn-run"
+    (run / "eval" / "crafter").mkdir(parents=True)
+    data = (small_run / EPISODE).read_bytes()
+    cut = data.rstrip(b"\n").rfind(b"\n") + 40  # the summary line, cut mid-write
+    (run / "eval" / "crafter" / "42.jsonl").write_bytes(data[:cut])
+    server, url = serve_in_thread(run)
+    try:
+        chrome.get(url + "#/")
+        _wait(chrome, ".notice")
+        assert "incomplete" in chrome.find_element("css selector", ".notice").text
+        chrome.get(url + "#/ep/" + quote("eval/crafter/42.jsonl", safe=""))
+        _wait_text(chrome, "#step-title", "step 0")
+        page = " ".join(_texts(chrome, ".notice"))
+        assert "last line is incomplete" in page and "memory directory" in page
+        assert chrome.find_element("id", "step-count").text == str(facts["steps"])
+        _shot(chrome, tmp_path / "torn.png")
+    finally:
+        server.shutdown()
+
+
+def test_static_export_opens_from_disk(chrome, small_run, facts, tmp_path):
+    out = tmp_path / "export"
+    index = export_static(small_run, out)
+    chrome.get(index.as_uri() + "#/")
+    _wait(chrome, "#iterations > tbody > tr")
+    assert len(_texts(chrome, "#iterations > tbody > tr")) == 2
+    chrome.get(index.as_uri() + f"#/ep/{quote(EPISODE, safe='')}?step=2")
+    _wait_text(chrome, "#step-title", "step 2")
+    assert "+ trees lie east" in chrome.find_element("id", "memory-diff").text
+    chrome.find_element("tag name", "body").send_keys("j")
+    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    _shot(chrome, tmp_path / "export.png")
+    shutil.rmtree(out)
