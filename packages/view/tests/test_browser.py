@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 EPISODE = "iterations/001/eval/crafter/42.jsonl"
 
 
-def _wait(browser, css: str, timeout: float = 15.0):
+def _wait(browser, css: str, timeout: float = 40.0):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -26,7 +26,7 @@ def _wait(browser, css: str, timeout: float = 15.0):
     )
 
 
-def _wait_text(browser, css: str, text: str, timeout: float = 15.0) -> None:
+def _wait_text(browser, css: str, text: str, timeout: float = 40.0) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

@@ -7,6 +7,7 @@ last scan stopped, so reloading a live episode costs only its new lines.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -99,7 +100,7 @@ def _row(lite: _StepLite, line: int) -> StepRow:
         truncated=sum(1 for t in lite.turns if (t.finish_reason or "") in TRUNCATED_REASONS),
         tokens=sum(t.input_tokens + t.output_tokens for t in lite.turns),
         turns=len(lite.turns),
-        obs_head=lite.observation.strip().split("\n", 1)[0][:120],
+        obs_head=lite.observation.lstrip()[:120].split("\n", 1)[0],
         obs_hash=hashlib.blake2b(lite.observation.encode(), digest_size=8).hexdigest(),
     )
 
@@ -138,12 +139,18 @@ class TraceIndex:
             f.seek(self.scanned_to)
             data = f.read()
         start = 0
-        while True:
-            nl = data.find(b"\n", start)
-            if nl < 0:
-                break
-            self._add_line(data[start:nl], self.scanned_to + start, self.scanned_to + nl)
-            start = nl + 1
+        collect = gc.isenabled()
+        gc.disable()  # thousands of small records, none cyclic: collection passes only cost time
+        try:
+            while True:
+                nl = data.find(b"\n", start)
+                if nl < 0:
+                    break
+                self._add_line(data[start:nl], self.scanned_to + start, self.scanned_to + nl)
+                start = nl + 1
+        finally:
+            if collect:
+                gc.enable()
         self.scanned_to += start
         self.torn_tail = len(data) - start
         return self
