@@ -111,6 +111,53 @@ def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, fa
     _shot(chrome, tmp_path / "step.png")
 
 
+def test_timeline_click_jumps_to_that_step(chrome, site, facts):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    chrome.get(site + f"#/ep/{quote(EPISODE, safe='')}?step=0")
+    _wait_text(chrome, "#step-title", "step 0")
+    chart = chrome.find_element(By.CSS_SELECTOR, "svg[data-chart=progression]")
+    width = chart.size["width"]
+    # The chart's x axis spans 30..990 of 1000 units; aim at the last step.
+    ActionChains(chrome).move_to_element_with_offset(chart, int(width * 0.49), 0).click().perform()
+    _wait_text(chrome, "#step-title", f"step {facts['steps'] - 1}")
+
+
+def test_loop2_trials_table(chrome, small_run, tmp_path):
+    from automem_train import DatasetReport, Recipe, TrainResult, TrialRecord, append_ledger
+
+    run = tmp_path / "loop2"
+    (run / "pool" / "eval" / "crafter").mkdir(parents=True)
+    shutil.copyfile(small_run / EPISODE, run / "pool" / "eval" / "crafter" / "42.jsonl")
+    ok = TrialRecord(
+        index=0,
+        recipe=Recipe(name="log-heavy", rationale="LOG turns that wrote useful notes"),
+        proposer="meta",
+        status="ok",
+        dataset=DatasetReport(examples=37, per_env={"crafter": 37}, per_phase={"log": 37}),
+        train=TrainResult(adapter_dir="a", steps=4, first_loss=2.5, final_loss=1.25),
+        score=12.5,
+    )
+    failed = TrialRecord(
+        index=1, recipe=Recipe(), proposer="fallback", status="failed", note="no examples"
+    )
+    append_ledger(run, ok)
+    append_ledger(run, failed)
+    server, url = serve_in_thread(run)
+    try:
+        chrome.get(url + "#/")
+        _wait(chrome, "#trials tbody tr")
+        rows = _texts(chrome, "#trials > tbody > tr")
+        assert len(rows) == 2
+        assert "log-heavy" in rows[0] and "37" in rows[0] and "2.500 → 1.250" in rows[0]
+        assert "12.5" in rows[0] and "failed" in rows[1] and "no examples" in rows[1]
+        assert len(_texts(chrome, "#episodes tbody tr")) == 1
+        _shot(chrome, tmp_path / "loop2.png")
+    finally:
+        server.shutdown()
+
+
 def test_compare_and_filters(chrome, site, tmp_path):
     a, b = quote("iterations/000/eval/crafter/42.jsonl", safe=""), quote(EPISODE, safe="")
     chrome.get(site + f"#/cmp?a={a}&b={b}&step=2")

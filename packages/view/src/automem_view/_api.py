@@ -210,7 +210,9 @@ class RunViewer:
         for ep_id in ids:
             _ref, index = self._ref(ep_id)
             found = (
-                _text_hits(index, pattern) if pattern is not None else _row_hits(index.rows, kind)
+                _text_hits(index, pattern, q)
+                if pattern is not None
+                else _row_hits(index.rows, kind)
             )
             for step, text in found:
                 if len(hits) >= limit:
@@ -295,7 +297,7 @@ def _text_pattern(q: str) -> re.Pattern[bytes] | None:
     return re.compile(re.escape(escaped), re.IGNORECASE)
 
 
-def _text_hits(index: TraceIndex, pattern: re.Pattern[bytes]) -> list[tuple[int, str]]:
+def _text_hits(index: TraceIndex, pattern: re.Pattern[bytes], q: str) -> list[tuple[int, str]]:
     data = index.path.read_bytes()[: index.scanned_to]
     step_of_line = {r.line: r.step for r in index.rows}
     out: list[tuple[int, str]] = []
@@ -305,9 +307,40 @@ def _text_hits(index: TraceIndex, pattern: re.Pattern[bytes]) -> list[tuple[int,
         if line in seen:
             continue
         seen.add(line)
-        snippet = data[
-            max(index.offsets[line], match.start() - 60) : min(index.ends[line], match.end() + 60)
-        ]
-        text = snippet.decode("utf-8", errors="replace").replace("\\n", " ")
-        out.append((step_of_line.get(line, -1), text))
+        record = data[index.offsets[line] : index.ends[line]]
+        out.append(
+            (
+                step_of_line.get(line, -1),
+                _where(record, q) or _raw_snippet(data, index, line, match),
+            )
+        )
     return out
+
+
+def _where(record: bytes, q: str) -> str | None:
+    """ "field: ...text..." for the first string field of a record that holds `q` (any case)."""
+    try:
+        value = json.loads(record)
+    except ValueError:
+        return None
+    needle = q.casefold()
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        name, item = stack.pop(0)
+        if isinstance(item, str):
+            at = item.casefold().find(needle)
+            if at >= 0:
+                start, end = max(0, at - 70), at + len(q) + 70
+                text = item[start:end].replace("\n", " ⏎ ")
+                return f"{name}: {'…' if start else ''}{text}{'…' if end < len(item) else ''}"
+        elif isinstance(item, dict):
+            stack.extend((f"{name}.{k}" if name else k, v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{name}[{i}]", v) for i, v in enumerate(item))
+    return None
+
+
+def _raw_snippet(data: bytes, index: TraceIndex, line: int, match: re.Match[bytes]) -> str:
+    start = max(index.offsets[line], match.start() - 60)
+    snippet = data[start : min(index.ends[line], match.end() + 60)]
+    return snippet.decode("utf-8", errors="replace")

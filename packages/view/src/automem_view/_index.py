@@ -23,11 +23,13 @@ TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
 CHECKPOINT_EVERY = 100  # steps between cached memory states (bounds one step's replay)
 
 
+# Fields other versions may shape differently are typed `Any` and turned into text in `_row`,
+# so one new or changed field never makes a whole trace unreadable.
 class _TurnLite(msgspec.Struct):
     phase: str = ""
     role: str = ""
-    error: str | None = None
-    finish_reason: str | None = None
+    error: Any = None
+    finish_reason: Any = None
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -46,8 +48,8 @@ class _StepLite(msgspec.Struct):
     reward: float = 0.0
     progression: float = 0.0
     memory_bytes: int = 0
-    op_counts: dict[str, int] = {}
-    events: list[str] = []
+    op_counts: dict[str, Any] = {}
+    events: list[Any] = []
 
 
 class _DiffOnly(msgspec.Struct):
@@ -83,7 +85,7 @@ class StepRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _row(lite: _StepLite, line: int) -> StepRow:
-    errors = [t.error for t in lite.turns if t.error]
+    errors = [_text(t.error) for t in lite.turns if t.error]
     return StepRow(
         step=lite.step,
         line=line,
@@ -94,15 +96,21 @@ def _row(lite: _StepLite, line: int) -> StepRow:
         progression=lite.progression,
         reward=lite.reward,
         memory_bytes=lite.memory_bytes,
-        op_counts=lite.op_counts,
-        events=lite.events,
+        op_counts={k: v for k, v in lite.op_counts.items() if isinstance(v, int)},
+        events=[_text(e) for e in lite.events],
         errors=errors,
-        truncated=sum(1 for t in lite.turns if (t.finish_reason or "") in TRUNCATED_REASONS),
+        truncated=sum(1 for t in lite.turns if _text(t.finish_reason) in TRUNCATED_REASONS),
         tokens=sum(t.input_tokens + t.output_tokens for t in lite.turns),
         turns=len(lite.turns),
         obs_head=lite.observation.lstrip()[:120].split("\n", 1)[0],
         obs_hash=hashlib.blake2b(lite.observation.encode(), digest_size=8).hexdigest(),
     )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 class TraceIndex:

@@ -30,6 +30,7 @@ function h(tag, attrs, ...kids) {
 const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1));
 const signed = (x, d = 1) => (x === null || x === undefined ? "–" : (x >= 0 ? "+" : "") + (100 * x).toFixed(d));
 const num = (x) => (x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US"));
+const txt = (v) => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v));
 const badge = (text, kind) => h("span", { class: "badge b-" + kind }, text);
 const notices = (list, cls) => (list || []).map((t) => h("div", { class: "notice " + (cls || ""), role: "alert" }, t));
 const epHref = (id, step) => "#/ep/" + encodeURIComponent(id) + (step === undefined || step === null ? "" : "?step=" + step);
@@ -220,7 +221,7 @@ function lineageTree(entries, incumbent) {
 }
 
 function trialsTable(trials) {
-  const head = h("tr", {}, ["#", "proposer", "status", "recipe", "policy", "examples", "LoRA rank", "lr", "steps", "loss", "score", "note"].map((t) => h("th", {}, t)));
+  const head = h("tr", {}, ["#", "proposer", "status", "recipe", "policy", "examples", "LoRA rank", "lr", "steps", "loss", "score", "note"].map((t) => h("th", { class: ["examples", "LoRA rank", "lr", "steps", "score"].includes(t) ? "num" : "" }, t)));
   const rows = trials.map((t) => {
     const rec = t.recipe || {}, tr = t.train || {}, tc = rec.train || {};
     const loss = tr.first_loss !== undefined && tr.first_loss !== null && tr.final_loss !== null ? `${tr.first_loss.toFixed(3)} → ${tr.final_loss.toFixed(3)}` : "–";
@@ -236,7 +237,7 @@ function trialsTable(trials) {
 
 function episodesTable(eps) {
   if (!eps.length) return h("p", { class: "muted" }, "no traces in this run yet");
-  const head = h("tr", {}, ["section", "env", "seed", "status", "steps", "progression %", "size", ""].map((t) => h("th", {}, t)));
+  const head = h("tr", {}, ["section", "env", "seed", "status", "steps", "progression %", "size", ""].map((t) => h("th", { class: ["steps", "progression %", "size"].includes(t) ? "num" : "" }, t)));
   return h("table", { id: "episodes" }, h("thead", {}, head), h("tbody", {}, eps.map((e) =>
     h("tr", { class: "click", onclick: () => { location.hash = epHref(e.id); } },
       h("td", {}, e.section || "·"), h("td", {}, e.env), h("td", {}, e.seed),
@@ -270,6 +271,8 @@ function renderEpisode() {
     h("span", {}, "steps: ", h("b", { id: "step-count" }, String(d.steps))),
     sm.status ? h("span", {}, "status: ", sm.status === "finished" ? badge("finished", "ok") : badge(sm.status, "bad")) : h("span", {}, badge("no summary", "warn")),
     stats.progression !== undefined ? h("span", {}, "progression: ", h("b", {}, pct(stats.progression) + "%")) : null,
+    stats.game_steps ? h("span", {}, "game steps: ", h("b", {}, num(stats.game_steps))) : null,
+    stats.invalid_actions ? h("span", {}, "invalid actions: ", h("b", {}, num(stats.invalid_actions))) : null,
     stats.end_reason ? h("span", {}, "ended: ", h("b", {}, stats.end_reason)) : null,
     stats.achievements && stats.achievements.length ? h("span", {}, "achievements: ", stats.achievements.join(", ")) : null,
     sm.write_to_search !== undefined && sm.write_to_search !== null ? h("span", {}, "write/search: ", h("b", {}, sm.write_to_search.toFixed(2))) : null,
@@ -373,8 +376,9 @@ function timeline(t, onPick) {
     return "max " + max + " ops/step";
   });
   const marks = { e: ["#c62828", 0], i: ["#e45756", 1], f: ["#f58518", 2], t: ["#9a6700", 3], h: ["#4c78a8", 4], p: ["#1a7f37", 5] };
-  chart("events", 44, (svg) => {
-    t.flags.forEach((f, i) => { for (const c of f) { const [color, row] = marks[c]; svg.append(svgEl("rect", { x: x(i) - 1, y: 14 + row * 5, width: 2.5, height: 4, fill: color, "data-flag": c })); } });
+  const mw = Math.max(2.5, Math.min(8, ((W - 40) / n) * 0.5));
+  chart("events", 48, (svg) => {
+    t.flags.forEach((f, i) => { for (const c of f) { const [color, row] = marks[c]; svg.append(svgEl("rect", { x: x(i) - mw / 2, y: 15 + row * 5.5, width: mw, height: 4.5, fill: color, "data-flag": c })); } });
   });
   wrap.append(h("div", { class: "legend" },
     [["#c62828", "error"], ["#e45756", "invalid action"], ["#f58518", "fallback"], ["#9a6700", "truncated reply"], ["#4c78a8", "harness event"], ["#1a7f37", "progress"], ["#f3e3c4", "stuck span"]].map(([c, l]) => h("span", {}, h("i", { style: "background:" + c }), l)),
@@ -415,7 +419,7 @@ function stepView(s, full) {
       h("span", {}, "memory ", h("b", {}, num(r.memory_bytes) + " B")),
       Object.keys(r.op_counts || {}).length ? h("span", {}, "ops ", Object.entries(r.op_counts).map(([k, v]) => `${k}×${v}`).join(" ")) : null,
       r.done ? badge("episode end", "info") : null),
-    (r.events || []).length ? h("div", { class: "notice" }, "harness: ", r.events.join(" · ")) : null);
+    (r.events || []).length ? h("div", { class: "notice" }, "harness: ", r.events.map(txt).join(" · ")) : null);
   return h("div", { class: "step", "data-step": r.step },
     ...notices(s.notices), head,
     h("h3", {}, "Observation"), h("pre", { class: "box", id: "observation" }, r.observation || ""),
@@ -428,7 +432,7 @@ function stepView(s, full) {
 function turnView(t) {
   const specialist = t.role === "memory" && t.adapter;
   const who = t.role === "action" ? "base" : specialist ? "specialist" : t.role === "memory" ? "memory (base)" : t.role;
-  const finish = t.finish_reason;
+  const finish = t.finish_reason ? txt(t.finish_reason) : null;
   const cut = finish && ["length", "max_tokens", "max_output_tokens"].includes(finish);
   const results = (t.results || []).slice();
   const rows = (t.calls || []).map((c) => {
@@ -446,7 +450,7 @@ function turnView(t) {
       h("span", {}, "finish: ", finish ? (cut ? badge(finish + " (truncated)", "warn") : h("b", {}, finish)) : h("span", { class: "muted" }, "not recorded"))),
     h("div", { class: "tb" },
       h("pre", { class: "box response" }, t.response ?? ""),
-      t.error ? h("div", { class: "notice error small" }, "told the model: " + t.error) : null,
+      t.error ? h("div", { class: "notice error small" }, "told the model: " + txt(t.error)) : null,
       rows.length ? h("table", { class: "ops" }, h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "arguments"), h("th", {}, "result"))), h("tbody", {}, rows)) : null,
       (t.messages || []).length ? h("details", {}, h("summary", {}, `prompt (${t.messages.length} messages)`),
         t.messages.map((m) => h("div", {}, h("b", { class: "small" }, m.role), h("pre", { class: "box" }, m.content)))) : null,
@@ -562,7 +566,8 @@ document.addEventListener("keydown", (ev) => {
   const key = ev.key;
   if (state.cmp) {
     const c = state.cmp, d = key === "j" || key === "ArrowRight" ? 1 : key === "k" || key === "ArrowLeft" ? -1 : 0;
-    if (d) { ev.preventDefault(); location.hash = `#/cmp?a=${encodeURIComponent(c.a)}&b=${encodeURIComponent(c.b)}&step=${Math.max(0, c.step + d)}`; }
+    const last = Math.max(c.da.steps, c.db.steps) - 1;
+    if (d) { ev.preventDefault(); location.hash = `#/cmp?a=${encodeURIComponent(c.a)}&b=${encodeURIComponent(c.b)}&step=${Math.max(0, Math.min(last, c.step + d))}`; }
     return;
   }
   if (!state.epData) return;
