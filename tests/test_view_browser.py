@@ -1,17 +1,115 @@
-"""The viewer in headless Chromium over a real small Loop 1 run: what a researcher sees, checked
-through the DOM. Each test saves a screenshot of its page into its tmp dir."""
+"""The run viewer (automem-view) in headless Chromium over a real small Loop 1 run (real Crafter
+seeds, a scripted agent that writes memory and commits one invalid action, a replayed meta-LLM
+whose one revision is kept) and a Loop 2 ledger: what a researcher sees, checked through the DOM.
+Each test saves a screenshot of its page into its tmp dir."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import quote
 
+import msgspec
 import pytest
+from automem_agent import ChatRequest, ChatResponse, ScriptedModel, ToolCall
+from automem_agent.models import ReplayEntry, ReplayModel
+from automem_scaffold import EvolveConfig, evolve
+from automem_train import DatasetReport, Recipe, TrainResult, TrialRecord, append_ledger
 from automem_view import export_static, serve_in_thread
 
 pytestmark = pytest.mark.slow
+
+STRATEGY = "STRATEGY: walk to the nearest tree and collect wood with do."
+_TREE = re.compile(r"tree (\d+) (north|south|east|west)")
+INVALID_STEP = 3  # the step where the agent asks for an action the game does not have
+STEPS = 8
+
+
+def agent_policy(request: ChatRequest) -> str:
+    """LOG appends one line per step (and rewrites notes.md at step 2); PLAN moves or idles."""
+    user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    step = int(m.group(1)) if (m := re.search(r"phase, step (\d+)", user)) else 0
+    if user.startswith("LOG phase"):
+        ops = f"<|APPEND|>log.md|step {step}: looked around<|END|>"
+        if step == 2:
+            ops += "<|WRITE|>notes.md|# Notes\ntrees lie east\n<|END|>"
+        return ops + "\n<|DONE|>"
+    if step == INVALID_STEP:
+        return "<|ACTION|>fly north<|END|>"
+    system = request.messages[0].content if request.messages else ""
+    return "<|ACTION|>" + (_wood(user) if STRATEGY in system else "noop") + "<|END|>"
+
+
+def _wood(observation: str) -> str:
+    if "You face tree" in observation:
+        return "do"
+    seen = _TREE.search(observation)
+    return f"move {seen.group(2)}" if seen else "move north"
+
+
+def _meta(i: int, name: str, **args: object) -> ReplayEntry:
+    response = ChatResponse(
+        text="",
+        tool_calls=[ToolCall(id=f"t{i}", name=name, input=args)],
+        input_tokens=900,
+        output_tokens=40,
+        model="claude-opus-4-5",
+        finish_reason="tool_use",
+    )
+    return ReplayEntry(purpose="meta", response=response)
+
+
+def build_run(root: Path) -> Path:
+    replay = root / "meta.jsonl"
+    entries = [
+        _meta(1, "read", path="bundle/summary.md"),
+        _meta(2, "insert", path="candidate/prompts/system.md", line=0, content=STRATEGY),
+        _meta(3, "finish", rationale="The agent idles; tell it to move."),
+    ]
+    replay.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in entries))
+    run = root / "run"
+    config = EvolveConfig(
+        run_dir=str(run),
+        seeds=2,
+        held_out=0,
+        max_steps=STEPS,
+        iterations=1,
+        agent_llm="scripted:viewer-test",
+        meta_llm=f"replay:{replay}",
+        review_turns=4,
+        repair_attempts=0,
+    )
+    agent = ScriptedModel(agent_policy, name="scripted-agent")
+    asyncio.run(evolve(config, agent_model=agent, meta_model=ReplayModel(replay)))
+    return run
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_run(tmp_path_factory.mktemp("viewer-run"))
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (binary and driver):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install ...)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=1500,1100")
+    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    browser.set_page_load_timeout(30)
+    yield browser
+    browser.quit()
+
 
 EPISODE = "iterations/001/eval/crafter/42.jsonl"
 
@@ -78,13 +176,13 @@ def test_run_page_shows_iterations_lineage_and_episodes(chrome, site, small_run,
     _shot(chrome, tmp_path / "run.png")
 
 
-def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, facts, tmp_path):
+def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, tmp_path):
     from selenium.webdriver.common.by import By
 
     chrome.get(site + f"#/ep/{quote(EPISODE, safe='')}?step=2")
     _wait_text(chrome, "#step-title", "step 2")
-    assert chrome.find_element(By.ID, "step-count").text == str(facts["steps"])
-    assert len(_texts(chrome, "#steps tbody tr")) == facts["steps"]
+    assert chrome.find_element(By.ID, "step-count").text == str(STEPS)
+    assert len(_texts(chrome, "#steps tbody tr")) == STEPS
     record = json.loads((small_run / EPISODE).read_text().splitlines()[3])  # step 2
     turns = chrome.find_elements(By.CSS_SELECTOR, "#turns .turn")
     assert [t.get_attribute("data-phase") for t in turns] == [t["phase"] for t in record["turns"]]
@@ -101,17 +199,17 @@ def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, fa
     _shot(chrome, tmp_path / "episode.png")
 
     chrome.find_element(By.TAG_NAME, "body").send_keys("j")
-    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    _wait_text(chrome, "#step-title", f"step {INVALID_STEP}")
     assert "fly north" in chrome.find_element(By.ID, "step-action").text
     assert "invalid" in chrome.find_element(By.CSS_SELECTOR, ".step .card").text
     chrome.find_element(By.TAG_NAME, "body").send_keys("k")
     _wait_text(chrome, "#step-title", "step 2")
     chrome.find_element(By.TAG_NAME, "body").send_keys("n")  # next event: the invalid action
-    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    _wait_text(chrome, "#step-title", f"step {INVALID_STEP}")
     _shot(chrome, tmp_path / "step.png")
 
 
-def test_timeline_click_jumps_to_that_step(chrome, site, facts):
+def test_timeline_click_jumps_to_that_step(chrome, site):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
@@ -121,12 +219,10 @@ def test_timeline_click_jumps_to_that_step(chrome, site, facts):
     width = chart.size["width"]
     # The chart's x axis spans 30..990 of 1000 units; aim at the last step.
     ActionChains(chrome).move_to_element_with_offset(chart, int(width * 0.49), 0).click().perform()
-    _wait_text(chrome, "#step-title", f"step {facts['steps'] - 1}")
+    _wait_text(chrome, "#step-title", f"step {STEPS - 1}")
 
 
 def test_loop2_trials_table(chrome, small_run, tmp_path):
-    from automem_train import DatasetReport, Recipe, TrainResult, TrialRecord, append_ledger
-
     run = tmp_path / "loop2"
     (run / "pool" / "eval" / "crafter").mkdir(parents=True)
     shutil.copyfile(small_run / EPISODE, run / "pool" / "eval" / "crafter" / "42.jsonl")
@@ -175,7 +271,7 @@ def test_compare_and_filters(chrome, site, tmp_path):
     _shot(chrome, tmp_path / "search.png")
 
 
-def test_torn_trace_and_missing_memory_show_notices(chrome, small_run, facts, tmp_path):
+def test_torn_trace_and_missing_memory_show_notices(chrome, small_run, tmp_path):
     run = tmp_path / "torn-run"
     (run / "eval" / "crafter").mkdir(parents=True)
     data = (small_run / EPISODE).read_bytes()
@@ -190,13 +286,13 @@ def test_torn_trace_and_missing_memory_show_notices(chrome, small_run, facts, tm
         _wait_text(chrome, "#step-title", "step 0")
         page = " ".join(_texts(chrome, ".notice"))
         assert "last line is incomplete" in page and "memory directory" in page
-        assert chrome.find_element("id", "step-count").text == str(facts["steps"])
+        assert chrome.find_element("id", "step-count").text == str(STEPS)
         _shot(chrome, tmp_path / "torn.png")
     finally:
         server.shutdown()
 
 
-def test_static_export_opens_from_disk(chrome, small_run, facts, tmp_path):
+def test_static_export_opens_from_disk(chrome, small_run, tmp_path):
     out = tmp_path / "export"
     index = export_static(small_run, out)
     chrome.get(index.as_uri() + "#/")
@@ -206,6 +302,6 @@ def test_static_export_opens_from_disk(chrome, small_run, facts, tmp_path):
     _wait_text(chrome, "#step-title", "step 2")
     assert "+ trees lie east" in chrome.find_element("id", "memory-diff").text
     chrome.find_element("tag name", "body").send_keys("j")
-    _wait_text(chrome, "#step-title", f"step {facts['invalid_step']}")
+    _wait_text(chrome, "#step-title", f"step {INVALID_STEP}")
     _shot(chrome, tmp_path / "export.png")
     shutil.rmtree(out)
