@@ -141,6 +141,10 @@ def test_older_and_broken_inputs_become_notices(tmp_path: Path) -> None:
     assert any("predates per-step memory diffs" in n for n in episode["notices"])
     step = json.loads(viewer.step("eval/crafter/1.jsonl", 1))
     assert step["memory"] == {"notes.md": "final notes\n"}
+    headless = tmp_path / "eval" / "crafter" / "2.jsonl"
+    headless.write_text("".join(json.dumps(x) + "\n" for x in lines[1:]))
+    episode = viewer.episode("eval/crafter/2.jsonl")
+    assert episode["steps"] == 2 and any("no header line" in n for n in episode["notices"])
     assert RunViewer(tmp_path / "memory").run_page()["notices"][0].startswith("no traces")
     with pytest.raises(ViewError, match="no step 9"):
         viewer.step("eval/crafter/1.jsonl", 9)

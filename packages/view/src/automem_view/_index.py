@@ -168,8 +168,10 @@ class TraceIndex:
         self.offsets.append(begin)
         self.ends.append(end)
         if number == 0:
-            self.header = _decode_header(line, self.notices)
-            return
+            if not _is_step(line):
+                self.header = _decode_header(line, self.notices)
+                return
+            self.notices.append("the trace has no header line (older version); shown without one")
         try:
             lite = _lite.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -211,6 +213,13 @@ class TraceIndex:
                 if i % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
                     self._checkpoints[i] = dict(files)
         return files
+
+
+def _is_step(line: bytes) -> bool:
+    try:
+        return _lite.decode(line).type == "step"
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
 
 
 def _decode_header(line: bytes, notices: list[str]) -> dict[str, Any] | None:
