@@ -330,9 +330,24 @@ async function selectStep(n) {
 }
 
 // ---------- timeline (SVG, no library) ----------
-function timeline(t, onPick) {
-  const n = t.step.length, W = 1000, wrap = h("div");
-  if (!n) return wrap;
+const MAX_POINTS = 2000; // longer episodes are drawn in buckets of B steps (max per bucket)
+const maxOf = (vals) => vals.reduce((a, v) => (v > a ? v : a), -Infinity);
+const minOf = (vals) => vals.reduce((a, v) => (v < a ? v : a), Infinity);
+
+function timeline(full, onPick) {
+  const wrap = h("div");
+  if (!full.step.length) return wrap;
+  const B = Math.max(1, Math.ceil(full.step.length / MAX_POINTS));
+  const bucket = (vals, fold) => { const out = []; for (let i = 0; i < vals.length; i += B) out.push(fold(vals.slice(i, i + B))); return out; };
+  const t = B === 1 ? full : {
+    step: bucket(full.step, (v) => v[0]),
+    progression: bucket(full.progression, maxOf),
+    memory_bytes: bucket(full.memory_bytes, maxOf),
+    ops: Object.fromEntries(Object.entries(full.ops).map(([k, v]) => [k, bucket(v, maxOf)])),
+    flags: bucket(full.flags, (v) => [...new Set(v.join(""))].join("")),
+    stuck: full.stuck.map(([a, b]) => [full.step[Math.floor(full.step.indexOf(a) / B) * B], full.step[Math.floor(full.step.indexOf(b) / B) * B]]),
+  };
+  const n = t.step.length, W = 1000;
   const x = (i) => 30 + (n === 1 ? 0 : (i / (n - 1)) * (W - 40));
   const ns = "http://www.w3.org/2000/svg";
   const svgEl = (tag, attrs) => { const el = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
@@ -356,7 +371,7 @@ function timeline(t, onPick) {
     wrap.append(box);
   };
   const line = (vals, color, label, fromZero) => (svg, H) => {
-    const max = Math.max(...vals), min = fromZero ? 0 : Math.min(...vals), span = Math.max(1e-9, max - min);
+    const max = maxOf(vals), min = fromZero ? 0 : minOf(vals), span = Math.max(1e-9, max - min);
     const pts = vals.map((v, i) => `${x(i).toFixed(1)},${(H - 4 - ((v - min) / span) * (H - 20)).toFixed(1)}`).join(" ");
     svg.append(svgEl("polyline", { points: pts, fill: "none", stroke: color, "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
     return label(min, max);
@@ -366,14 +381,14 @@ function timeline(t, onPick) {
   const kinds = Object.keys(t.ops);
   chart("ops by kind", 60, (svg, H) => {
     const tot = t.step.map((_, i) => kinds.reduce((a, k) => a + t.ops[k][i], 0));
-    const max = Math.max(1, ...tot), bw = Math.max(1, Math.min(12, (W - 40) / n));
+    const max = Math.max(1, maxOf(tot)), bw = Math.max(1, Math.min(12, (W - 40) / n));
     kinds.forEach((k, ki) => {
       const base = t.step.map((_, i) => kinds.slice(0, ki).reduce((a, kk) => a + t.ops[kk][i], 0));
       let d = "";
       t.ops[k].forEach((v, i) => { if (v) { const y0 = H - 2 - (base[i] / max) * (H - 16), hh = (v / max) * (H - 16); d += `M${(x(i) - bw / 2).toFixed(1)},${(y0 - hh).toFixed(1)}h${bw.toFixed(2)}v${hh.toFixed(1)}h${(-bw).toFixed(2)}z`; } });
       if (d) svg.append(svgEl("path", { d, fill: KIND_COLORS[ki % KIND_COLORS.length], "data-kind": k }));
     });
-    return "max " + max + " ops/step";
+    return "max " + max + " ops/step" + (B > 1 ? ` (max of each ${B} steps)` : "");
   });
   const marks = { e: ["#c62828", 0], i: ["#e45756", 1], f: ["#f58518", 2], t: ["#9a6700", 3], h: ["#4c78a8", 4], p: ["#1a7f37", 5] };
   const mw = Math.max(2.5, Math.min(8, ((W - 40) / n) * 0.5));
@@ -384,12 +399,13 @@ function timeline(t, onPick) {
     [["#c62828", "error"], ["#e45756", "invalid action"], ["#f58518", "fallback"], ["#9a6700", "truncated reply"], ["#4c78a8", "harness event"], ["#1a7f37", "progress"], ["#f3e3c4", "stuck span"]].map(([c, l]) => h("span", {}, h("i", { style: "background:" + c }), l)),
     kinds.map((k, ki) => h("span", {}, h("i", { style: "background:" + KIND_COLORS[ki % KIND_COLORS.length] }), "op " + k))));
   wrap.dataset.n = n;
+  wrap.dataset.bucket = B;
   return wrap;
 }
-function moveCursor(root, i) {
-  if (!root || i < 0) return;
-  const wrap = root.firstElementChild; if (!wrap) return;
-  const n = Number(wrap.dataset.n), W = 1000;
+function moveCursor(root, position) {
+  if (!root || position < 0) return;
+  const wrap = root.firstElementChild; if (!wrap || !wrap.dataset.n) return;
+  const n = Number(wrap.dataset.n), i = Math.floor(position / Number(wrap.dataset.bucket)), W = 1000;
   const xv = 30 + (n === 1 ? 0 : (i / (n - 1)) * (W - 40));
   root.querySelectorAll("line.cursor").forEach((l) => { l.setAttribute("x1", xv); l.setAttribute("x2", xv); });
 }
