@@ -282,7 +282,12 @@ function renderEpisode() {
     d.compare_with.map((id) => h("a", { href: `#/cmp?a=${encodeURIComponent(e.id)}&b=${encodeURIComponent(id)}&step=${state.step ?? 0}`, class: "badge b-info" }, id.split("/eval/")[0] || id))) : null;
   setPage(
     h("h1", {}, epLabel(e), " ", h("span", { class: "muted small" }, e.id)),
-    ...notices(d.notices), info, compare, filterBar(e.id),
+    ...notices(d.notices), info,
+    h("div", { class: "kv small" },
+      hd.instructions ? h("details", {}, h("summary", {}, "instructions the agent got"), h("pre", { class: "box" }, hd.instructions)) : null,
+      d.header ? h("details", {}, h("summary", {}, "trace header"), h("pre", { class: "box" }, JSON.stringify(Object.fromEntries(Object.entries(d.header).filter(([k]) => k !== "instructions")), null, 1))) : null,
+      d.summary ? h("details", { id: "summary-record" }, h("summary", {}, "summary record"), h("pre", { class: "box" }, JSON.stringify(d.summary, null, 1))) : null),
+    compare, filterBar(e.id),
     h("div", { class: "timeline", id: "timeline" }, timeline(d.timeline, (s) => { location.hash = epHref(e.id, s); })),
     h("div", { class: "keys" }, h("kbd", {}, "j"), "/", h("kbd", {}, "→"), " next step · ", h("kbd", {}, "k"), "/", h("kbd", {}, "←"), " previous · ",
       h("kbd", {}, "n"), " next event · ", h("kbd", {}, "p"), " previous event · ", h("kbd", {}, "u"), " back to the run"),
