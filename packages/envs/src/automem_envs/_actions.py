@@ -29,11 +29,22 @@ class ActionVocabulary:
 
     Matching tolerates case, spaces, underscores and hyphens; aliases map other common
     phrasings to a canonical name. Everything else is no match (the caller decides the fallback).
+    A `strict` vocabulary (BALROG's action sets) accepts only the exact names.
     """
 
-    def __init__(self, names: Iterable[str], aliases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        aliases: Mapping[str, str] | None = None,
+        *,
+        strict: bool = False,
+    ) -> None:
         self.names: list[str] = list(names)
+        self.strict = strict
         self._lookup: dict[str, str] = {}
+        if strict:  # BALROG's rule: the exact name (surrounding whitespace aside), nothing else
+            self._lookup = {name: name for name in self.names}
+            return
         for name in self.names:
             self._lookup[normalize_action(name)] = name
             self._lookup.setdefault(normalize_action(name).replace(" ", ""), name)
@@ -49,6 +60,8 @@ class ActionVocabulary:
         found = self._lookup.get(text)  # the common case: the exact name
         if found is not None and found == text:
             return found
+        if self.strict:
+            return self._lookup.get(text.strip())
         key = normalize_action(text)
         found = self._lookup.get(key)
         if found is None and len(key) > 1:

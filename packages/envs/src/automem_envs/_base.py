@@ -54,6 +54,9 @@ class TextEnv(abc.ABC):
         self._stalled = 0
         self._last_clock: int | None = None
         self._limit: EndReason | None = None  # set by `_count_game_step` when a limit is hit
+        # BALROG's format: (short-term, long-term) context of the latest observation, whose
+        # text is the two joined by a newline (what follows BALROG's "Current Observation:").
+        self._balrog_parts: tuple[str, str] | None = None
         self._observation: Observation | None = None
 
     # --- what each game provides -------------------------------------------------------------
@@ -168,7 +171,12 @@ class TextEnv(abc.ABC):
         observation = outcome.observation
         if not valid:
             note = self._invalid_note(action, executed)
-            observation = msgspec.structs.replace(observation, text=note + observation.text)
+            parts = self._balrog_parts
+            if parts is not None:  # BALROG puts its note before the long-term context
+                text = f"{parts[0]}\n{note}{parts[1]}"
+            else:
+                text = note + observation.text
+            observation = msgspec.structs.replace(observation, text=text)
         self._observation = observation
         return StepResult(
             observation=observation,
@@ -214,7 +222,7 @@ class TextEnv(abc.ABC):
     def _invalid_note(self, action: str, executed: str) -> str:
         if self.observation_format == "balrog":  # BALROG's own feedback sentence
             return (
-                "Your previous output did not contain a valid action. "
+                "\n\nYour previous output did not contain a valid action. "
                 f"Defaulted to action: {executed}\n\nObservation:\n"
             )
         return f'"{action.strip()[:60]}" is not a valid action, so "{executed}" was done instead.\n'

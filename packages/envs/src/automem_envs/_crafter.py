@@ -80,6 +80,13 @@ def _aliases() -> dict[str, str]:
 
 
 VOCABULARY = ActionVocabulary(ACTION_NAMES, _aliases())
+# BALROG's names for the same 17 actions, in the same order; matched exactly, as BALROG does.
+BALROG_ACTION_NAMES = tuple(name.title() for name in ACTION_NAMES)
+BALROG_VOCABULARY = ActionVocabulary(BALROG_ACTION_NAMES, strict=True)
+_ACTION_INDEX = {
+    **{name: i for i, name in enumerate(ACTION_NAMES)},
+    **{name: i for i, name in enumerate(BALROG_ACTION_NAMES)},
+}
 
 INSTRUCTIONS = """\
 You play Crafter, a 2D survival game on a 64x64 grid world. Each step you take one action.
@@ -237,31 +244,40 @@ class CrafterEnv(TextEnv):
         self._view = CrafterView(self._env._world, view)
         self._show_map = bool(show_map)
         self._last_inventory: dict[str, int] = {}
+        self._balrog_text = None
+        if observation_format == "balrog":
+            from ._balrog_crafter import BalrogCrafterText
+
+            self._balrog_text = BalrogCrafterText(self._env._world)
 
     @property
     def vocabulary(self) -> ActionVocabulary:
-        return VOCABULARY
+        return BALROG_VOCABULARY if self.action_set == "balrog" else VOCABULARY
 
     @property
     def default_action(self) -> str:
-        return "noop"
+        return "Noop" if self.action_set == "balrog" else "noop"
 
     @property
     def instructions(self) -> str:
-        return INSTRUCTIONS.format(actions=", ".join(ACTION_NAMES), **_rules())
+        return INSTRUCTIONS.format(actions=", ".join(self.vocabulary.names), **_rules())
 
     def _reset_game(self) -> Observation:
         # Crafter derives each world from (seed, episode number); pinning the episode number
         # makes every reset replay the same world.
         self._env._episode = 0
         self._env.reset()
+        if self._balrog_text is not None:
+            # BALROG's Crafter wrapper takes one noop before its first observation; it is not
+            # one of the episode's steps.
+            self._env.step(0)
         self._last_inventory = dict(self._env._player.inventory)
         return self._observe("You wake up in a new world.")
 
     def _step_game(self, action: str) -> GameStep:
         env = self._env
         before = {k for k, v in env._player.achievements.items() if v > 0}
-        _, reward, dead, _ = env.step(ACTION_NAMES.index(action))
+        _, reward, dead, _ = env.step(_ACTION_INDEX[action])
         self._count_game_step()
         player = env._player
         events = []
@@ -302,6 +318,16 @@ class CrafterEnv(TextEnv):
         player = self._env._player
         inventory = player.inventory
         view = self._view
+        if self._balrog_text is not None:
+            long_term, short_term = self._balrog_text.texts(player)
+            self._balrog_parts = (short_term, long_term)
+            return Observation(
+                text=f"{short_term}\n{long_term}",
+                message=message,
+                position=(int(player.pos[0]), int(player.pos[1])),
+                status={name: int(inventory[name]) for name in VITALS},
+                inventory={k: int(v) for k, v in inventory.items() if k not in VITALS and v > 0},
+            )
         vitals = ", ".join(f"{name} {inventory[name]}/9" for name in VITALS)
         extras = []
         if player.sleeping:
