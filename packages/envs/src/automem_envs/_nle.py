@@ -223,9 +223,18 @@ class NleEnv(TextEnv):
         extra = [k for k in (*range(32, 127), _MORE, _ESC) if k not in own]
         env.actions = tuple(own) + tuple(extra)  # extra keys answer prompts; see _resolve_extra
         self._index = {key: i for i, key in enumerate(env.actions)}
-        self._name_key = {names.get(k, chr(k)): k for k in own}
+        self._name_key: dict[str, int | None] = {names.get(k, chr(k)): k for k in own}
         self._vocabulary = ActionVocabulary(list(self._name_key), aliases())
+        if action_set == "balrog":  # BALROG's names, matched exactly, and their keys
+            from ._balrog_nle import minihack_actions, nethack_actions
+
+            if self.family == "nethack":
+                self._name_key = nethack_actions(set(env.actions))
+            else:
+                self._name_key = dict(minihack_actions(own))
+            self._vocabulary = ActionVocabulary(list(self._name_key), strict=True)
         keys = list(env._observation_keys)
+        self._keys = {name: keys.index(name) for name in OBSERVATION_KEYS}
         self._i_tty = keys.index("tty_chars")
         self._i_message = keys.index("message")
         self._i_internal = keys.index("internal")
@@ -306,6 +315,9 @@ class NleEnv(TextEnv):
         with self._level_random():
             env.reset()
         self._success = False
+        if self.observation_format == "balrog":  # BALROG continues --More-- only after steps
+            observation, _, _, _ = self._settle_balrog(0.0, False, {}, auto_more=False)
+            return observation
         observation, _, _, _ = self._settle(0.0, False, {})
         return observation
 
@@ -320,6 +332,11 @@ class NleEnv(TextEnv):
 
     def _step_game(self, action: str) -> GameStep:
         key = self._name_key.get(action)  # no name starts with "type ", so this test comes first
+        if key is None and action in self._name_key:
+            raise EnvError(
+                f"BALROG's NetHack action space lists {action!r} but its wrapper maps it to no "
+                "key, so BALROG ends the episode with an error; this run does the same"
+            )
         if key is not None or not action.startswith(_TYPE):
             if key is None:
                 key = ord(action)  # a raw key for a prompt
@@ -332,7 +349,10 @@ class NleEnv(TextEnv):
                 reward += gained
                 if over or limit:
                     break
-        observation, reward, done, info = self._settle(reward, over, info)
+        if self.observation_format == "balrog":
+            observation, reward, done, info = self._settle_balrog(reward, over, info)
+        else:
+            observation, reward, done, info = self._settle(reward, over, info)
         if reward >= 1.0:
             self._success = True
         end_status = info.get("end_status")
@@ -446,6 +466,43 @@ class NleEnv(TextEnv):
             prompt=prompt,
             screen=screen,
             typing=self._typing,
+        )
+        return observation, reward, done, info
+
+    def _settle_balrog(
+        self, reward: float, done: bool, info: dict[str, Any], *, auto_more: bool = True
+    ) -> tuple[Observation, float, bool, dict[str, Any]]:
+        """BALROG's step: continue --More-- while its message shows one, then its text."""
+        from ._balrog_nle import hybrid_text, text_message
+
+        obs = self._env.last_observation
+        k = self._keys
+        message = text_message(obs[k["tty_chars"]])
+        while auto_more and "--More--" in message and not done and self._limit is None:
+            message = message.replace("--More--", "\n")
+            extra, done, info, _ = self._raw_step(_MORE)
+            reward += extra
+            obs = self._env.last_observation
+            message += text_message(obs[k["tty_chars"]])
+        blstats = obs[k["blstats"]].tolist()
+        self._bl_list = self._blstats = blstats
+        internal = obs[self._i_internal].tolist()
+        self._waiting = bool(internal[1] or internal[2])
+        self._typing = bool(internal[2])
+        long_term, short_term = hybrid_text(
+            message,
+            obs[k["glyphs"]],
+            obs[k["blstats"]],
+            obs[k["tty_chars"]],
+            obs[k["tty_cursor"]],
+            (obs[k["inv_strs"]], obs[k["inv_letters"]]),
+        )
+        self._balrog_parts = (short_term, long_term)
+        observation = Observation(
+            text=f"{short_term}\n{long_term}",
+            message=message,
+            position=(int(blstats[0]), int(blstats[1])),
+            prompt=message if self._waiting else None,
         )
         return observation, reward, done, info
 
