@@ -236,18 +236,21 @@ class TextEnv(abc.ABC):
         So with a clock that never moves, a timeout of 150 ends the episode on game step 151.
         """
         stats = self.stats
-        stats.game_steps += 1
-        if clock is not None and self.no_progress_steps is not None:
+        steps = stats.game_steps = stats.game_steps + 1
+        patience = self.no_progress_steps
+        if patience is not None and clock is not None:
             if clock == self._last_clock:
                 self._stalled += 1
             else:
                 self._last_clock, self._stalled = clock, 0
         if self._limit is None:
-            if stats.game_steps >= self.max_steps:
+            if steps >= self.max_steps:
                 self._limit = "max_steps"
-            elif self.no_progress_steps is not None and self._stalled >= self.no_progress_steps:
+            elif patience is not None and self._stalled >= patience:
                 self._limit = "no_progress"
-        return self._limit is not None
+            else:
+                return False
+        return True
 
     def _crash(self, error: Exception, *, valid: bool, executed: str) -> StepResult:
         self.stats.end_reason = "errored"

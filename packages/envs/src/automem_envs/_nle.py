@@ -340,8 +340,14 @@ class NleEnv(TextEnv):
         if key is not None or not action.startswith(_TYPE):
             if key is None:
                 key = ord(action)  # a raw key for a prompt
-            gained, over, info, _ = self._raw_step(key)
-            reward = 0.0 + gained  # 0.0 + : as the multi-key sum (no -0.0)
+            # _raw_step inlined: this is the per-step hot path.
+            _, gained, terminated, truncated, info = self._env.step(self._index[key])
+            over = bool(terminated or truncated)
+            clock = None
+            if self.no_progress_steps is not None:
+                clock = int(self._env.last_observation[self._i_blstats][self._bl_time])
+            self._count_game_step(clock)
+            reward = 0.0 + float(gained)  # 0.0 + : as the multi-key sum (no -0.0)
         else:
             reward, over, info = 0.0, False, {}
             for key in [ord(c) for c in action[len(_TYPE) :]] + [_MORE]:
