@@ -15,7 +15,10 @@ import msgspec
 
 from automem_memfs._ops import OP_TYPES, Action, Call, Done, ParseError, op_kind
 
-_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*+\s*+(.*?)```", re.DOTALL)  # possessive: no backtracking
+# A call nests three or four levels deep. Deeper values are not tried: the C decoder recurses
+# (RecursionError) and retrying it at every bracket of a deep run is quadratic.
+MAX_DEPTH = 64
 _DECODER = json.JSONDecoder()
 _NAME_ALIASES = {
     "view": "read", "cat": "read", "open": "read", "list": "read", "ls": "read",
@@ -41,12 +44,16 @@ def _objects(text: str) -> tuple[list[Any], bool]:
     found: list[Any] = []
     tried = False
     for block in blocks:
+        too_deep = _too_deep(block)
         i = 0
         while (j := _next_brace(block, i)) >= 0:
             tried = True
+            if j in too_deep:
+                i = j + 1
+                continue
             try:
                 value, end = _DECODER.raw_decode(block, j)
-            except ValueError:
+            except (ValueError, RecursionError):
                 i = j + 1
                 continue
             found.append(value)
@@ -54,13 +61,37 @@ def _objects(text: str) -> tuple[list[Any], bool]:
     return found, tried
 
 
+def _too_deep(s: str) -> set[int]:
+    """Positions of `{`/`[` with brackets nested more than MAX_DEPTH levels inside them
+    (brackets inside strings count too: a rough bound, found in one linear pass)."""
+    stack: list[int] = []
+    deep: set[int] = set()
+    for m in _BRACKET.finditer(s):
+        if m[0] in "{[":
+            stack.append(m.start())
+            if len(stack) > MAX_DEPTH:
+                deep.add(stack[-MAX_DEPTH - 1])
+        elif stack:
+            stack.pop()
+    return deep
+
+
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+_OPENING = re.compile(r"[\[{]")
+
+
 def _next_brace(s: str, i: int) -> int:
-    a, b = s.find("{", i), s.find("[", i)
-    return min(x for x in (a, b) if x >= 0) if a >= 0 or b >= 0 else -1
+    m = _OPENING.search(s, i)
+    return m.start() if m is not None else -1
 
 
 def parse_json(text: str) -> list[Call]:
-    """Every call in `text`, in order. Never raises; bad calls become ParseError values."""
+    """Every call in `text`, in order. Never raises; bad calls become ParseError values.
+
+    Linear in the text up to a factor of MAX_DEPTH: deeper brackets are not decoded.
+    """
     values, tried = _objects(text)
     calls: list[Call] = []
     for v in values:
@@ -103,8 +134,10 @@ def call_from_dict(d: Any) -> Call:
         }
     if isinstance(args, str):
         try:
+            if _too_deep(args):
+                raise ValueError("nested too deeply")
             args = json.loads(args) if args.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return ParseError(message=f"The arguments of {name} are not valid JSON.", raw=raw)
     if not isinstance(args, dict):
         return ParseError(message=f"The arguments of {name} must be a JSON object.", raw=raw)

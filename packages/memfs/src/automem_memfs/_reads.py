@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import stat
+import time
 
 from automem_memfs import _fsio
 from automem_memfs._errors import MemfsError
 from automem_memfs._ops import Count, OpResult, Read, Search, Tail
 from automem_memfs._paths import normalize_path
 from automem_memfs._store import StoreBase, _Entry
-from automem_memfs._text import Matcher, clip, plural, split_lines
+from automem_memfs._text import Matcher, RegexError, RegexTimeout, clip, plural, split_lines
 
 MAX_PATTERN_CHARS = 500
 
@@ -122,7 +122,7 @@ class ReadOps(StoreBase):
             )
         try:
             return Matcher(pattern, regex=regex)
-        except re.error as e:
+        except RegexError as e:
             raise MemfsError(
                 f"Invalid regex {pattern!r}: {e}. Fix it, or search for plain text instead.",
                 code="bad_regex",
@@ -134,10 +134,25 @@ class ReadOps(StoreBase):
         rel, e = self._target(path, allow_root=True)
         return rel, ([(rel, e)] if e is not None else self._all(rel))
 
+    def _too_slow(self, pattern: str) -> MemfsError:
+        return MemfsError(
+            f"The regex /{pattern}/ was too expensive: the search ran past "
+            f"{self.limits.regex_timeout_ms:,} ms and was stopped. Avoid nested repetition such "
+            "as (a+)+ or (a|aa)*, anchor the pattern, or search for plain text instead.",
+            code="regex_timeout",
+        )
+
     def _op_search(self, op: Search) -> OpResult:
         m = self._matcher(op.pattern, op.regex)
+        try:
+            return self._search(op, m)
+        except RegexTimeout:
+            raise self._too_slow(op.pattern) from None
+
+    def _search(self, op: Search, m: Matcher) -> OpResult:
         cap = max(op.max_results, 1)
         rel, files = self._scope(op.path)
+        m.deadline = time.monotonic() + self.limits.regex_timeout_ms / 1000
         single = op.path is not None and len(files) == 1 and files[0][0] == rel and rel != ""
         width = self.limits.max_line_chars
         hits: list[str] = []

@@ -65,15 +65,21 @@ TAG_OF = {
     "delete": "DELETE", "rename": "RENAME", "done": "DONE", "action": "ACTION",
 }  # fmt: skip
 _NAMES = "|".join(sorted(ALIASES, key=len, reverse=True))
-_CLOSE = r"(?P<close>\|?\s*\}?\s*>|\|?\s*\}|\|)"
-OPEN = re.compile(r"<\s*(?P<lp>\|)?\s*(?P<name>[A-Za-z][A-Za-z_]*)\s*" + _CLOSE)
+# Every whitespace run is possessive (`\s*+`): with plain `\s*` around an optional `|`, a
+# failed match backtracks over each way to split a run of spaces, which is quadratic on text
+# like "<" + 30,000 spaces. Possessive runs make each match attempt linear.
+_CLOSE = r"(?P<close>\|?\s*+\}?\s*+>|\|?\s*+\}|\|)"
+OPEN = re.compile(r"<\s*+(?P<lp>\|)?\s*+(?P<name>[A-Za-z][A-Za-z_]*+)\s*+" + _CLOSE)
 END = re.compile(
-    r"[<{]\s*\|?\s*(?:END|/\s*(?:" + _NAMES + r"))(?![A-Za-z_])\s*\|?\s*\}?\s*>?", re.IGNORECASE
+    r"[<{]\s*+\|?\s*+(?:END|/\s*+(?:" + _NAMES + r"))(?![A-Za-z_])\s*+\|?\s*+\}?\s*+>?",
+    re.IGNORECASE,
 )
-WITH = re.compile(r"<\s*\|?\s*WITH(?![A-Za-z_])\s*\|?\s*\}?\s*>", re.IGNORECASE)
-_RANGE = re.compile(r"^\s*(\d+)?\s*(?:(-|:|\.\.|,|to)\s*(\d+)?)?\s*$", re.IGNORECASE)
+WITH = re.compile(r"<\s*+\|?\s*+WITH(?![A-Za-z_])\s*+\|?\s*+\}?\s*+>", re.IGNORECASE)
+_RANGE = re.compile(
+    r"^\s*+(\d++)?\s*+(?:(-|:|\.\.|,|to)\s*+(\d++)?)?\s*+$", re.IGNORECASE
+)
 _MARKERS = ("END", "WITH")
-_WS = re.compile(r"\s*")
+_WS = re.compile(r"\s*+")
 DEFAULT_MAX_RESULTS = next(
     f.default for f in msgspec.structs.fields(Search) if f.name == "max_results"
 )
@@ -117,11 +123,38 @@ def _int(s: str) -> int | None:
     return int(s) if re.fullmatch(r"[+-]?\d{1,9}", s) else None
 
 
+class _EndFinder:
+    """`END.search(text, pos)` for non-decreasing `pos`, in linear time overall.
+
+    Each call would otherwise rescan to the next end marker (or to the end of the text when
+    there is none), which is quadratic on a text with many openers and no `<|END|>`.
+    """
+
+    __slots__ = ("_from", "_match", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._from = -1  # the position of the last real search
+        self._match: re.Match[str] | None = None
+
+    def search(self, pos: int) -> re.Match[str] | None:
+        m = self._match
+        if self._from >= 0 and pos >= self._from and (m is None or m.start() >= pos):
+            return m  # the last search covered pos..: same answer
+        self._from = pos
+        self._match = END.search(self._text, pos)
+        return self._match
+
+
 def parse_tags(text: str) -> list[Call]:
-    """Every call in `text`, in order. Never raises; bad calls become ParseError values."""
+    """Every call in `text`, in order. Never raises; bad calls become ParseError values.
+
+    Runs in time linear in the text: model text can be long and adversarial.
+    """
     calls: list[Call] = []
     pos = 0
     n = len(text)
+    ends = _EndFinder(text)
     while (m := OPEN.search(text, pos)) is not None:
         name = _opener(m)
         if name is None or name in _MARKERS:
@@ -138,7 +171,7 @@ def parse_tags(text: str) -> list[Call]:
                 pos = e.end()  # a model that closes DONE with <|END|> too
             continue
         start = m.end()
-        e = END.search(text, start)
+        e = ends.search(start)
         stop = e.start() if e is not None else n
         nxt = _next_opener(text, start, stop)
         if nxt < stop:

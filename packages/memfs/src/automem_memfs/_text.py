@@ -1,14 +1,18 @@
 """Line arithmetic and line matching shared by the store and its reference model in tests.
 
 A file's lines are its text split on `\\n`; a final newline ends the last line rather than
-starting an empty one. Substring matching ignores case; regex matching uses Python `re` syntax,
-is case-sensitive (write `(?i)` to ignore case) and, like grep, matches within one line.
+starting an empty one. Substring matching ignores case; regex matching uses Python `re` syntax
+(run by the `regex` package, which can stop a search at a deadline), is case-sensitive (write
+`(?i)` to ignore case) and, like grep, matches within one line.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+
+import regex
 
 
 def split_lines(text: str) -> list[str]:
@@ -44,21 +48,30 @@ def fmt_bytes(n: int) -> str:
     return f"{n:,} B"
 
 
+class RegexTimeout(Exception):
+    """A regex search ran past its deadline (a pattern that backtracks exponentially)."""
+
+
 class Matcher:
     """Finds the lines of a text that match one pattern.
 
-    Raises `re.error` on construction if a regex does not compile.
+    A regex is compiled by the `regex` package (V0, `re`-compatible) and every search step gets
+    the time left until `deadline` (a `time.monotonic()` value), so a pattern that backtracks
+    exponentially raises `RegexTimeout` instead of hanging. Literal patterns run through `re` on
+    an escaped pattern, which is linear. Raises `regex.error` on construction if a regex does
+    not compile.
     """
 
-    __slots__ = ("_literal", "_rx", "pattern", "regex")
+    __slots__ = ("_literal", "_rx", "deadline", "pattern", "regex")
 
-    def __init__(self, pattern: str, *, regex: bool = False) -> None:
+    def __init__(self, pattern: str, *, regex: bool = False, deadline: float | None = None) -> None:
         self.pattern = pattern
         self.regex = regex
+        self.deadline = deadline
         self._literal: str | None = None
-        self._rx: re.Pattern[str] | None = None
+        self._rx = None
         if regex:
-            self._rx = re.compile(pattern, re.MULTILINE)
+            self._rx = _compile(pattern)
         else:
             # A literal matches as re.IGNORECASE would. On ASCII text with an ASCII pattern that
             # is the same as comparing lower(), which is much faster; elsewhere ('ſ' vs 's')
@@ -72,7 +85,20 @@ class Matcher:
         if not self.regex and "\n" in self.pattern:
             return False
         assert self._rx is not None
-        return self._rx.search(line) is not None
+        return self._search(self._rx, line, 0) is not None
+
+    def _search(self, rx, text: str, pos: int):
+        if not self.regex:
+            return rx.search(text, pos)
+        left = None
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise RegexTimeout(self.pattern)
+        try:
+            return rx.search(text, pos, timeout=left)
+        except TimeoutError:
+            raise RegexTimeout(self.pattern) from None
 
     def iter_lines(self, text: str, lowered: str | None = None) -> Iterator[tuple[int, str]]:
         """(1-based line number, line text) for each matching line, in order.
@@ -112,7 +138,7 @@ class Matcher:
         n = len(text)
         pos = lineno_at = 0
         lineno = 1
-        while pos <= n and (m := rx.search(text, pos)) is not None:
+        while pos <= n and (m := self._search(rx, text, pos)) is not None:
             s = m.start()
             ls = text.rfind("\n", 0, s) + 1
             if ls == n and (n == 0 or text[-1] == "\n"):
@@ -121,10 +147,17 @@ class Matcher:
             if le < 0:
                 le = n
             line = text[ls:le]
-            if (m.end() > le or s == le) and rx.search(line) is None:
+            if (m.end() > le or s == le) and self._search(rx, line, 0) is None:
                 pos = le + 1  # the match spanned lines; grep semantics say this line did not
                 continue
             lineno += text.count("\n", lineno_at, ls)
             lineno_at = ls
             yield lineno, line
             pos = le + 1
+
+
+def _compile(pattern: str):
+    return regex.compile(pattern, regex.MULTILINE | regex.VERSION0)
+
+
+RegexError = regex.error  # what a pattern that does not compile raises
