@@ -50,21 +50,40 @@ def translate(exc: OSError, rel: str) -> MemfsError:
     raise exc  # infrastructure trouble (disk full, permissions): not the model's doing
 
 
-class Parent:
-    """The directory holding `rel`, opened without following symlinks; use as a context."""
+def refuse_hardlink(st: os.stat_result, rel: str) -> None:
+    """Refuses a regular file with more than one name: a hard link planted in memory may be the
+    same inode as a file outside it, so reading or writing it would reach outside the root."""
+    if st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+        raise SandboxError(
+            f"{rel} has {st.st_nlink} hard links, so it may be a file outside memory; it is "
+            "neither read nor changed. Delete it, or write a new file under another name.",
+            code="hardlink",
+        )
 
-    __slots__ = ("_close", "fd", "name", "rel")
+
+class Parent:
+    """The directory holding `rel`, opened without following symlinks; use as a context.
+
+    With `create`, missing directories are made; if the block then raises (a refused write),
+    the directories this call made are removed again, so a refusal leaves no trace.
+    """
+
+    __slots__ = ("_close", "_made", "_root", "fd", "name", "rel")
 
     def __init__(self, root_fd: int, rel: str, *, create: bool = False) -> None:
         self.rel = rel
         head, _, self.name = rel.rpartition("/")
         self._close = False
+        self._root = root_fd
+        self._made = ""  # the shallowest directory this call created
         self.fd = root_fd
         if not head:
             return
         fd = root_fd
+        done: list[str] = []
         try:
             for comp in head.split("/"):
+                done.append(comp)
                 try:
                     nfd = os.open(comp, _DIR, dir_fd=fd)
                 except NotADirectoryError:
@@ -76,8 +95,12 @@ class Parent:
                 except FileNotFoundError:
                     if not create:
                         raise
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         os.mkdir(comp, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    else:
+                        self._made = self._made or "/".join(done)
                     nfd = os.open(comp, _DIR, dir_fd=fd)
                 if fd != root_fd:
                     os.close(fd)
@@ -85,6 +108,7 @@ class Parent:
         except OSError as e:
             if fd != root_fd:
                 os.close(fd)
+            self._undo_mkdirs()
             raise translate(e, rel) from None
         self.fd = fd
         self._close = True
@@ -92,10 +116,26 @@ class Parent:
     def __enter__(self) -> Parent:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self._close:
             os.close(self.fd)
             self._close = False
+        if exc_type is not None:
+            self._undo_mkdirs()
+
+    def _undo_mkdirs(self) -> None:
+        """Removes, deepest first, the directories this call made, while they are empty."""
+        if not self._made:
+            return
+        head = self.rel.rpartition("/")[0]
+        while head and (head == self._made or head.startswith(self._made + "/")):
+            try:
+                with Parent(self._root, head) as p:
+                    os.rmdir(p.name, dir_fd=p.fd)
+            except (OSError, MemfsError):
+                return
+            head = head.rpartition("/")[0]
+        self._made = ""
 
     def lstat(self) -> os.stat_result | None:
         try:
@@ -122,6 +162,7 @@ class Parent:
                 raise MemfsError(f"{self.rel} is a directory", code="is_dir")
             if not stat.S_ISREG(st.st_mode):
                 raise SandboxError(f"{self.rel} is not a regular file", code="not_regular")
+            refuse_hardlink(st, self.rel)
             return _read_all(fd, st.st_size), key_of(st)
         finally:
             os.close(fd)
@@ -156,6 +197,8 @@ class Parent:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
                     raise SandboxError(f"{self.rel} is not a regular file", code="not_regular")
+                if not created:
+                    refuse_hardlink(st, self.rel)
                 now = self.lstat()
                 if now is not None and now.st_ino == st.st_ino:
                     yield fd, st, created

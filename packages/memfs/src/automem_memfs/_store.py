@@ -9,13 +9,14 @@ The store is not thread-safe; use one per thread or agent. Processes may share a
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import os
 import stat
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from automem_memfs import _fsio
@@ -26,6 +27,7 @@ from automem_memfs._paths import normalize_path
 from automem_memfs._schema import FileRule, Schema
 from automem_memfs._stats import MemoryStats, compute
 from automem_memfs._text import count_lines, fmt_bytes, plural
+from automem_memfs._usage import Usage
 
 
 def blob_id(data: bytes) -> str:
@@ -36,12 +38,13 @@ def blob_id(data: bytes) -> str:
 class _Entry:
     """What the store knows about one file version."""
 
-    __slots__ = ("_lines", "_lower", "blob", "key", "text")
+    __slots__ = ("_lines", "_lower", "blob", "key", "text", "undecodable")
 
     def __init__(self, key: _fsio.Key, text: str | None = None, blob: str | None = None) -> None:
         self.key = key
         self.text = text
         self.blob = blob  # set eagerly only when text does not round-trip to the bytes
+        self.undecodable = blob is not None  # the bytes are not UTF-8; text shows U+FFFD
         self._lines: int | None = None
         self._lower: str | None = None
 
@@ -85,7 +88,8 @@ class StoreBase:
         self.fsync = fsync
         self.read_only = read_only
         self._fd = _fsio.open_root(str(self.root))
-        self._closer = weakref.finalize(self, os.close, self._fd)
+        self._usage = Usage(self._fd, self._disk_usage)
+        self._closer = weakref.finalize(self, _close_both, self._fd, self._usage)
         self._files: dict[str, _Entry] = {}
         self._total = 0
         self._prefix = ""  # how paths are shown to the model (the Anthropic adapter sets one)
@@ -116,11 +120,27 @@ class StoreBase:
         old = self._files
         new: dict[str, _Entry] = {}
         for rel, st in found.items():
+            if st.st_nlink > 1 or not self._own_name(rel):
+                continue  # planted: a hard link, or a name the store would refuse to create
             k = _fsio.key_of(st)
             e = old.get(rel)
             new[rel] = e if e is not None and e.key == k else _Entry(k)
         self._files = new
         self._total = sum(e.nbytes for e in new.values())
+
+    def _own_name(self, rel: str) -> bool:
+        """Whether `rel` is a path the store itself could have created. Names planted on disk
+        by something else (control characters such as a newline or ESC, edge spaces, reserved
+        or over-long names) are neither listed, searched nor counted, so they cannot forge rows
+        in listings, the index or search output."""
+        try:
+            return normalize_path(rel, self.limits) == rel
+        except SandboxError:
+            return False
+
+    def _disk_usage(self) -> tuple[int, int]:
+        self.refresh()
+        return self._total, len(self._files)
 
     def _put(self, rel: str, e: _Entry) -> None:
         old = self._files.get(rel)
@@ -208,6 +228,8 @@ class StoreBase:
         return self.schema.rule_for(rel) if self.schema.rules else None
 
     def _limit_error(self, rel: str, old: int | None, new: int) -> str | None:
+        """Why `rel` may not go from `old` bytes (None: absent) to `new`, or None, in which case
+        the change is reserved in the root's usage record (see `_usage`); a write op holds it."""
         lim = self.limits
         if new > lim.max_file_bytes:
             return (
@@ -215,19 +237,41 @@ class StoreBase:
                 f"of {fmt_bytes(lim.max_file_bytes)}. Compact it first (str_replace or write a "
                 "shorter version), or keep less text."
             )
-        total = self._total - (old or 0) + new
-        if new > (old or 0) and total > lim.max_total_bytes:
+        usage = self._usage
+        while True:
+            total, files = usage.others(rel)
+            total += new - (old or 0)
+            files += old is None
+            over_total = new > (old or 0) and total > lim.max_total_bytes
+            over_files = old is None and files > lim.max_files
+            if not (over_total or over_files) or usage.fresh:
+                break
+            usage.rebuild()  # never refuse on numbers that may have drifted
+        if over_total:
             return (
                 f"Refused: memory would total {fmt_bytes(total)}, over the limit of "
                 f"{fmt_bytes(lim.max_total_bytes)}. Compact first: shorten files with "
                 "str_replace or write, or delete stale files."
             )
-        if old is None and rel not in self._files and len(self._files) >= lim.max_files:
+        if over_files:
             return (
-                f"Refused: memory already has {len(self._files)} files, the limit. Merge "
+                f"Refused: memory already has {files - 1} files, the limit. Merge "
                 "files (write) or delete stale ones before creating another."
             )
+        usage.reserve(rel, old, new)
         return None
+
+    @contextlib.contextmanager
+    def _accounting(self) -> Iterator[None]:
+        """Holds the root's usage record for one write op; its reservations are kept only if
+        the op completes."""
+        self._usage.acquire()
+        keep = False
+        try:
+            yield
+            keep = True
+        finally:
+            self._usage.release(keep=keep)
 
     # -- public helpers for code -----------------------------------------------------------
     @property
@@ -272,7 +316,10 @@ class StoreBase:
     def import_tree(self, src: str | os.PathLike[str]) -> list[str]:
         """Copies every file under `src` into memory (overwriting), bypassing read-only rules
         but not the sandbox or limits. Returns the imported paths. Raises on any refusal."""
-        src_path = Path(src)
+        with self._accounting():
+            return self._import_tree(Path(src))
+
+    def _import_tree(self, src_path: Path) -> list[str]:
         imported = []
         for path in sorted(src_path.rglob("*")):
             rel_src = path.relative_to(src_path).as_posix()
@@ -330,16 +377,25 @@ class StoreBase:
                 error="read_only",
             )
         else:
-            try:
-                res = handler(op)
-            except MemfsError as e:
-                res = OpResult(
-                    op=kind, ok=False, text=str(e), path=getattr(op, "path", None), error=e.code
-                )
+            res = self._run(kind, handler, op)
         if not res.ok:
             self._errors += 1
         self._bytes_written += res.bytes_written
         return res
+
+    def _run(self, kind: str, handler, op: Op) -> OpResult:
+        try:
+            if kind in READ_ONLY_OPS:
+                return handler(op)
+            with self._accounting():
+                res = handler(op)
+                if not res.ok:
+                    raise MemfsError(res.text, code=res.error)  # take back reservations
+                return res
+        except MemfsError as e:
+            return OpResult(
+                op=kind, ok=False, text=str(e), path=getattr(op, "path", None), error=e.code
+            )
 
     def apply_calls(self, calls: Iterable[Call]) -> list[OpResult]:
         """Applies the ops among `calls` in order. A ParseError becomes a failed result (so the
@@ -352,3 +408,8 @@ class StoreBase:
             elif not isinstance(c, Done | Action):
                 out.append(self.apply(c))
         return out
+
+
+def _close_both(fd: int, usage: Usage) -> None:
+    usage.close()
+    os.close(fd)

@@ -75,9 +75,7 @@ END = re.compile(
     re.IGNORECASE,
 )
 WITH = re.compile(r"<\s*+\|?\s*+WITH(?![A-Za-z_])\s*+\|?\s*+\}?\s*+>", re.IGNORECASE)
-_RANGE = re.compile(
-    r"^\s*+(\d++)?\s*+(?:(-|:|\.\.|,|to)\s*+(\d++)?)?\s*+$", re.IGNORECASE
-)
+_RANGE = re.compile(r"^\s*+(\d++)?\s*+(?:(-|:|\.\.|,|to)\s*+(\d++)?)?\s*+$", re.IGNORECASE)
 _MARKERS = ("END", "WITH")
 _WS = re.compile(r"\s*+")
 DEFAULT_MAX_RESULTS = next(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import mmap
 import os
 import stat
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from automem_memfs._schema import FileRule
 from automem_memfs._snapshot import Snapshot
 from automem_memfs._store import _Entry
 from automem_memfs._text import join_lines, plural, split_lines
+
+_PAGE = mmap.PAGESIZE
 
 
 def _encode(text: str) -> tuple[str, bytes]:
@@ -70,6 +73,18 @@ class MemoryStore(ReadOps):
         k = p.write_atomic(data, fsync=self.fsync, exclusive=exclusive)
         e = _Entry(k, text)
         self._put(rel, e)
+        return e
+
+    def _editable(self, rel: str, e: _Entry) -> _Entry:
+        """Refuses to rewrite a file whose bytes are not UTF-8: the model sees U+FFFD in place
+        of those bytes, and an edit would store that instead of the original bytes."""
+        if e.undecodable:
+            raise MemfsError(
+                f"{self._show(rel)} is not valid UTF-8 text, so it cannot be edited without "
+                "changing bytes you cannot see; nothing was changed. Replace it whole with write "
+                "(or create a new file), or delete it.",
+                code="not_utf8",
+            )
         return e
 
     def _ok(self, op: str, rel: str, text: str, written: int) -> OpResult:
@@ -128,8 +143,6 @@ class MemoryStore(ReadOps):
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
         text, data = _encode(op.content)
-        known = self._files.get(rel)
-        self._check(rel, rule, known.nbytes if known else None, text, len(data))
         with _fsio.Parent(self._fd, rel, create=True) as p, p.locked() as got:
             old = got[1].st_size if got else None
             if got is None and (st := p.check_not_link()) is not None and stat.S_ISDIR(st.st_mode):
@@ -151,9 +164,9 @@ class MemoryStore(ReadOps):
             raise MemfsError("Nothing to append: the text is empty.", code="bad_args")
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
-        if rel not in self._files and (err := self._limit_error(rel, None, 0)) is not None:
-            raise MemfsError(err, code="limit")
         content, _ = _encode(content)
+        if rel not in self._files and self._absent(rel) is None:  # refuse before creating it
+            self._check(rel, None, None, "", len(content.encode()) + 1)
         with _fsio.Parent(self._fd, rel, create=True) as p, p.locked(create=True) as got:
             assert got is not None
             fd, st, created = got
@@ -167,12 +180,15 @@ class MemoryStore(ReadOps):
                     return self._append_ruled(p, fd, rel, rule, e, old, content)
                 data = add.encode()
                 self._check(rel, None, old, "", st.st_size + len(data))
-                k = _fsio.append_bytes(fd, data, fsync=self.fsync)
+                k = self._append_data(p, fd, st, data)
             except MemfsError:
                 if created:
                     p.unlink()
                     self._forget(rel)
                 raise
+        if e.undecodable:  # keep the bytes; the text is read again when needed
+            self._put(rel, _Entry(k))
+            return self._ok("append", rel, f"Appended to {self._show(rel)}.", len(data))
         new = _Entry(k, old_text + add)
         if e._lines is not None:
             new._lines = e._lines + content.count("\n") + 1
@@ -187,6 +203,16 @@ class MemoryStore(ReadOps):
             len(data),
         )
 
+    def _append_data(self, p: _fsio.Parent, fd: int, st: os.stat_result, data: bytes) -> _fsio.Key:
+        """Appends `data` to the locked file so a writer killed mid-way leaves the old bytes or
+        the new ones. One write() that stays within a memory page cannot be cut short by a
+        kill; one that crosses a page boundary can, so that append becomes an atomic rewrite
+        (temp file + rename)."""
+        if st.st_size % _PAGE + len(data) <= _PAGE:
+            return _fsio.append_bytes(fd, data, fsync=self.fsync)
+        old = _fsio.pread_all(fd, st.st_size) if st.st_size else b""
+        return p.write_atomic(old + data, fsync=self.fsync)
+
     def _append_ruled(
         self,
         p: _fsio.Parent,
@@ -197,6 +223,7 @@ class MemoryStore(ReadOps):
         old: int | None,
         content: str,
     ) -> OpResult:
+        self._editable(rel, e)
         old_text = e.text or ""
         added = split_lines(content)
         if rule.keyed_by:
@@ -215,7 +242,7 @@ class MemoryStore(ReadOps):
             msg += f" and appended {plural(n_new)}" if n_new else ""
             return self._ok("append", rel, f"{msg} ({self._now(new)}).", len(data))
         tail = text[len(old_text) :].encode()
-        k = _fsio.append_bytes(fd, tail, fsync=self.fsync)
+        k = self._append_data(p, fd, os.fstat(fd), tail)
         new = _Entry(k, text)
         self._put(rel, new)
         return self._ok(
@@ -234,7 +261,8 @@ class MemoryStore(ReadOps):
             if got is None:
                 raise self._missing(rel)
             fd, st, _ = got
-            new_text, data = _encode(edit(self._loaded(rel, fd, st).text or ""))
+            e = self._editable(rel, self._loaded(rel, fd, st))
+            new_text, data = _encode(edit(e.text or ""))
             self._check(rel, rule, st.st_size, new_text, len(data))
             return self._replace(p, rel, new_text, data), len(data)
 
@@ -325,6 +353,8 @@ class MemoryStore(ReadOps):
                 text = f"Deleted the empty directory {show}/."
             else:
                 p.unlink()
+                if st.st_nlink == 1:  # a planted hard link was never counted
+                    self._usage.reserve(rel, st.st_size, None)
                 lines = (
                     self._files[rel].lines
                     if rel in self._files and self._files[rel].text is not None
@@ -426,6 +456,11 @@ class MemoryStore(ReadOps):
         for rel in snap.files:  # a snapshot loaded from disk is input: sandbox its paths
             if normalize_path(rel, self.limits) != rel:
                 raise MemfsError(f"snapshot path {rel!r} is not canonical", code="sandbox")
+        with self._accounting():
+            self._restore(snap)
+            self._usage.rebuild()  # restore bypasses limits: recount what it left
+
+    def _restore(self, snap: Snapshot) -> None:
         current = self.snapshot()
         for rel in current.files:
             if rel not in snap.files:
