@@ -51,7 +51,7 @@ def test_sdk_commands_round_trip(adapter: AnthropicMemoryAdapter) -> None:
             command="view", path="/memories/notes.md", view_range=[2, -1]
         )
     )
-    assert out.splitlines()[1:] == ["2\tbeta"]
+    assert out.splitlines()[1:] == ["     2\tbeta", "     3\t"]  # numbered as the SDK does
     out = run(
         BetaMemoryTool20250818StrReplaceCommand(
             command="str_replace", path="/memories/notes.md", old_str="beta", new_str="gamma"

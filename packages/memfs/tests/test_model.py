@@ -140,10 +140,13 @@ class StoreMatchesReference(RuleBasedStateMachine):
     def str_replace(self, path: str, old: str, new: str) -> None:
         op = StrReplace(path=path, old=old, new=new)
         cur = self.ref.files.get(path)
-        if old == "":
-            self.agree(op, False, "bad_args")
-        elif cur is None:
+        if cur is None:
             self.agree(op, False, "not_found")
+        elif old == "":  # fills an empty file, as Claude's memory tool does; else refused
+            if cur == "":
+                self.agree(op, *self.ref.put(path, new))
+            else:
+                self.agree(op, False, "bad_args")
         elif cur.count(old) != 1:
             self.agree(op, False, "no_match" if cur.count(old) == 0 else "ambiguous")
         else:
@@ -160,8 +163,10 @@ class StoreMatchesReference(RuleBasedStateMachine):
         if not 0 <= line <= len(ls):
             self.agree(op, False, "bad_range")
             return
-        new = ls[:line] + (lines_of(text) or [""]) + ls[line:]
-        self.agree(op, *self.ref.put(path, "".join(x + "\n" for x in new)))
+        # As Claude's memory tool stores it: the text minus its final newlines is one line,
+        # and the file ends with a newline.
+        joined = "\n".join(ls[:line] + [text.rstrip("\n")] + ls[line:])
+        self.agree(op, *self.ref.put(path, joined if joined.endswith("\n") else joined + "\n"))
 
     @rule(path=st.sampled_from(PATHS))
     def delete(self, path: str) -> None:

@@ -13,6 +13,7 @@ import errno
 import fcntl
 import itertools
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 
@@ -322,6 +323,15 @@ def _scan_dir(
                 files[rel] = e.stat(follow_symlinks=False)
 
 
+def remove_tree(dir_fd: int, name: str) -> None:
+    """Removes the directory `name` (in `dir_fd`) and everything in it. It is renamed to a temp
+    name first, so it vanishes in one step; what the removal leaves (it does not follow
+    symlinks) is cleared with the other stale temps."""
+    tmp = f"{TMP_PREFIX}{os.getpid()}-{next(_counter)}"
+    os.rename(name, tmp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    shutil.rmtree(tmp, dir_fd=dir_fd, ignore_errors=True)
+
+
 def remove_stale_temps(root_fd: int) -> None:
     """Deletes temp files left by writers that died mid-write (their pid is gone)."""
     _remove_temps(root_fd, 0)
@@ -331,11 +341,14 @@ def _remove_temps(fd: int, depth: int) -> None:
     with os.scandir(fd) as it:
         entries = list(it)
     for e in entries:
-        if e.name.startswith(TMP_PREFIX) and e.is_file(follow_symlinks=False):
+        if e.name.startswith(TMP_PREFIX) and not e.is_symlink():
             pid = e.name[len(TMP_PREFIX) :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
-                with contextlib.suppress(OSError):
-                    os.unlink(e.name, dir_fd=fd)
+                if e.is_dir(follow_symlinks=False):  # a tree delete cut short
+                    shutil.rmtree(e.name, dir_fd=fd, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(e.name, dir_fd=fd)
         elif not e.name.startswith(".") and e.is_dir(follow_symlinks=False) and depth < 8:
             try:
                 sub = os.open(e.name, _DIR, dir_fd=fd)

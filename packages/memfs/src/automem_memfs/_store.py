@@ -93,6 +93,7 @@ class StoreBase:
         self._files: dict[str, _Entry] = {}
         self._total = 0
         self._prefix = ""  # how paths are shown to the model (the Anthropic adapter sets one)
+        self._keep_empty_dirs = False  # the Anthropic adapter keeps them, as Claude's tool does
         self._counts: Counter[str] = Counter()
         self._bytes_written = 0
         self._errors = 0

@@ -95,6 +95,8 @@ class MemoryStore(ReadOps):
 
     def _prune(self, rel: str) -> None:
         """Removes directories left empty above `rel`."""
+        if self._keep_empty_dirs:
+            return
         head = rel.rpartition("/")[0]
         while head:
             try:
@@ -267,10 +269,6 @@ class MemoryStore(ReadOps):
             return self._replace(p, rel, new_text, data), len(data)
 
     def _op_str_replace(self, op: StrReplace) -> OpResult:
-        if op.old == "":
-            raise MemfsError(
-                "str_replace needs the old text to find; it is empty.", code="bad_args"
-            )
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
         show = self._show(rel)
@@ -278,6 +276,15 @@ class MemoryStore(ReadOps):
 
         def replace_once(text: str) -> str:
             nonlocal line
+            if op.old == "":  # as in Claude's memory tool: an empty old text fills an empty file
+                if text:
+                    raise MemfsError(
+                        f"str_replace needs the old text to find; it is empty, and {show} is "
+                        "not (an empty old text only fills an empty file). Nothing was changed.",
+                        code="bad_args",
+                    )
+                line = 1
+                return op.new
             n = text.count(op.old)
             if n == 0:
                 raise MemfsError(
@@ -310,26 +317,52 @@ class MemoryStore(ReadOps):
         rel = normalize_path(op.path, self.limits)
         rule = self._writable(rel)
         show = self._show(rel)
-        added = split_lines(op.content) or [""]
+        added = op.content.rstrip("\n")
 
         def insert_lines(text: str) -> str:
-            lines = split_lines(text)
+            # The bytes Claude's memory tool stores: the text, its final newlines dropped, goes
+            # in as one line; the file then ends with a newline.
+            lines = text.split("\n")
+            if lines[-1] == "":
+                lines.pop()
             if not 0 <= op.line <= len(lines):
                 raise MemfsError(
                     f"Cannot insert after line {op.line}: {show} has {plural(len(lines))}; use a "
                     f"line from 0 (the top) to {len(lines)} (the end).",
                     code="bad_range",
                 )
-            return join_lines(lines[: op.line] + added + lines[op.line :])
+            lines.insert(op.line, added)
+            new = "\n".join(lines)
+            return new if new.endswith("\n") else new + "\n"
 
         new, nbytes = self._rewrite(rel, rule, insert_lines)
         where = "at the top" if op.line == 0 else f"after line {op.line}"
+        n = added.count("\n") + 1
         return self._ok(
             "insert",
             rel,
-            f"Inserted {plural(len(added))} {where} of {show} ({self._now(new)}).",
+            f"Inserted {plural(n)} {where} of {show} ({self._now(new)}).",
             nbytes,
         )
+
+    def _delete_tree(self, rel: str) -> int:
+        """Deletes the directory `rel` with everything in it (hidden files too), or nothing:
+        it is first renamed to a temp name in one step, then removed without following links.
+        Returns how many memory files it held. For the Anthropic adapter."""
+        with self._accounting():
+            files = [r for r in self.paths() if r.startswith(rel + "/")]
+            for r in files:
+                self._writable(r)  # a read-only file inside refuses the whole delete
+            with _fsio.Parent(self._fd, rel) as p:
+                st = p.check_not_link()
+                if st is None or not stat.S_ISDIR(st.st_mode):
+                    raise MemfsError(f"{self._show(rel)} is not a directory", code="not_a_dir")
+                _fsio.remove_tree(p.fd, p.name)
+            for r in files:
+                self._forget(r)
+            self._prune(rel)
+            self._usage.rebuild()
+        return len(files)
 
     def _op_delete(self, op: Delete) -> OpResult:
         rel = normalize_path(op.path, self.limits)
