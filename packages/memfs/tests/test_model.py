@@ -165,7 +165,7 @@ class StoreMatchesReference(RuleBasedStateMachine):
             return
         # As Claude's memory tool stores it: the text minus its final newlines is one line,
         # and the file ends with a newline.
-        joined = "\n".join(ls[:line] + [text.rstrip("\n")] + ls[line:])
+        joined = "\n".join([*ls[:line], text.rstrip("\n"), *ls[line:]])
         self.agree(op, *self.ref.put(path, joined if joined.endswith("\n") else joined + "\n"))
 
     @rule(path=st.sampled_from(PATHS))

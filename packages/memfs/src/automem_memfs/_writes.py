@@ -18,7 +18,7 @@ from automem_memfs._reads import ReadOps
 from automem_memfs._schema import FileRule
 from automem_memfs._snapshot import Snapshot
 from automem_memfs._store import _Entry
-from automem_memfs._text import join_lines, plural, split_lines
+from automem_memfs._text import plural, split_lines
 
 _PAGE = mmap.PAGESIZE
 
