@@ -65,8 +65,7 @@ def test_sigkill_mid_write_leaves_old_or_new(tmp_path: Path, delay: float) -> No
     # A fresh store clears the dead writer's temp file and sees only the memory file.
     store = MemoryStore(tmp_path, limits=BIG)
     assert store.paths() == ["state.md"]
-    # (.memfs-usage is the root's shared size record, kept by every store on the root)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".memfs-usage", "state.md"]
+    assert [p.name for p in tmp_path.iterdir()] == ["state.md"]
 
 
 APPENDER = """
