@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--out", default=None, help="run directory (resumes if it exists)")
     p.add_argument("--no-progress-bar", action="store_true")
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run the scaffold's hooks without the bubblewrap sandbox (where bwrap cannot run)",
+    )
     a = p.parse_args(argv)
     config = PlayConfig(
         envs=a.env,
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=a.concurrency,
         out=a.out,
         progress=not a.no_progress_bar,
+        unsafe_no_sandbox=a.unsafe_no_sandbox,
     )
     result, out = play(config)
     print(format_summary(result))

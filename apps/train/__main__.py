@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-eval-seeds", action="store_true")
     p.add_argument("--no-eval", action="store_true", help="train only; skip the two-model eval")
     p.add_argument("--no-progress-bar", action="store_true")
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run LLM-written code (the selector, hooks) without the bubblewrap sandbox, where "
+        "bwrap cannot run; the run says so at its start and end",
+    )
     a = p.parse_args(argv)
 
     def seeds(text: str | None) -> list[int] | None:
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "allow_eval_seeds": a.allow_eval_seeds or None,
         "evaluate": False if a.no_eval else None,
         "progress": False if a.no_progress_bar else None,
+        "unsafe_no_sandbox": a.unsafe_no_sandbox or None,
     }
     config = base.with_overrides({k: v for k, v in overrides.items() if v is not None})
     best = run_loop2(config)

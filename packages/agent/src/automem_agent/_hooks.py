@@ -1,8 +1,10 @@
 """Scaffold hooks: optional named functions in `hooks.py`, called defensively.
 
 Hooks are the scaffold's code, written by a meta-LLM, so by default they run in a hook worker:
-a child process with an address-space limit, an environment without credentials, and the
-scaffold directory as its working directory. Each call has a wall-time limit. A hook that
+a child process inside the bubblewrap sandbox (`automem_agent.meta._bwrap`: read-only
+filesystem except a scratch directory of its own, no network, an allow-listed environment,
+its own pid namespace, a process-count and an address-space limit), with the scaffold
+directory as its working directory. Each call has a wall-time limit. A hook that
 raises, returns the wrong type, hangs, eats memory or crashes its worker must not stop an
 episode: the call falls back to the default behaviour and the problem is recorded as an event
 in the step's trace record. A worker that failed is killed (with its process group) and started
@@ -20,6 +22,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
@@ -31,7 +34,8 @@ import msgspec
 from automem_envs._types import Observation
 
 from automem_agent import _hooks_worker as proto
-from automem_agent.meta._sandbox import _kill_group, scrubbed_env
+from automem_agent.meta._bwrap import confined_argv, sandbox_env
+from automem_agent.meta._sandbox import SandboxLimits, _kill_group, scrubbed_env
 
 # hook name -> (positional arguments it is called with, what it returns)
 HOOK_SIGNATURES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -48,12 +52,17 @@ class HookLoadError(Exception):
 
 class HookLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Limits of the hook worker: `call_s` per call, `load_s` for importing `hooks.py`,
-    `memory_mb` of address space, and how many worker failures before hooks are disabled."""
+    `memory_mb` of address space, and how many worker failures before hooks are disabled.
+
+    `unsafe_no_sandbox=True` starts the worker without bubblewrap (where it cannot run); the
+    limits still apply, and a warning is logged."""
 
     call_s: float = 5.0
     load_s: float = 15.0
     memory_mb: int | None = 1024
     max_restarts: int = 3
+    max_processes: int = 32
+    unsafe_no_sandbox: bool = False
 
 
 class Hooks:
@@ -110,11 +119,31 @@ class _WorkerFailed(Exception):
 class _Worker:
     """One child process running `_hooks_worker.py`; not thread-safe (`IsolatedHooks` locks)."""
 
-    def __init__(self, init: proto.Init, cwd: Path):
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", proto.__file__],
+    def __init__(self, init: proto.Init, cwd: Path, limits: HookLimits):
+        # The worker sets its own address-space limit once it is up (see _hooks_worker); the
+        # box adds the process count, the file size and the uid.
+        box = SandboxLimits(
+            memory_mb=None,
+            max_processes=limits.max_processes,
+            unsafe_no_sandbox=limits.unsafe_no_sandbox,
+        )
+        confinement = box.confinement()
+        self._scratch = tempfile.TemporaryDirectory(prefix="automem-hooks-")
+        scratch = Path(self._scratch.name)
+        argv = confined_argv(
+            proto.__file__,
+            [],
+            confinement,
+            scratch=scratch,
             cwd=cwd,
-            env=scrubbed_env(),
+            read_only=[cwd],
+            unsafe_no_sandbox=limits.unsafe_no_sandbox,
+        )
+        env = scrubbed_env() if limits.unsafe_no_sandbox else sandbox_env(scratch)
+        self._proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -149,6 +178,8 @@ class _Worker:
         for stream in (self._proc.stdin, self._proc.stdout):
             with contextlib.suppress(OSError):
                 stream.close()  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):
+            self._scratch.cleanup()
 
     def _send(self, body: bytes) -> None:
         try:
@@ -228,7 +259,7 @@ class IsolatedHooks(Hooks):
 
     def _start(self, check: bool = False) -> list[str]:
         try:
-            worker = _Worker(self._init, self.path.parent)
+            worker = _Worker(self._init, self.path.parent, self.limits)
             self._worker = self._box[0] = worker
             reply = worker.receive(self.limits.load_s, "import")
         except _WorkerFailed as exc:

@@ -13,6 +13,7 @@ from automem_envs._types import EpisodeSpec, Suite
 from automem_agent._agent import AgentFactory, RoleModels
 from automem_agent._files import write_bytes_atomic
 from automem_agent._history_agent import history_agent_factory
+from automem_agent._hooks import HookLimits
 from automem_agent._memory_agent import memory_agent_factory
 from automem_agent._scaffold import builtin_scaffold, load_scaffold
 from automem_agent._summary import SuiteResult
@@ -37,6 +38,7 @@ class PlayConfig(msgspec.Struct, frozen=True, kw_only=True):
     out: str | None = None  # default: runs/play-<UTC timestamp>
     progress: bool = True
     history: int = 16  # pairs kept by the history agent
+    unsafe_no_sandbox: bool = False  # run the scaffold's hooks without bubblewrap (warned)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -107,7 +109,10 @@ def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
     if config.agent == "history":
         return history_agent_factory(models, history=config.history)
     path = Path(config.scaffold)
-    scaffold = load_scaffold(path if path.is_dir() else builtin_scaffold(config.scaffold))
+    scaffold = load_scaffold(
+        path if path.is_dir() else builtin_scaffold(config.scaffold),
+        hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
+    )
     return memory_agent_factory(scaffold, models)
 
 

@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-hours", type=float, default=None, help="stop after this many hours")
     p.add_argument("--no-progress", action="store_true", help="no live progress bars")
+    p.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run LLM-written code (hooks, validation) without the bubblewrap sandbox, where "
+        "bwrap cannot run; logged and reported as unsafe",
+    )
     return p
 
 
@@ -132,6 +138,7 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
         max_meta_tokens=args.max_meta_tokens,
         max_cost=args.max_cost,
         max_hours=args.max_hours,
+        unsafe_no_sandbox=args.unsafe_no_sandbox,
     )
 
 

@@ -55,6 +55,9 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     # worker's address space is capped at hook_memory_mb (a hang or a hoard costs one call)
     hook_timeout_s: float = 5.0
     hook_memory_mb: int = 1024
+    # LLM-written code (hooks, validation) runs in bubblewrap; True runs it unconfined where
+    # bwrap cannot run, with a warning in evolve.log and in the report
+    unsafe_no_sandbox: bool = False
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None
     max_cost: float | None = None

@@ -58,6 +58,7 @@ async def evaluate(
     progress: bool = False,
     hook_timeout_s: float | None = 5.0,
     hook_memory_mb: int | None = 1024,
+    unsafe_no_sandbox: bool = False,
 ) -> Evaluation:
     """Runs (or finishes) the evaluation into `out_root` and writes `evaluation.json`.
 
@@ -69,7 +70,11 @@ async def evaluate(
     if done is not None:
         return done
     start = time.perf_counter()
-    limits = HookLimits(call_s=hook_timeout_s or HookLimits().call_s, memory_mb=hook_memory_mb)
+    limits = HookLimits(
+        call_s=hook_timeout_s or HookLimits().call_s,
+        memory_mb=hook_memory_mb,
+        unsafe_no_sandbox=unsafe_no_sandbox,
+    )
     scaffold = load_scaffold(scaffold_dir, hook_limits=limits)
     try:
         factory = memory_agent_factory(scaffold, RoleModels.single(model))

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from automem_agent import builtin_scaffold, write_json_atomic
 from automem_agent._chat import ChatModel
+from automem_agent.meta import sandbox_problem, warn_unsafe
 from automem_envs._types import EpisodeSpec
 
 from automem_scaffold._archive import (
@@ -181,6 +182,7 @@ class Evolver:
         summary = RunSummary(
             run_dir=str(self.run_dir),
             demo_scale=self.config.demo_scale,
+            unsafe_no_sandbox=self.config.unsafe_no_sandbox,
             stopped=stopped,
             iterations_planned=self.config.iterations,
             iterations_done=max(0, len(entries) - 1),
@@ -254,6 +256,7 @@ class Evolver:
             progress=self.show_episodes,
             hook_timeout_s=self.config.hook_timeout_s,
             hook_memory_mb=self.config.hook_memory_mb,
+            unsafe_no_sandbox=self.config.unsafe_no_sandbox,
         )
         setattr(timings, phase, getattr(timings, phase) + time.perf_counter() - start)
         timings.agent_llm += evaluation.llm_s
@@ -345,6 +348,7 @@ class Evolver:
                     smoke_steps=c.smoke_steps,
                     validate_wall_s=c.validate_wall_s,
                     validate_memory_mb=c.validate_memory_mb,
+                    unsafe_no_sandbox=c.unsafe_no_sandbox,
                 ),
             )
             timings = _load_timings(timings_path)
@@ -433,6 +437,10 @@ async def evolve(config: EvolveConfig, **kwargs: Any) -> RunSummary:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
+        if config.unsafe_no_sandbox:
+            log.warning(warn_unsafe())
+        elif problem := sandbox_problem():
+            raise EvolveError(problem)
         return await Evolver(config, **kwargs).run()
     finally:
         log.removeHandler(handler)

@@ -45,6 +45,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     dollars: float
     rows: list[IterationRow]
     heldout_timings: dict[str, float] = {}
+    unsafe_no_sandbox: bool = False  # LLM-written code ran without bubblewrap
 
     def phase_totals(self) -> dict[str, float]:
         """Wall seconds per phase over the whole run, plus seconds inside the LLMs."""
@@ -96,12 +97,18 @@ def format_table(summary: RunSummary) -> str:
 
 
 def _headline(summary: RunSummary) -> list[str]:
-    if not summary.demo_scale:
-        return []
-    return [
-        "DEMO-SCALE RUN: tiny offline models, few seeds and a small step cap. It shows the loop "
-        "working end to end; its numbers say nothing about scaffold quality."
-    ]
+    lines = []
+    if summary.unsafe_no_sandbox:
+        lines.append(
+            "UNSAFE: --unsafe-no-sandbox was set, so the LLM-written hooks and validation ran "
+            "WITHOUT the bubblewrap sandbox (they could read and write this user's files)."
+        )
+    if summary.demo_scale:
+        lines.append(
+            "DEMO-SCALE RUN: tiny offline models, few seeds and a small step cap. It shows the "
+            "loop working end to end; its numbers say nothing about scaffold quality."
+        )
+    return lines
 
 
 def _findings(summary: RunSummary) -> list[str]:

@@ -57,6 +57,7 @@ class ReviewSettings(msgspec.Struct, frozen=True, kw_only=True):
     smoke_steps: int = 3
     validate_wall_s: float = 120.0
     validate_memory_mb: int = 3072
+    unsafe_no_sandbox: bool = False
 
 
 def _changed(diff: str) -> list[str]:
@@ -111,6 +112,7 @@ async def revise(
             steps=settings.smoke_steps,
             wall_s=settings.validate_wall_s,
             memory_mb=settings.validate_memory_mb,
+            unsafe_no_sandbox=settings.unsafe_no_sandbox,
         )
         validate_s += time.perf_counter() - start
         return report

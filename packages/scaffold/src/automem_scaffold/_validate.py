@@ -42,14 +42,25 @@ def validate_candidate(
     steps: int = 3,
     wall_s: float = 120.0,
     memory_mb: int | None = 3072,
+    unsafe_no_sandbox: bool = False,
 ) -> ValidationReport:
-    """Runs the checks in a sandboxed child; every failure, hang or crash is a report."""
-    result = run_sandboxed(
-        "automem_scaffold._validate:validate_in_child",
-        {"scaffold_dir": str(candidate.resolve()), "env_id": env_id, "seed": seed, "steps": steps},
-        cwd=candidate,
-        limits=SandboxLimits(wall_s=wall_s, memory_mb=memory_mb),
-    )
+    """Runs the checks in a sandboxed child; every failure, hang or crash is a report. The
+    candidate is read-only in there; the smoke episode writes into the child's scratch."""
+    with tempfile.TemporaryDirectory(prefix="automem-validate-") as scratch:
+        result = run_sandboxed(
+            "automem_scaffold._validate:validate_in_child",
+            {
+                "scaffold_dir": str(candidate.resolve()),
+                "env_id": env_id,
+                "seed": seed,
+                "steps": steps,
+            },
+            cwd=scratch,
+            read_only=[candidate],
+            limits=SandboxLimits(
+                wall_s=wall_s, memory_mb=memory_mb, unsafe_no_sandbox=unsafe_no_sandbox
+            ),
+        )
     if result.ok and isinstance(result.value, dict):
         value = result.value
         return ValidationReport(

@@ -17,13 +17,20 @@ from typing import Any
 
 import msgspec
 from automem_agent import (
+    HookLimits,
     RoleModels,
     builtin_scaffold,
     load_model,
     load_scaffold,
     write_bytes_atomic,
 )
-from automem_agent.meta import Budget
+from automem_agent.meta import (
+    Budget,
+    SandboxLimits,
+    SandboxUnavailable,
+    sandbox_problem,
+    warn_unsafe,
+)
 from automem_envs._types import EpisodeSpec, Suite
 
 from automem_train._config import TrainConfig
@@ -78,6 +85,9 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     evaluate: bool = True
     demo: bool = False  # print that this is a demo-scale run
     progress: bool = True
+    # the selector and the scaffold's hooks (LLM-written code) run in bubblewrap; True runs them
+    # unconfined where bwrap cannot run, with a warning at the start and the end of the run
+    unsafe_no_sandbox: bool = False
 
     def with_overrides(self, changes: dict[str, Any]) -> Loop2Config:
         """A copy with some fields replaced (the app's command-line overrides)."""
@@ -209,7 +219,13 @@ async def run_trial(
     common: dict[str, Any] = dict(
         index=index, recipe=recipe, proposer=proposer, meta_tokens=meta_tokens
     )
-    outcome = run_policy(recipe.policy, examples)
+    outcome = run_policy(
+        recipe.policy,
+        examples,
+        limits=SandboxLimits(
+            wall_s=120.0, memory_mb=2048, unsafe_no_sandbox=config.unsafe_no_sandbox
+        ),
+    )
     if not outcome.ok:
         return TrialRecord(status="failed", note=outcome.message, **common)
     chosen, selection = compose(examples, outcome.scores, recipe.composition)
@@ -304,8 +320,14 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
     write_bytes_atomic(run / "config.json", msgspec.json.format(msgspec.json.encode(config)))
     if config.demo:
         _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
+    if config.unsafe_no_sandbox:
+        _log(f"** UNSAFE: {warn_unsafe()} **")
+    elif problem := sandbox_problem():
+        raise SandboxUnavailable(problem)
     model = load_model(config.base_llm)
-    scaffold = load_scaffold(_scaffold_dir(config))
+    scaffold = load_scaffold(
+        _scaffold_dir(config), hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox)
+    )
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
     traces = await _pool(config, model, scaffold, full)
@@ -390,6 +412,8 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
         _keep_best(run, ledger)
     _plot_all(run, ledger)
     _log(ledger_table(ledger))
+    if config.unsafe_no_sandbox:
+        _log("** UNSAFE: this run's selector and hooks ran WITHOUT the bubblewrap sandbox **")
     best = best_trial(ledger)
     if best is not None:
         _log(

@@ -1,8 +1,11 @@
-"""Run untrusted Python (a candidate scaffold's hooks, a training script) in a child process.
+"""Run LLM-written Python (a candidate scaffold's checks, an analysis, Loop 2's selector) in a
+bubblewrap sandbox.
 
-The child gets a wall-time limit (the whole process group is killed), an address-space limit
-(`RLIMIT_AS`), an environment with secrets removed, and a chosen working directory. Whatever
-happens comes back as a `SandboxResult` value; only a broken host raises.
+The child sees the filesystem read-only except its own scratch directory (`cwd`), has no
+network, its own pid namespace, an allow-listed environment and resource limits: wall time
+(the whole box is killed), address space, file size and process count (see `_bwrap`).
+Whatever the code does comes back as a `SandboxResult` value. Only a host problem raises:
+`SandboxUnavailable` when bwrap cannot run here (unless `unsafe_no_sandbox`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +24,15 @@ from typing import Any, Literal
 
 import msgspec
 
+from automem_agent.meta._bwrap import (
+    Confinement,
+    confined_argv,
+    process_limit,
+    sandbox_env,
+    sandbox_uid,
+    warn_unsafe,
+)
+
 SECRET_PATTERN = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
 _CHILD = Path(__file__).with_name("_sandbox_child.py")
 
@@ -29,10 +40,28 @@ SandboxError = Literal["timeout", "memory", "exception", "crashed", "bad_result"
 
 
 class SandboxLimits(msgspec.Struct, frozen=True, kw_only=True):
-    """Limits for one sandboxed call. `memory_mb` caps the child's address space."""
+    """Limits for one sandboxed call: `memory_mb` caps the child's address space, `file_mb`
+    any one file it writes, `max_processes` its processes and threads together.
+
+    `unsafe_no_sandbox=True` runs the code without bubblewrap (same limits, no boundary), for
+    hosts where bwrap cannot run; it is logged as a warning and marked on every result.
+    """
 
     wall_s: float = 60.0
     memory_mb: int | None = 2048
+    file_mb: int | None = 1024
+    max_processes: int = 64
+    unsafe_no_sandbox: bool = False
+
+    def confinement(self) -> Confinement:
+        """The rlimits and uid a child under these limits runs with."""
+        uid = None if self.unsafe_no_sandbox else sandbox_uid()
+        return Confinement(
+            memory_bytes=self.memory_mb * 2**20 if self.memory_mb else None,
+            file_bytes=self.file_mb * 2**20 if self.file_mb else None,
+            nproc=process_limit(self.max_processes, uid),
+            uid=uid,
+        )
 
 
 class SandboxResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +79,7 @@ class SandboxResult(msgspec.Struct, frozen=True, kw_only=True):
     stderr: str = ""
     returncode: int | None = None
     wall_s: float = 0.0
+    sandboxed: bool = True  # False only under unsafe_no_sandbox
 
     def describe(self) -> str:
         """A short report for a model or a log: the error, then the traceback tail."""
@@ -96,31 +126,60 @@ def run_sandboxed(
     extra_env: Mapping[str, str] | None = None,
     sys_path: Sequence[str | os.PathLike[str]] = (),
     python: str | None = None,
+    read_only: Sequence[str | os.PathLike[str]] = (),
 ) -> SandboxResult:
     """Call `target` (`"package.module:function"` or `"/path/file.py:function"`) with `kwargs` in
-    a child process and return its JSON-able result.
+    the sandbox and return its JSON-able result.
 
     The function may be async. Its return value travels back as JSON (non-JSON objects become
-    their `repr`). The child runs in `cwd` with `sys_path` prepended to its import path.
+    their `repr`). `cwd` is the code's scratch directory: the only place it can write, also its
+    `$HOME` and `$TMPDIR`. It can read the Python installation, this process's import path,
+    `sys_path` (prepended to its import path), the target file and the `read_only` paths; no
+    other file of the host. Raises `SandboxUnavailable` when bwrap cannot run here and
+    `limits.unsafe_no_sandbox` is not set.
     """
+    scratch = Path(cwd).resolve()
     with tempfile.TemporaryDirectory(prefix="automem-sandbox-") as tmp:
         tmp_path = Path(tmp)
+        io_dir = tmp_path / "io"  # spec and result: the child's second writable place
+        io_dir.mkdir()
+        target_file = target.rpartition(":")[0]
         spec = {
             "target": target,
             "kwargs": dict(kwargs or {}),
-            "result_path": str(tmp_path / "result.json"),
-            "memory_bytes": limits.memory_mb * 2**20 if limits.memory_mb else None,
+            "result_path": str(io_dir / "result.json"),
             "sys_path": [str(p) for p in sys_path],
         }
-        spec_path = tmp_path / "spec.json"
+        spec_path = io_dir / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        confinement = limits.confinement()
+        argv = confined_argv(
+            _CHILD,
+            [str(spec_path)],
+            confinement,
+            scratch=scratch,
+            cwd=scratch,
+            read_only=[
+                *read_only,
+                *sys_path,
+                *([target_file] if target_file.endswith(".py") else []),
+            ],
+            writable=[io_dir],
+            python=python,
+            unsafe_no_sandbox=limits.unsafe_no_sandbox,
+        )
+        env = (
+            scrubbed_env(extra=extra_env)
+            if limits.unsafe_no_sandbox
+            else sandbox_env(scratch, extra_env, python)
+        )
         out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
         start = time.perf_counter()
         with out_path.open("wb") as out, err_path.open("wb") as err:
             proc = subprocess.Popen(
-                [python or sys.executable, str(_CHILD), str(spec_path)],
-                cwd=os.fspath(cwd),
-                env=scrubbed_env(extra=extra_env),
+                argv,
+                cwd=scratch,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -140,8 +199,19 @@ def run_sandboxed(
             # A daemonised grandchild may outlive the child; the group kill reaches it too.
             _kill_group(proc.pid)
         wall = time.perf_counter() - start
+        if confinement.uid is not None:
+            _give_back(scratch)
         stdout, stderr = _tail(out_path), _tail(err_path)
-        common = dict(stdout=stdout, stderr=stderr, returncode=returncode, wall_s=wall)
+        common = dict(
+            stdout=stdout,
+            stderr=stderr,
+            returncode=returncode,
+            wall_s=wall,
+            sandboxed=not limits.unsafe_no_sandbox,
+        )
+        if limits.unsafe_no_sandbox:
+            common["stderr"] = warn_unsafe() + "\n" + stderr
+        result_file = io_dir / "result.json"
         if timed_out:
             return SandboxResult(
                 ok=False,
@@ -149,7 +219,6 @@ def run_sandboxed(
                 message=f"the code did not finish within {limits.wall_s:g} s and was killed",
                 **common,
             )
-        result_file = tmp_path / "result.json"
         if not result_file.exists():
             return _crash_result(returncode, stderr, limits, common)
         try:
@@ -189,6 +258,17 @@ def _crash_result(
     return SandboxResult(
         ok=False, error="crashed", message=f"the process died ({why}) without a result", **common
     )
+
+
+def _give_back(root: Path) -> None:
+    """Returns the scratch tree to this process's user (the child ran under a fresh uid)."""
+    uid, gid = os.geteuid(), os.getegid()
+    with contextlib.suppress(OSError):
+        os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            with contextlib.suppress(OSError):
+                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
 def _kill_group(pid: int) -> None:
