@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from automem_envs._types import EpisodeSpec, Observation, StepResult
 
 from automem_agent._chat import ChatMessage, ChatModel, ChatRequest, ChatResponse
-from automem_agent._trace_records import LLMTurn
+from automem_agent._trace_records import HookRecord, LLMTurn
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Decision:
     memory_chars: int = 0
     memory_snapshot: str | None = None
     memory_diff: dict[str, Any] | None = None
+    hooks: HookRecord | None = None  # what the scaffold's code produced this step
 
 
 class Agent(Protocol):

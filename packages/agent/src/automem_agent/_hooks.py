@@ -34,6 +34,7 @@ import msgspec
 from automem_envs._types import Observation
 
 from automem_agent import _hooks_worker as proto
+from automem_agent._program import ProgramError, program_facts
 from automem_agent.meta._bwrap import confined_argv, sandbox_env
 from automem_agent.meta._sandbox import SandboxLimits, _kill_group, scrubbed_env
 
@@ -67,10 +68,21 @@ class HookLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 class Hooks:
     """The hooks a scaffold defines, called in this process (`functions`); each call is guarded
-    and reports failures in `events`. With no functions every call keeps the default."""
+    and reports failures in `events`. With no functions every call keeps the default.
+    `program` is the agent program class (in this process only), with the methods it defines
+    and the extra ops it declares (`program_methods`, `program_ops`, also set by the worker)."""
 
-    def __init__(self, functions: dict[str, Callable[..., Any]] | None = None):
+    def __init__(
+        self,
+        functions: dict[str, Callable[..., Any]] | None = None,
+        program: type | None = None,
+    ):
         self.functions = dict(functions or {})
+        self.program = program
+        self.program_methods: list[str] = []
+        self.program_ops: dict[str, str] = {}
+        if program is not None:
+            self.program_methods, self.program_ops = program_facts(program)
 
     @property
     def names(self) -> list[str]:
@@ -218,29 +230,115 @@ class _Worker:
         return f"crashed its worker (exit status {code})"
 
 
-class IsolatedHooks(Hooks):
-    """Hooks that run in a hook worker (see the module docstring). Thread-safe: calls from
-    concurrent episodes are serialized on one worker. `close()` ends the worker; so does
-    garbage collection or the end of this process."""
+class _Session:
+    """One hook worker with its failure bookkeeping: a failed worker is killed and the next
+    call starts a fresh one; after `max_restarts` failures the session is disabled. Thread-safe.
+    `generation` counts worker starts, so a caller can tell that worker state was lost."""
 
-    def __init__(self, path: Path, source: bytes, limits: HookLimits):
+    def __init__(self, path: Path, init: proto.Init, limits: HookLimits, names: list[str]):
+        self.path = path
+        self.init = init
+        self.limits = limits
+        self.names = names
+        self.lock = threading.Lock()
+        self.worker: _Worker | None = None
+        self.generation = 0
+        self.failures = 0
+        self.disabled = ""
+        self.closed = False
+        # The finalizer holds a one-slot box, not self, so collection can still run it; it also
+        # runs at interpreter exit (weakref.finalize's atexit), so no worker outlives us.
+        self.box: list[_Worker | None] = [None]
+        self._finalizer = weakref.finalize(self, _kill_boxed, self.box)
+
+    def start(self, check: bool = False) -> proto.Reply:
+        try:
+            worker = _Worker(self.init, self.path.parent, self.limits)
+            self.worker = self.box[0] = worker
+            reply = worker.receive(self.limits.load_s, "import")
+        except _WorkerFailed as exc:
+            self.stop()
+            raise HookLoadError(f"{self.path.name}: {exc}") from None
+        if reply.status == "memory":
+            self.stop()
+            raise HookLoadError(f"{self.path.name}: import exceeded its memory limit")
+        if reply.status != "ok":
+            self.stop()
+            raise HookLoadError(reply.value)
+        if not check and reply.names != self.names:
+            self.stop()
+            raise HookLoadError(f"{self.path.name}: the restarted worker found other hooks")
+        self.generation += 1
+        return reply
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+        self.worker = self.box[0] = None
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            self.stop()
+
+    def request(self, code: int, args: Any, what: str, events: list[str]) -> proto.Reply | None:
+        """One call; None when it failed (the event says why and the worker is gone)."""
+        body = bytes([code]) + msgspec.msgpack.encode(args)
+        with self.lock:
+            if self.disabled:
+                events.append(f"{what} skipped: {self.disabled}")
+                return None
+            if self.closed:
+                events.append(f"{what} skipped: hooks were closed")
+                return None
+            try:
+                if self.worker is None:
+                    self.start()
+                assert self.worker is not None
+                reply = self.worker.request(body, self.limits.call_s, what)
+            except _WorkerFailed as exc:
+                text = str(exc) if str(exc).startswith(what) else f"{what} {exc}"
+                self.fail(text, events)
+                return None
+            except HookLoadError as exc:
+                self.fail(f"{what} could not restart its worker: {exc}", events)
+                return None
+            if reply.status == "memory":
+                limit = f" ({self.limits.memory_mb} MiB)" if self.limits.memory_mb else ""
+                self.fail(f"{what} exceeded its memory limit{limit}", events)
+                return None
+            return reply
+
+    def fail(self, event: str, events: list[str]) -> None:
+        self.stop()
+        self.failures += 1
+        if self.failures > self.limits.max_restarts:
+            self.disabled = f"hooks disabled after {self.failures} worker failures"
+            event += f"; {self.disabled}"
+        events.append(event)
+
+
+class IsolatedHooks(Hooks):
+    """Hooks that run in a hook worker (see the module docstring). Thread-safe: calls made on
+    this object from concurrent threads share one worker; `episode()` gives each episode a
+    worker of its own. `close()` ends the worker; so does garbage collection or the end of
+    this process."""
+
+    def __init__(self, path: Path, source: bytes, limits: HookLimits, program_class: str = "Agent"):
         super().__init__()
         self.path = path
         self.limits = limits
         memory = limits.memory_mb * 2**20 if limits.memory_mb else None
-        self._init = proto.Init(path=str(path), source=source, memory_bytes=memory)
-        self._lock = threading.Lock()
-        self._worker: _Worker | None = None
-        self._names: list[str] = []
-        self._failures = 0
-        self._disabled = ""
-        self._closed = False
-        self._encoder = msgspec.msgpack.Encoder()
-        # The finalizer holds a one-slot box, not self, so collection can still run it; it also
-        # runs at interpreter exit (weakref.finalize's atexit), so no worker outlives us.
-        self._box: list[_Worker | None] = [None]
-        self._finalizer = weakref.finalize(self, _kill_boxed, self._box)
-        self._names = self._start(check=True)
+        self._init = proto.Init(
+            path=str(path), source=source, memory_bytes=memory, program_class=program_class
+        )
+        self._session = _Session(path, self._init, limits, [])
+        reply = self._session.start(check=True)
+        self._session.names = self._names = reply.names
+        self.program_methods = list(reply.program)
+        self.program_ops = dict(reply.ops)
+        if not reply.names:
+            self._session.stop()  # nothing stateless to call: no process to keep
 
     @property
     def names(self) -> list[str]:
@@ -249,82 +347,34 @@ class IsolatedHooks(Hooks):
     @property
     def worker_pid(self) -> int | None:
         """The running worker's process id, or None when none runs."""
-        w = self._worker
+        w = self._session.worker
         return w.pid if w is not None and w.alive() else None
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._stop()
+        self._session.close()
 
-    def _start(self, check: bool = False) -> list[str]:
-        try:
-            worker = _Worker(self._init, self.path.parent, self.limits)
-            self._worker = self._box[0] = worker
-            reply = worker.receive(self.limits.load_s, "import")
-        except _WorkerFailed as exc:
-            self._stop()
-            raise HookLoadError(f"{self.path.name}: {exc}") from None
-        if reply.status == "memory":
-            self._stop()
-            raise HookLoadError(f"{self.path.name}: import exceeded its memory limit")
-        if reply.status != "ok":
-            self._stop()
-            raise HookLoadError(reply.value)
-        if not check and reply.names != self._names:
-            self._stop()
-            raise HookLoadError(f"{self.path.name}: the restarted worker found other hooks")
-        if not reply.names:
-            self._stop()  # nothing to call: no process to keep
-        return reply.names
-
-    def _stop(self) -> None:
-        if self._worker is not None:
-            self._worker.kill()
-        self._worker = self._box[0] = None
+    def session(self, keep_observations: int = 32) -> _Session:
+        """A new worker session for one episode (started on its first call)."""
+        init = msgspec.structs.replace(self._init, keep_observations=keep_observations)
+        return _Session(self.path, init, self.limits, self._names)
 
     def _call(self, name: str, args: tuple[Any, ...], events: list[str]) -> str | None:
         if name not in self._names:
             return None
-        body = bytes([proto.HOOK_CODES[name]]) + self._encoder.encode(args)
-        with self._lock:
-            if self._disabled:
-                events.append(f"hook {name} skipped: {self._disabled}")
-                return None
-            if self._closed:
-                events.append(f"hook {name} skipped: hooks were closed")
-                return None
-            try:
-                if self._worker is None:
-                    self._start()
-                assert self._worker is not None
-                reply = self._worker.request(body, self.limits.call_s, f"hook {name}")
-            except _WorkerFailed as exc:
-                text = str(exc) if str(exc).startswith("hook ") else f"hook {name} {exc}"
-                self._fail(text, events)
-                return None
-            except HookLoadError as exc:
-                self._fail(f"hook {name} could not restart its worker: {exc}", events)
-                return None
-            if reply.status == "memory":
-                limit = f" ({self.limits.memory_mb} MiB)" if self.limits.memory_mb else ""
-                self._fail(f"hook {name} exceeded its memory limit{limit}", events)
-                return None
-        if reply.status == "raised":
-            events.append(f"hook {name} raised {reply.value}")
-            return None
-        if reply.status == "type":
-            events.append(f"hook {name} returned {reply.value}, expected str")
-            return None
-        return reply.value
+        reply = self._session.request(proto.HOOK_CODES[name], args, f"hook {name}", events)
+        return _hook_value(name, reply, events)
 
-    def _fail(self, event: str, events: list[str]) -> None:
-        self._stop()
-        self._failures += 1
-        if self._failures > self.limits.max_restarts:
-            self._disabled = f"hooks disabled after {self._failures} worker failures"
-            event += f"; {self._disabled}"
-        events.append(event)
+
+def _hook_value(name: str, reply: proto.Reply | None, events: list[str]) -> str | None:
+    if reply is None:
+        return None
+    if reply.status == "raised":
+        events.append(f"hook {name} raised {reply.value}")
+        return None
+    if reply.status == "type":
+        events.append(f"hook {name} returned {reply.value}, expected str")
+        return None
+    return reply.value
 
 
 def _kill_boxed(box: list[_Worker | None]) -> None:
@@ -334,7 +384,13 @@ def _kill_boxed(box: list[_Worker | None]) -> None:
         box[0] = None
 
 
-def load_hooks(path: Path, *, limits: HookLimits | None = None, isolated: bool = True) -> Hooks:
+def load_hooks(
+    path: Path,
+    *,
+    limits: HookLimits | None = None,
+    isolated: bool = True,
+    program_class: str = "Agent",
+) -> Hooks:
     """Loads `path` and checks each known hook's arity; raises `HookLoadError` naming the file.
 
     Isolated (the default): the checks run in a hook worker under `limits`, which then serves
@@ -344,7 +400,7 @@ def load_hooks(path: Path, *, limits: HookLimits | None = None, isolated: bool =
     """
     source = path.read_bytes()
     if isolated:
-        return IsolatedHooks(path, source, limits or HookLimits())
+        return IsolatedHooks(path, source, limits or HookLimits(), program_class)
     try:
         code = compile(source, str(path), "exec")
     except SyntaxError as exc:
@@ -373,4 +429,12 @@ def load_hooks(path: Path, *, limits: HookLimits | None = None, isolated: bool =
         except ValueError:
             pass  # builtins without a signature: trust them
         functions[hook] = fn
-    return Hooks(functions)
+    program = getattr(module, program_class, None) if program_class else None
+    if program is not None and not isinstance(program, type):
+        raise HookLoadError(
+            f"{path.name}: {program_class} must be a class, got {type(program).__name__}"
+        )
+    try:
+        return Hooks(functions, program)
+    except ProgramError as exc:
+        raise HookLoadError(f"{path.name}: {program_class}: {exc}") from None

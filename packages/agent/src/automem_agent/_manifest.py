@@ -9,30 +9,32 @@ import msgspec
 Rounds = Annotated[int, msgspec.Meta(ge=1, le=50)]
 Tokens = Annotated[int, msgspec.Meta(ge=1, le=32768)]
 
-# Every `$name` a prompt template may use. The agent fills all of them for every template, so a
-# scaffold can move information between prompts freely; an unknown name is a load error.
-TEMPLATE_VARIABLES = frozenset(
-    {
-        "instructions",  # the game's own rules text
-        "actions",  # the env's action vocabulary, comma separated
-        "env_id",
-        "family",  # crafter, minihack or nethack
-        "step",  # 0-based step number
-        "observation",  # the current observation (after the format_observation hook)
-        "last_action",  # the action that ran on the previous step ("(none)" at step 0)
-        "feedback",  # what happened after the previous action: validity, reward, message
-        "memory_index",  # the memory directory's file index
-        "stuck_warning",  # the stuck message, or "" when not stuck
-        "analysis",  # the analyze hook's output, or ""
-        "syntax",  # how to write calls for this phase's op vocabulary
-        "ops",  # this phase's op names, comma separated
-        "max_rounds",
-        "round",  # 1-based round number within the phase
-        "rounds_left",
-        "results",  # the previous round's op results (continue templates)
-        "fallback_action",
-    }
-)
+# Every `$name` a prompt template may use, with what it holds. The agent fills all of them for
+# every template, so a scaffold can move information between prompts freely; an unknown name is
+# a load error. (`scaffold_reference()` prints this table.)
+TEMPLATE_VARIABLES: dict[str, str] = {
+    "instructions": "the game's own rules text",
+    "actions": "the env's action vocabulary, comma separated",
+    "env_id": "the env id, e.g. crafter or minihack/MazeWalk-9x9",
+    "family": "crafter, minihack or nethack",
+    "step": "0-based step number",
+    "observation": "the current observation (after format_observation and the program)",
+    "last_action": 'the action that ran on the previous step ("(none)" at step 0)',
+    "feedback": "what happened after the previous action: validity, reward, message, position",
+    "memory_index": "the memory directory's file index",
+    "stuck_warning": 'the [stuck] message, or "" when not stuck',
+    "analysis": 'the analyze hook\'s output, or ""',
+    "notices": 'the agent program\'s notices, one per line, or "" (appended to $observation '
+    "when no template of the scaffold uses $notices)",
+    "syntax": "how to write calls for this phase's op vocabulary (and the program's ops)",
+    "ops": "this phase's op names, comma separated",
+    "max_rounds": "rounds this phase may take",
+    "round": "1-based round number within the phase",
+    "rounds_left": "rounds left in this phase, this one included",
+    "results": "the previous round's op results (continue templates), or the rejection "
+    "message when the program sends PLAN back",
+    "fallback_action": "the action that runs when PLAN commits none",
+}
 
 
 class _Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,6 +87,14 @@ class MemorySpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     limits: dict[str, Any] = {}
 
 
+class ProgramSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The agent program: the class in the hooks file that is instantiated once per episode
+    (absent class = no program), and how often it may send PLAN back per step."""
+
+    class_name: str = "Agent"
+    max_rejections: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+
+
 class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`scaffold.toml`. Paths are relative to the scaffold directory."""
 
@@ -100,3 +110,4 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     hooks: str | None = "hooks.py"  # optional; a missing file is fine when left at the default
     result_chars: Annotated[int, msgspec.Meta(ge=50)] = 1500  # op results longer than this are cut
     observation_history: Annotated[int, msgspec.Meta(ge=1)] = 32  # observations kept for hooks
+    program: ProgramSpec = ProgramSpec()  # the episode-scoped agent program in the hooks file

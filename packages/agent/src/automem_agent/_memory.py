@@ -79,6 +79,19 @@ class EpisodeMemory:
                 self._touched.add(_normalize(result.path))
         return result
 
+    def current(self) -> dict[str, str]:
+        """The memory (path -> text) now, including this step's writes so far; unlike
+        `end_step` it leaves the step's diff alone."""
+        for rel in self._expand(self._touched):
+            file = self.root / rel
+            if file.is_file():
+                text = file.read_text(encoding="utf-8", errors="replace")
+                if self._files.get(rel) != text:
+                    self._files[rel] = text
+            else:
+                self._files.pop(rel, None)
+        return dict(self._files)
+
     def end_step(self) -> tuple[dict[str, Any] | None, str]:
         """This step's diff (path -> new text, {"append": suffix} or None) and the content hash
         of the memory afterwards."""

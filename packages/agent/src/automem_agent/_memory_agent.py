@@ -9,10 +9,18 @@ appended, as soon as the memory role answers a round with an ACTION or with no m
 at the latest on the last round. The action role's ACTION is the one that runs; an ACTION from
 the memory role is only advice. In single-model mode every round goes to the one model, and a
 PLAN turn is labelled `action` exactly when it commits the action.
+
+The scaffold's code takes part in every step (see `automem_agent._program`): the agent program
+runs its scripted memory upkeep first, then the stateless hooks and the program shape the
+prompt variables and notices, the model may call the program's extra read-only ops in either
+phase, and the program may reject the committed action and send PLAN back (at most
+`[program] max_rejections` times a step).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from typing import Any
 
@@ -30,11 +38,15 @@ from automem_agent._agent import (
     message_dicts,
 )
 from automem_agent._chat import ChatMessage
+from automem_agent._episode_hooks import episode_hooks
 from automem_agent._manifest import PhaseSpec
 from automem_agent._memory import EpisodeMemory
+from automem_agent._program import ActionRecord, EpisodeInfo, StepUpdate, Turn
 from automem_agent._scaffold import Scaffold
 from automem_agent._syntax import parse, phase_syntax
-from automem_agent._trace_records import LLMTurn
+from automem_agent._trace_records import HookRecord, LLMTurn, Rejection
+
+UPKEEP_MAX_OPS = 32  # scripted memory ops per step; more are skipped with an event
 
 
 class _Round:
@@ -47,6 +59,7 @@ class _Round:
         self.done = False
         self.action: str | None = None
         self.memory_ops = 0
+        self.program_ops: dict[str, int] = {}
         self.empty = False  # the reply held no call at all
 
     def note(self, message: str) -> None:
@@ -91,26 +104,67 @@ class MemoryAgent:
             "family": family,
             "fallback_action": m.fallback_action or ctx.default_action,
         }
+        info = EpisodeInfo(
+            env_id=ctx.spec.env_id,
+            seed=ctx.spec.seed,
+            max_steps=ctx.spec.max_steps,
+            actions=list(ctx.actions),
+            default_action=ctx.default_action,
+            instructions=ctx.instructions,
+        )
+        self.hooks = episode_hooks(scaffold.hooks, info, m.observation_history)
+        self._program_ops = dict(self.hooks.ops)
+        extra = ""
+        if self._program_ops:
+            extra = "\nThis scaffold's own read-only ops (any phase):\n" + "\n".join(
+                self._program_ops.values()
+            )
         self._syntax = {
-            "log": phase_syntax(m.log.ops, m.syntax, end="done"),
-            "plan": phase_syntax(m.plan.ops, m.syntax, end="action"),
+            "log": phase_syntax(m.log.ops, m.syntax, end="done") + extra,
+            "plan": phase_syntax(m.plan.ops, m.syntax, end="action") + extra,
         }
+        names = "|".join(re.escape(n) for n in sorted(self._program_ops, key=len, reverse=True))
+        self._program_call = (
+            re.compile(
+                r"<\|?\s*(?P<name>" + names + r")\s*\|?>(?P<arg>.*?)"
+                r"(?:<\|?\s*END\s*\|?>|(?=<\|)|\Z)",
+                re.IGNORECASE | re.DOTALL,
+            )
+            if names
+            else None
+        )
+        self._previous_turns: list[LLMTurn] = []
 
     async def act(self, observation: Observation, previous: StepResult | None) -> Decision:
         m = self.scaffold.manifest
         events: list[str] = []
+        record = _HookTrace()
+        hooks = self.hooks
+        self._begin_program(observation, previous, record, events)
         stuck = self._stuck_warning(observation, events)
-        hooks = self.scaffold.hooks
+        formatted = hooks.format_observation(observation, self.ctx.spec.env_id, events)
+        if formatted != observation.text:
+            record.observation = formatted
+        record.analysis = hooks.analyze(observation, list(self._history), events)
         variables = dict(self._base_vars)
         variables.update(
             step=self._step,
-            observation=hooks.format_observation(observation, self.ctx.spec.env_id, events),
+            observation=formatted,
             last_action=self._last_action,
             feedback=self._feedback(observation, previous),
             stuck_warning=stuck,
-            analysis=hooks.analyze(observation, list(self._history), events),
+            analysis=record.analysis,
+            notices="",
             results="",
         )
+        out = hooks.observe(self.memory.current(), events)
+        if out is not None:
+            variables.update(out.variables)
+            record.variables = dict(out.variables)
+            record.notices = list(out.notices)
+            variables["notices"] = "\n".join(out.notices)
+            if out.notices and not self.scaffold.uses_notices:
+                variables["observation"] = f"{variables['observation']}\n{variables['notices']}"
         self._history.append(observation)
         messages = [
             ChatMessage(role="system", content=self.scaffold.render(m.system_prompt, variables))
@@ -118,19 +172,21 @@ class MemoryAgent:
         turns: list[LLMTurn] = []
         op_counts: dict[str, int] = {}
 
-        await self._log_phase(m.log, variables, messages, turns, op_counts, events)
-        action = await self._plan_phase(variables, messages, turns, op_counts, events)
+        await self._log_phase(m.log, variables, messages, turns, op_counts, events, record)
+        action = await self._plan_phase(variables, messages, turns, op_counts, events, record)
         fallback = action is None
         if action is None:
             action = m.fallback_action or self.ctx.default_action
             events.append(f"no ACTION within {m.plan.max_rounds} rounds: fallback {action!r}")
         else:
-            action = hooks.repair_action(action, self.ctx.actions, events)
+            action = self._repair(action, record, events)
+            action = await self._gate(action, variables, messages, turns, op_counts, events, record)
 
         diff, snapshot = self.memory.end_step()
         self._step += 1
         self._last_proposed = action
         self._last_action = action
+        self._previous_turns = turns
         return Decision(
             action=action,
             turns=turns,
@@ -141,9 +197,108 @@ class MemoryAgent:
             memory_chars=self.memory.chars,
             memory_snapshot=snapshot,
             memory_diff=diff,
+            hooks=record.freeze(),
         )
 
+    # --- the scaffold's code --------------------------------------------------------------------
+    def _begin_program(
+        self,
+        observation: Observation,
+        previous: StepResult | None,
+        record: _HookTrace,
+        events: list[str],
+    ) -> None:
+        """Tells the program what happened and runs its scripted memory upkeep."""
+        if not self.hooks.has_program:
+            return
+        last = None
+        if previous is not None:
+            last = ActionRecord(
+                step=self._step - 1,
+                action=self._last_proposed,
+                executed=previous.action,
+                valid=previous.valid_action,
+                reward=previous.reward,
+                progression=previous.progression,
+                message=observation.message,
+            )
+        update = StepUpdate(
+            step=self._step,
+            observation=observation,
+            last=last,
+            turns=[_turn_view(t) for t in self._previous_turns],
+        )
+        for text in self.hooks.begin(update, self.memory.current(), events):
+            for call in parse(text, self.scaffold.manifest.syntax):
+                if isinstance(call, ParseError):
+                    events.append(f"agent program upkeep: could not parse a call: {call.message}")
+                    continue
+                if isinstance(call, Done | Action):
+                    continue
+                if len(record.upkeep) >= UPKEEP_MAX_OPS:
+                    events.append(f"agent program upkeep: more than {UPKEEP_MAX_OPS} ops, skipped")
+                    return
+                kind = op_kind(call)
+                record.upkeep_op_counts[kind] = record.upkeep_op_counts.get(kind, 0) + 1
+                result = self.memory.apply(call)
+                record.upkeep.append(result)
+                if not result.ok:
+                    events.append(f"agent program upkeep {kind} failed: {result.text[:200]}")
+
+    def _repair(self, action: str, record: _HookTrace, events: list[str]) -> str:
+        repaired = self.hooks.repair_action(action, self.ctx.actions, events)
+        if repaired != action:
+            record.action_changes.append(f"repair_action: {action!r} -> {repaired!r}")
+        return repaired
+
+    async def _gate(
+        self,
+        action: str,
+        variables: dict[str, Any],
+        messages: list[ChatMessage],
+        turns: list[LLMTurn],
+        op_counts: dict[str, int],
+        events: list[str],
+        record: _HookTrace,
+    ) -> str:
+        """The program's check of the committed action: accept, replace, or reject and ask PLAN
+        again with the message (at most `[program] max_rejections` times a step)."""
+        m = self.scaffold.manifest
+        phase = m.plan
+        sent_back = 0
+        while True:
+            verdict = self.hooks.check_action(action, events)
+            if verdict is None or verdict.ok:
+                if verdict is not None and verdict.action and verdict.action != action:
+                    record.action_changes.append(f"check_action: {action!r} -> {verdict.action!r}")
+                    action = verdict.action
+                return action
+            record.rejections.append(Rejection(action=action, message=verdict.message))
+            if sent_back >= m.program.max_rejections:
+                events.append(
+                    f"action gate: {sent_back} send-backs used; rejected {action!r} runs anyway"
+                )
+                return action
+            sent_back += 1
+            rejected = f"ACTION REJECTED: {verdict.message}"
+            variables["results"] = rejected
+            rounds = phase.max_rounds
+            content = self._user(phase.commit_prompt, variables, "plan", rounds, rounds).content
+            if "$results" not in self.scaffold.templates[phase.commit_prompt].template:
+                content = f"{rejected}\n\n{content}"
+            messages.append(ChatMessage(role="user", content=content))
+            turn, outcome = await self._turn(
+                "plan", "action", rounds + sent_back, phase, messages, op_counts, events, record
+            )
+            turns.append(turn)
+            if outcome.action is None:
+                action = m.fallback_action or self.ctx.default_action
+                events.append(f"no ACTION after the rejection: fallback {action!r}")
+            else:
+                action = self._repair(outcome.action, record, events)
+
     def close(self) -> None:
+        self.hooks.close()
         self.memory.close()
 
     # --- phases -------------------------------------------------------------------------------
@@ -155,11 +310,14 @@ class MemoryAgent:
         turns: list[LLMTurn],
         op_counts: dict[str, int],
         events: list[str],
+        record: _HookTrace,
     ) -> None:
         rounds = phase.max_rounds
         messages.append(self._user(phase.prompt, variables, "log", 1, rounds))
         for r in range(1, rounds + 1):
-            turn, outcome = await self._turn("log", "memory", r, phase, messages, op_counts)
+            turn, outcome = await self._turn(
+                "log", "memory", r, phase, messages, op_counts, events, record
+            )
             turns.append(turn)
             if outcome.done:
                 return
@@ -179,6 +337,7 @@ class MemoryAgent:
         turns: list[LLMTurn],
         op_counts: dict[str, int],
         events: list[str],
+        record: _HookTrace,
     ) -> str | None:
         """The committed action text, or None when no ACTION came (the caller falls back)."""
         phase = self.scaffold.manifest.plan
@@ -189,7 +348,9 @@ class MemoryAgent:
         for r in range(1, rounds + 1):
             last = r == rounds
             role = "action" if (not two_model or handover or last) else "memory"
-            turn, outcome = await self._turn("plan", role, r, phase, messages, op_counts)
+            turn, outcome = await self._turn(
+                "plan", role, r, phase, messages, op_counts, events, record
+            )
             if not two_model and outcome.action is None:
                 turn = _relabel(turn, "memory")
             turns.append(turn)
@@ -215,6 +376,8 @@ class MemoryAgent:
         phase: PhaseSpec,
         messages: list[ChatMessage],
         op_counts: dict[str, int],
+        events: list[str],
+        record: _HookTrace,
     ) -> tuple[LLMTurn, _Round]:
         """Asks the model for one round, runs its calls and appends its reply to `messages`."""
         response, request = await ask(
@@ -225,8 +388,12 @@ class MemoryAgent:
             purpose=role,
             stop=phase.stop,
         )
-        calls = parse(response.text, self.scaffold.manifest.syntax)
+        text, program_calls = self._split_program_calls(response.text)
+        calls = parse(text, self.scaffold.manifest.syntax)
+        calls, more = self._json_program_calls(calls)
         outcome = self._execute(phase_name, phase, calls, op_counts)
+        for name, argument in program_calls + more:
+            self._program_op(name, argument, outcome, events, record)
         messages.append(ChatMessage(role="assistant", content=response.text))
         turn = LLMTurn(
             phase=phase_name,
@@ -244,6 +411,48 @@ class MemoryAgent:
             adapter=request.adapter,
         )
         return turn, outcome
+
+    def _split_program_calls(self, text: str) -> tuple[str, list[tuple[str, str]]]:
+        """The reply without the program's op calls (tag syntax), and those calls."""
+        if self._program_call is None:
+            return text, []
+        found = [(m["name"].upper(), m["arg"].strip()) for m in self._program_call.finditer(text)]
+        return (self._program_call.sub(" ", text) if found else text), found
+
+    def _json_program_calls(self, calls: list[Call]) -> tuple[list[Call], list[tuple[str, str]]]:
+        """Program op calls that the JSON syntax reported as unknown tools."""
+        if not self._program_ops or self.scaffold.manifest.syntax != "json":
+            return calls, []
+        kept: list[Call] = []
+        found: list[tuple[str, str]] = []
+        for call in calls:
+            obj: Any = None
+            if isinstance(call, ParseError):
+                try:
+                    obj = json.loads(call.raw)
+                except (ValueError, TypeError):
+                    obj = None
+            if isinstance(obj, dict):
+                name = str(obj.get("op") or obj.get("tool") or "").upper()
+                if name in self._program_ops:
+                    found.append((name, str(obj.get("argument", obj.get("arg", "")))))
+                    continue
+            kept.append(call)
+        return kept, found
+
+    def _program_op(
+        self, name: str, argument: str, outcome: _Round, events: list[str], record: _HookTrace
+    ) -> None:
+        text = self.hooks.op(name, argument, events)
+        outcome.memory_ops += 1
+        outcome.program_ops[name] = outcome.program_ops.get(name, 0) + 1
+        record.program_op_counts[name] = record.program_op_counts.get(name, 0) + 1
+        if text is None:
+            msg = f"{name} failed inside the scaffold's program"
+            outcome.errors.append(msg)
+            outcome.results.append(_error_result(name, msg, "program_error"))
+        else:
+            outcome.results.append(OpResult(op=name, ok=True, text=text))
 
     def _execute(
         self, phase_name: str, phase: PhaseSpec, calls: list[Call], op_counts: dict[str, int]
@@ -344,6 +553,53 @@ class MemoryAgent:
             return ""
         events.append(f"stuck: observation unchanged for {steps} steps")
         return self.scaffold.render("<stuck>", {"steps": steps})
+
+
+class _HookTrace:
+    """This step's `HookRecord`, built up as the step runs."""
+
+    def __init__(self) -> None:
+        self.observation: str | None = None
+        self.analysis = ""
+        self.variables: dict[str, str] = {}
+        self.notices: list[str] = []
+        self.rejections: list[Rejection] = []
+        self.action_changes: list[str] = []
+        self.upkeep: list[OpResult] = []
+        self.upkeep_op_counts: dict[str, int] = {}
+        self.program_op_counts: dict[str, int] = {}
+
+    def freeze(self) -> HookRecord | None:
+        record = HookRecord(
+            observation=self.observation,
+            analysis=self.analysis,
+            variables=self.variables,
+            notices=self.notices,
+            rejections=self.rejections,
+            action_changes=self.action_changes,
+            upkeep=self.upkeep,
+            upkeep_op_counts=self.upkeep_op_counts,
+            program_op_counts=self.program_op_counts,
+        )
+        return None if record == _EMPTY_RECORD else record
+
+
+_EMPTY_RECORD = HookRecord()
+
+
+def _turn_view(turn: LLMTurn) -> Turn:
+    results = [
+        f"[{r.op}{' ' + r.path if r.path else ''}] {'ok' if r.ok else 'ERROR'}\n{r.text}"
+        for r in turn.results
+    ]
+    return Turn(
+        phase=turn.phase,
+        role=turn.role,
+        round=turn.round,
+        response=turn.response,
+        results=results,
+        error=turn.error,
+    )
 
 
 def _relabel(turn: LLMTurn, role: str) -> LLMTurn:

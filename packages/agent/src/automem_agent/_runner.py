@@ -153,9 +153,11 @@ async def _play(spec, agent_factory, out_dir, path, *, fsync, on_step) -> Episod
                     memory_snapshot=decision.memory_snapshot,
                     memory_diff=decision.memory_diff,
                     events=decision.events,
+                    hooks=decision.hooks,
                 )
             )
             tally.add(decision)
+            tally.last_message = result.observation.message
             if on_step is not None:
                 on_step()
             step += 1
@@ -204,6 +206,25 @@ def _header(spec: EpisodeSpec, agent: Agent | None, instructions: str) -> TraceH
     )
 
 
+def episode_ending(stats: EpisodeStats, status: str, last_message: str = "") -> str:
+    """How an episode ended, as a label for reviewers (see `EpisodeSummary.ending`)."""
+    reason = getattr(stats, "end_reason", "")
+    if status == "errored" or reason == "errored":
+        return "errored"
+    if reason == "max_steps":
+        return "step_limit"
+    if reason == "no_progress":
+        return "no_progress"
+    if reason == "done":
+        text = last_message.lower()
+        if "you died" in text or "you die" in text or "killed" in text:
+            return "died"
+        if stats.progression >= 1.0 or "task complete" in text or "success" in text:
+            return "solved"
+        return "game_over"
+    return "cut"
+
+
 class _Tally:
     """Running per-episode totals for the summary line."""
 
@@ -215,6 +236,8 @@ class _Tally:
         self.initial_chars = 0
         self.last_chars: int | None = None
         self.traceback = ""
+        self.upkeep: dict[str, int] = {}
+        self.last_message = ""
 
     def add(self, decision) -> None:
         self.steps += 1
@@ -226,6 +249,9 @@ class _Tally:
             t["output"] += turn.output_tokens
         for k, v in decision.op_counts.items():
             self.ops[k] = self.ops.get(k, 0) + v
+        if decision.hooks is not None:
+            for k, v in decision.hooks.upkeep_op_counts.items():
+                self.upkeep[k] = self.upkeep.get(k, 0) + v
 
     def summary(self, stats, status, error, wall_s) -> EpisodeSummary:
         growth = 0.0
@@ -244,6 +270,8 @@ class _Tally:
             write_to_search=write_to_search(self.ops),
             memory_growth_per_step=growth,
             wall_s=wall_s,
+            ending=episode_ending(stats, status, self.last_message),
+            upkeep_op_counts=self.upkeep,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -53,6 +54,15 @@ class Scaffold:
     def render(self, template: str, variables: dict[str, Any]) -> str:
         """Fills one of the manifest's templates; every allowed variable should be supplied."""
         return self.templates[template].safe_substitute(variables)
+
+    @property
+    def uses_notices(self) -> bool:
+        """True when some template shows `$notices` (else notices go under `$observation`)."""
+        return any(
+            (m.group("named") or m.group("braced")) == "notices"
+            for t in self.templates.values()
+            for m in t.pattern.finditer(t.template)
+        )
 
     def close(self) -> None:
         """Ends the hook worker, if one runs. Calls after this keep the default behaviour."""
@@ -125,11 +135,17 @@ def load_scaffold(
         hooks_path = root / manifest.hooks
         if hooks_path.is_file():
             try:
-                hooks = load_hooks(hooks_path, limits=hook_limits, isolated=isolated_hooks)
+                hooks = load_hooks(
+                    hooks_path,
+                    limits=hook_limits,
+                    isolated=isolated_hooks,
+                    program_class=manifest.program.class_name,
+                )
             except HookLoadError as exc:
                 raise ScaffoldError(manifest.hooks, str(exc).split(": ", 1)[-1]) from None
         elif manifest.hooks != "hooks.py":
             raise ScaffoldError(manifest.hooks, "hooks file named in scaffold.toml is missing")
+    _check_program_ops(hooks)
     return Scaffold(
         root=root.resolve(),
         manifest=manifest,
@@ -139,6 +155,21 @@ def load_scaffold(
         schema=schema,
         limits=limits,
     )
+
+
+def _check_program_ops(hooks: Hooks) -> None:
+    from automem_memfs._tags import ALIASES
+
+    for name in hooks.program_ops:
+        if name.upper() in ALIASES or name.lower() in OP_TYPES:
+            raise ScaffoldError(
+                hooks_file_name(hooks), f"program op {name} clashes with the memory op of that name"
+            )
+
+
+def hooks_file_name(hooks: Hooks) -> str:
+    path = getattr(hooks, "path", None)
+    return path.name if path is not None else "hooks.py"
 
 
 def _check_ops(manifest: Manifest) -> None:
@@ -182,7 +213,7 @@ def _load_templates(root: Path, manifest: Manifest) -> dict[str, Template]:
     return templates
 
 
-def _checked_template(name: str, text: str, allowed: frozenset[str]) -> Template:
+def _checked_template(name: str, text: str, allowed: Collection[str]) -> Template:
     template = Template(text)
     for match in template.pattern.finditer(text):
         placeholder = match.group("named") or match.group("braced")

@@ -43,6 +43,28 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     adapter: str | None = None  # added: the adapter requested for this turn
 
 
+class Rejection(msgspec.Struct, frozen=True, kw_only=True):
+    """The agent program refused a committed action and sent PLAN back with `message`."""
+
+    action: str
+    message: str
+
+
+class HookRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What the scaffold's code produced this step, beside the prompts (which `LLMTurn.messages`
+    holds as sent): the hooks' outputs and the agent program's doings."""
+
+    observation: str | None = None  # format_observation's output, when it changed the text
+    analysis: str = ""  # the analyze hook's output
+    variables: dict[str, str] = {}  # prompt variables the program set
+    notices: list[str] = []  # the program's notices
+    rejections: list[Rejection] = []  # actions the program sent back, in order
+    action_changes: list[str] = []  # e.g. "repair_action: 'Move_Left.' -> 'move left'"
+    upkeep: list[OpResult] = []  # the program's scripted memory ops, run before LOG
+    upkeep_op_counts: dict[str, int] = {}  # those ops by kind (not in StepRecord.op_counts)
+    program_op_counts: dict[str, int] = {}  # the program's own ops the model called
+
+
 class StepRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="step"):
     step: int
     observation: str
@@ -61,6 +83,7 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", ta
     # Added: things the harness noticed this step, for reviewers (hook errors, stuck warnings,
     # a LOG phase that never said DONE, ...), e.g. "stuck: observation unchanged for 5 steps".
     events: list[str] = []
+    hooks: HookRecord | None = None  # added: the scaffold code's outputs (None: it did nothing)
 
 
 class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="summary"):
@@ -74,6 +97,10 @@ class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"
     write_to_search: float | None = None  # writes / searches (None if no search)
     memory_growth_per_step: float = 0.0  # characters added per step, end size minus start size
     wall_s: float = 0.0
+    # Added: how the episode ended, for reviewers: "died", "solved", "step_limit", "no_progress",
+    # "game_over" (ended otherwise), "errored" or "cut" (stopped before the env ended it).
+    ending: str = ""
+    upkeep_op_counts: dict[str, int] = {}  # the agent program's memory ops, by kind
 
 
 TraceRecord = TraceHeader | StepRecord | EpisodeSummary
