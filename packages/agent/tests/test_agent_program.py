@@ -172,3 +172,88 @@ def test_reference_features_run_on_real_crafter(tmp_path: Path, isolated: bool) 
     assert "<|MAP|><|END|>" in steps[0].turns[0].messages[-1]["content"] or any(
         "<|MAP|><|END|>" in m["content"] for t in steps[0].turns for m in t.messages
     )
+
+
+def test_scaffold_reference_covers_the_whole_format() -> None:
+    import msgspec
+    from automem_agent import TEMPLATE_VARIABLES, Manifest, scaffold_reference
+    from automem_agent._hooks import HOOK_SIGNATURES
+    from automem_agent._manifest import MemorySpec, PlanPhaseSpec, ProgramSpec, StuckSpec
+    from automem_agent._program import METHODS, ActionRecord, EpisodeInfo, Turn
+    from automem_envs import Observation
+    from automem_memfs._ops import OP_TYPES
+
+    text = scaffold_reference()
+    for cls in (Manifest, PlanPhaseSpec, StuckSpec, MemorySpec, ProgramSpec, Observation):
+        for f in msgspec.structs.fields(cls):
+            assert f"`{f.name}`" in text, (cls.__name__, f.name)
+    for cls in (EpisodeInfo, ActionRecord, Turn):
+        for f in msgspec.structs.fields(cls):
+            assert f"`{f.name}`" in text, (cls.__name__, f.name)
+    for name in TEMPLATE_VARIABLES:
+        assert f"`${name}`" in text
+    for name in HOOK_SIGNATURES:
+        assert f"`{name}(" in text
+    for name in METHODS:
+        assert f"def {name}(" in text
+    for name in OP_TYPES:
+        assert f"`{name}`" in text
+    assert "<|APPEND|>" in text and "step.memory.grep" in text and "max_rejections" in text
+
+
+def test_program_load_problems_are_reported_at_load_time(tmp_path: Path) -> None:
+    from automem_agent import ScaffoldError
+
+    root = tmp_path / "scaffold"
+    shutil.copytree(builtin_scaffold("v0"), root)
+    for source, problem in [
+        ("Agent = 3\n", "Agent must be a class"),
+        ("class Agent:\n    OPS = {'MAP': 'x'}\n", "OPS but has no op"),
+        ("class Agent:\n    OPS = {'READ': 'x'}\n    def op(self, n, a, s):\n        return ''\n",
+         "clashes with the memory op"),
+    ]:  # fmt: skip
+        (root / "hooks.py").write_text(source)
+        with pytest.raises(ScaffoldError, match=problem):
+            load_scaffold(root).close()
+
+
+def test_program_mistakes_cost_the_call_not_the_episode(tmp_path: Path) -> None:
+    root = tmp_path / "scaffold"
+    shutil.copytree(builtin_scaffold("v0"), root)
+    (root / "hooks.py").write_text(
+        "class Agent:\n"
+        "    def __init__(self, episode):\n"
+        "        self.calls = 0\n"
+        "    def observe(self, step):\n"
+        "        self.calls += 1\n"
+        "        if step.number == 0:\n"
+        "            raise ValueError('boom')\n"
+        "        if step.number == 1:\n"
+        "            return {'variables': {'memory_index': 'x'}}\n"
+        "        return {'notices': [f'calls {self.calls}']}\n"
+        "    def check_action(self, action, step):\n"
+        "        return 'always no'\n"
+    )
+    scaffold = load_scaffold(root)
+    model = ScriptedModel(lambda _r: "<|DONE|><|ACTION|>noop<|END|>")
+    suite = Suite(name="t", episodes=[EpisodeSpec(env_id="crafter", seed=1, max_steps=3)])
+    try:
+        asyncio.run(
+            run_suite(
+                suite,
+                memory_agent_factory(scaffold, RoleModels.single(model)),
+                tmp_path / "out",
+                concurrency=1,
+            )
+        )
+    finally:
+        scaffold.close()
+    (trace,) = list(iter_traces(tmp_path / "out" / "eval"))
+    s0, s1, s2 = trace.steps
+    assert any("agent program observe raised ValueError: boom" in e for e in s0.events)
+    assert any("observe may set only" in e for e in s1.events)
+    assert s2.hooks.notices == ["calls 3"]  # state kept across steps
+    # The gate sent PLAN back max_rejections (2) times, then let the action run.
+    assert len(s2.hooks.rejections) == 3
+    assert any("2 send-backs used" in e for e in s2.events)
+    assert s2.action == "noop"

@@ -31,13 +31,24 @@ from automem_agent._chat import (
     ToolResult,
     ToolSpec,
 )
+from automem_agent._episode_hooks import EpisodeHooks, episode_hooks
 from automem_agent._files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from automem_agent._history_agent import HistoryAgent, history_agent_factory
-from automem_agent._hooks import HookLimits
+from automem_agent._hooks import HookLimits, HookLoadError
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
 from automem_agent._play import PlayConfig, parse_seeds, play
-from automem_agent._runner import memory_path, run_episode, run_suite, trace_path
+from automem_agent._program import (
+    ActionRecord,
+    EpisodeInfo,
+    MemoryView,
+    ProgramOutput,
+    StepUpdate,
+    Turn,
+    Verdict,
+)
+from automem_agent._reference import scaffold_reference
+from automem_agent._runner import episode_ending, memory_path, run_episode, run_suite, trace_path
 from automem_agent._scaffold import (
     Scaffold,
     ScaffoldError,
@@ -57,7 +68,9 @@ from automem_agent._summary import (
 )
 from automem_agent._trace_records import (
     EpisodeSummary,
+    HookRecord,
     LLMTurn,
+    Rejection,
     StepRecord,
     TraceHeader,
     TraceRecord,
@@ -67,6 +80,7 @@ from automem_agent.trace import Trace, TraceWriter, iter_traces, memory_at, read
 
 __all__ = [
     "TEMPLATE_VARIABLES",
+    "ActionRecord",
     "Agent",
     "AgentFactory",
     "AgentInfo",
@@ -77,23 +91,31 @@ __all__ = [
     "Decision",
     "EnvSummary",
     "EpisodeContext",
+    "EpisodeHooks",
+    "EpisodeInfo",
     "EpisodeResult",
     "EpisodeSummary",
     "HistoryAgent",
     "HookLimits",
+    "HookLoadError",
+    "HookRecord",
     "LLMTurn",
     "Manifest",
     "MemoryAgent",
+    "MemoryView",
     "ModelUnavailable",
     "PhaseSpec",
     "PlanPhaseSpec",
     "PlayConfig",
+    "ProgramOutput",
+    "Rejection",
     "ReplayModel",
     "RoleModels",
     "Scaffold",
     "ScaffoldError",
     "ScriptedModel",
     "StepRecord",
+    "StepUpdate",
     "SuiteResult",
     "ToolCall",
     "ToolResult",
@@ -102,12 +124,16 @@ __all__ = [
     "TraceHeader",
     "TraceRecord",
     "TraceWriter",
+    "Turn",
+    "Verdict",
     "aggregate",
     "balrog_env_name",
     "balrog_summaries",
     "balrog_task",
     "builtin_scaffold",
     "content_hash",
+    "episode_ending",
+    "episode_hooks",
     "format_summary",
     "history_agent_factory",
     "iter_traces",
@@ -123,6 +149,7 @@ __all__ = [
     "read_trace",
     "run_episode",
     "run_suite",
+    "scaffold_reference",
     "summarize",
     "trace",
     "trace_path",

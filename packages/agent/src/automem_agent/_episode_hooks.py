@@ -61,7 +61,7 @@ class EpisodeHooks:
     # --- the agent program -------------------------------------------------------------------
     def begin(self, update: StepUpdate, memory: dict[str, str], events: list[str]) -> list[str]:
         """Starts a step for the program (memory: the files now); returns upkeep's op texts."""
-        if not self.has_program:
+        if not self.has_program or not self._prepare(events):
             return []
         changes, reset = self._changes(memory)
         update = msgspec.structs.replace(update, memory=changes, reset_memory=reset)
@@ -96,6 +96,10 @@ class EpisodeHooks:
         """Ends this episode's worker, if one runs."""
 
     # --- transport (subclasses) ------------------------------------------------------------
+    def _prepare(self, events: list[str]) -> bool:
+        """Makes sure the program instance exists; False when it cannot."""
+        return True
+
     def _hook(self, name: str, args: tuple[Any, ...], events: list[str]) -> str | None:
         raise NotImplementedError
 
@@ -200,10 +204,9 @@ class IsolatedEpisodeHooks(EpisodeHooks):
             return None
         if not self._ensure_program(events):
             return None
-        generation = self._session.generation
         reply = self._session.request(code, args, what, events)
-        if self._session.generation != generation or reply is None:
-            self._fresh = True  # a new worker knows nothing: resend memory, construct again
+        if reply is None:
+            self._fresh = True  # the worker is gone: the next step resends memory
         return None if reply is None else _reply_problem(reply, what, events)
 
     def _ensure_program(self, events: list[str]) -> bool:
@@ -215,10 +218,13 @@ class IsolatedEpisodeHooks(EpisodeHooks):
         if reply is None or _reply_problem(reply, "agent program", events) is None:
             return False
         self._opened = session.generation
+        self._fresh = True  # a new instance has seen no memory yet
         if restarted:
             events.append("agent program restarted in a new worker: its state was lost")
-            self._fresh = True
         return True
+
+    def _prepare(self, events: list[str]) -> bool:
+        return bool(self.program_methods) and self._ensure_program(events)
 
     def close(self) -> None:
         self._session.close()

@@ -91,8 +91,8 @@ class ProgramSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The agent program: the class in the hooks file that is instantiated once per episode
     (absent class = no program), and how often it may send PLAN back per step."""
 
-    class_name: str = "Agent"
-    max_rejections: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    class_name: str = "Agent"  # a class of this name in the hooks file is the program
+    max_rejections: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2  # send-backs per step
 
 
 class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -148,6 +148,8 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
                 "message": f"smoke episode failed: {why}",
                 "steps": n,
             }
+    # The agent program's failures are events of its steps (it runs inside the agent).
+    hook_errors += [e for s in trace.steps for e in s.events if e.startswith("agent program")]
     if hook_errors:
         unique = list(dict.fromkeys(hook_errors))
         return {"ok": False, "stage": "smoke", "message": "; ".join(unique)[:2000], "steps": n}
