@@ -257,3 +257,39 @@ def test_program_mistakes_cost_the_call_not_the_episode(tmp_path: Path) -> None:
     assert len(s2.hooks.rejections) == 3
     assert any("2 send-backs used" in e for e in s2.events)
     assert s2.action == "noop"
+
+
+def test_replay_runs_a_candidate_program_on_a_recorded_episode(tmp_path: Path) -> None:
+    from automem_agent import replay_hooks
+
+    # Record an episode with plain v0 (no program), then dry-run the feature program on it.
+    v0 = load_scaffold(builtin_scaffold("v0"))
+    suite = Suite(name="t", episodes=[EpisodeSpec(env_id="crafter", seed=42, max_steps=6)])
+    try:
+        asyncio.run(
+            run_suite(
+                suite,
+                memory_agent_factory(v0, RoleModels.single(ScriptedModel(_reply))),
+                tmp_path / "out",
+                concurrency=1,
+            )
+        )
+    finally:
+        v0.close()
+    (trace,) = list(iter_traces(tmp_path / "out" / "eval"))
+    assert trace.steps[4].action == "make stone pickaxe"  # v0 had no gate
+    root = tmp_path / "candidate"
+    shutil.copytree(builtin_scaffold("v0"), root)
+    (root / "hooks.py").write_text((root / "hooks.py").read_text() + PROGRAM)
+    candidate = load_scaffold(root)
+    try:
+        steps = replay_hooks(candidate, trace, start=2)
+    finally:
+        candidate.close()
+    assert [s.step for s in steps] == [2, 3, 4, 5]
+    assert "NOOP COUNTER: you chose noop 2 times in a row." in steps[0].notices
+    assert "CRAFT FAILED: 'make wood pickaxe' did nothing." in steps[2].notices
+    assert steps[2].verdict == "reject: you need a wooden pickaxe first"
+    assert steps[3].verdict == "accept"
+    assert steps[1].upkeep == ["<|APPEND|>progress.md|step 3: nothing<|END|>"]
+    assert all(not s.events for s in steps), [s.events for s in steps]

@@ -48,6 +48,7 @@ from automem_agent._program import (
     Verdict,
 )
 from automem_agent._reference import scaffold_reference
+from automem_agent._replay import ReplayStep, replay_hooks
 from automem_agent._runner import episode_ending, memory_path, run_episode, run_suite, trace_path
 from automem_agent._scaffold import (
     Scaffold,
@@ -110,6 +111,7 @@ __all__ = [
     "ProgramOutput",
     "Rejection",
     "ReplayModel",
+    "ReplayStep",
     "RoleModels",
     "Scaffold",
     "ScaffoldError",
@@ -147,6 +149,7 @@ __all__ = [
     "parse_seeds",
     "play",
     "read_trace",
+    "replay_hooks",
     "run_episode",
     "run_suite",
     "scaffold_reference",
