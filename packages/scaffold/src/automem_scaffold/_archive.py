@@ -15,8 +15,9 @@ from typing import Any, Literal
 import msgspec
 
 from automem_scaffold._gate import GateResult
+from automem_scaffold._screen import ScreenResult
 
-Stage = Literal["start", "review", "validation", "evaluation", "gate"]
+Stage = Literal["start", "review", "validation", "evaluation", "screen", "gate"]
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +35,10 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     per_episode: dict[str, float] = {}
     gate: GateResult | None = None
     validation_error: str | None = None
+    screen: ScreenResult | None = None  # the cheap screen before the gate, when one ran
+    # with three pools: per-episode progression on the accept pool (the gate's episodes)
+    accept: dict[str, float] = {}
+    accept_mean: float | None = None
 
 
 class LineageEntry(msgspec.Struct, frozen=True, kw_only=True):

@@ -58,6 +58,17 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     # LLM-written code (hooks, validation) runs in bubblewrap; True runs it unconfined where
     # bwrap cannot run, with a warning in evolve.log and in the report
     unsafe_no_sandbox: bool = False
+    # gating (issue 15). A screen first plays `screen_seeds` seeds per env (cut to
+    # `screen_max_steps`); a candidate whose screen mean is below the incumbent's by more than
+    # `screen_margin` is rejected there. 0 seeds = no screen: the paper's rule (full evaluation,
+    # strict > on the mean). `accept_seeds` > 0 gives three disjoint pools per env: search (the
+    # first `seeds`, which the reviewer reads), accept (the next `accept_seeds`, which the gate
+    # decides on) and report (the next `held_out`, played by the start and the final scaffold).
+    screen_seeds: int = 0
+    screen_max_steps: int | None = None
+    screen_margin: float = 0.0
+    accept_seeds: int = 0
+    gpu_tokens_per_s: float = 2500.0  # agent tokens one GPU serves per second (estimates only)
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None
     max_cost: float | None = None
@@ -85,6 +96,9 @@ IDENTITY_FIELDS = (
     "from_scaffold",
     "start_max_rounds",
     "start_max_tokens",
+    "screen_seeds",
+    "screen_max_steps",
+    "accept_seeds",
 )
 
 

@@ -40,6 +40,7 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     errored: list[str] = []
     wall_s: float = 0.0
     llm_s: float = 0.0  # summed latency of the agent's model calls
+    calls: int = 0  # agent model calls over all episodes
 
 
 def load_evaluation(root: Path) -> Evaluation | None:
@@ -88,6 +89,7 @@ async def evaluate(
     models: dict[str, str] = {}
     errored: list[str] = []
     llm_s = 0.0
+    calls = 0
     for trace in iter_traces(out_root / "eval"):
         h = trace.header
         key = EpisodeSpec(env_id=h.env_id, seed=h.seed, max_steps=h.max_steps).key
@@ -102,7 +104,9 @@ async def evaluate(
             slot["input"] += int(usage.get("input", 0))
             slot["output"] += int(usage.get("output", 0))
         models.update(h.models)
-        llm_s += sum(t.latency_s for t in trace.turns())
+        turns = list(trace.turns())
+        llm_s += sum(t.latency_s for t in turns)
+        calls += len(turns)
     families: dict[str, list[float]] = {}
     for spec in episodes:
         families.setdefault(env_family(spec.env_id), []).append(per_episode.get(spec.key, 0.0))
@@ -118,6 +122,7 @@ async def evaluate(
         errored=sorted(errored),
         wall_s=time.perf_counter() - start,
         llm_s=llm_s,
+        calls=calls,
     )
     write_json_atomic(out_root / "evaluation.json", evaluation)
     return evaluation

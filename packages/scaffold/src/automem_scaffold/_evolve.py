@@ -40,9 +40,16 @@ from automem_scaffold._config import (
 from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._gate import decide
 from automem_scaffold._ledger import build_ledger
+from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
 from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
-from automem_scaffold._suite import fixed_and_heldout
+from automem_scaffold._screen import (
+    ScreenResult,
+    evaluation_cost,
+    judge_screen,
+    screen_episodes,
+    screen_savings,
+)
 
 log = logging.getLogger("automem_scaffold")
 
@@ -54,6 +61,7 @@ class Timings(msgspec.Struct, kw_only=True):
     review: float = 0.0
     validate: float = 0.0
     gate: float = 0.0
+    screen: float = 0.0
     agent_llm: float = 0.0
     meta_llm: float = 0.0
 
@@ -87,7 +95,8 @@ class Evolver:
         self.progress = progress
         self.show_episodes = show_episodes
         self.started = time.monotonic()
-        self.fixed, self.heldout = fixed_and_heldout(config)
+        self.pools = seed_pools(config)
+        self.fixed, self.heldout = self.pools.search, self.pools.report
 
     # models are loaded on first use, so a resumed run that only needs the gate loads no meta-LLM
     @property
@@ -174,11 +183,23 @@ class Evolver:
                     if evaluation
                     else 0,
                     timings=msgspec.structs.asdict(_load_timings(it / "timings.json")),
+                    accept_mean=decisions[entry.iteration].accept_mean,
+                    search_accept_gap=search_accept_gap(decisions, entry.iteration),
                 )
             )
         heldout = load_evaluation(self.run_dir / "heldout")
         incumbent = entries[-1].incumbent_after if entries else 0
         fixed_mean = decisions[incumbent].mean_progression if decisions else None
+        report_start = load_evaluation(self.run_dir / "report_start")
+        if report_start is None and incumbent == 0:
+            report_start = heldout  # the start scaffold is the final one
+        accept_gain = (
+            decisions[incumbent].accept_mean - decisions[0].accept_mean
+            if decisions
+            and decisions[incumbent].accept_mean is not None
+            and decisions[0].accept_mean is not None
+            else None
+        )
         summary = RunSummary(
             run_dir=str(self.run_dir),
             demo_scale=self.config.demo_scale,
@@ -200,6 +221,13 @@ class Evolver:
             heldout_timings=msgspec.structs.asdict(
                 _load_timings(self.run_dir / "heldout" / "timings.json")
             ),
+            screen=screen_savings(self.run_dir, tokens_per_s=self.config.gpu_tokens_per_s)
+            if self.config.screen_seeds > 0
+            else None,
+            report_start_mean=report_start.mean if report_start and self.pools.accept else None,
+            accept_report_gap=accept_gain - (heldout.mean - report_start.mean)
+            if accept_gain is not None and heldout and report_start
+            else None,
         )
         write_outputs(self.run_dir, summary)
         return summary
@@ -281,6 +309,11 @@ class Evolver:
             tmp.rename(it / "scaffold")
         self._check_budget()
         evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "evaluate")
+        accept = None
+        if self.pools.accept:
+            accept = await self._evaluate(
+                it / "scaffold", self.pools.accept, it / "accept", "evaluate"
+            )
         write_json_atomic(
             it / "decision.json",
             Decision(
@@ -299,6 +332,8 @@ class Evolver:
                 mean_progression=evaluation.mean,
                 per_env=evaluation.per_env,
                 per_episode=evaluation.per_episode,
+                accept=accept.per_episode if accept else {},
+                accept_mean=accept.mean if accept else None,
             ),
         )
         self._phase(f"start scaffold: mean progression {evaluation.mean:.3f}", advance=True)
@@ -373,12 +408,33 @@ class Evolver:
                 ),
             )
             return
+        screen = None
+        if self.config.screen_seeds > 0:
+            self._check_budget()
+            screen = await self._screen(parent, it)
+            if screen.rejected:
+                self._phase(f"iteration {k}: rejected at the screen: {screen.reason}", advance=True)
+                write_json_atomic(
+                    it / "decision.json",
+                    Decision(
+                        iteration=k,
+                        parent=parent,
+                        kept=False,
+                        stage="screen",
+                        reason=screen.reason,
+                        screen=screen,
+                    ),
+                )
+                return
         self._check_budget()
         evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "gate")
+        accept = None
+        if self.pools.accept:
+            accept = await self._evaluate(it / "scaffold", self.pools.accept, it / "accept", "gate")
         start = time.perf_counter()
         verdict = decide(
-            parent_decision.per_episode,
-            evaluation.per_episode,
+            parent_decision.accept if accept else parent_decision.per_episode,
+            accept.per_episode if accept else evaluation.per_episode,
             rule=self.config.gate,
             level=self.config.ci_level,
             n_bootstrap=self.config.bootstrap,
@@ -401,6 +457,9 @@ class Evolver:
             per_env=evaluation.per_env,
             per_episode=evaluation.per_episode,
             gate=verdict,
+            screen=screen,
+            accept=accept.per_episode if accept else {},
+            accept_mean=accept.mean if accept else None,
         )
         write_json_atomic(it / "decision.json", decision)
         timings = _load_timings(timings_path)
@@ -409,6 +468,29 @@ class Evolver:
         self._phase(
             f"iteration {k}: {'KEPT' if verdict.kept else 'rejected'}: {verdict.reason}",
             advance=True,
+        )
+
+    async def _screen(self, parent: int, it: Path) -> ScreenResult:
+        """Plays the screen for the incumbent (once: its own screen as a candidate is reused)
+        and for the candidate, and judges the candidate on it."""
+        c = self.config
+        episodes = screen_episodes(self.fixed, c.screen_seeds, c.screen_max_steps)
+        parent_dir = iteration_dir(self.run_dir, parent)
+        incumbent = await self._evaluate(
+            parent_dir / "scaffold", episodes, parent_dir / "screen", "screen"
+        )
+        candidate = await self._evaluate(it / "scaffold", episodes, it / "screen", "screen")
+        # What the full evaluation would cost: the incumbent's, on the same episodes.
+        full = [evaluation_cost(parent_dir), evaluation_cost(parent_dir / "accept")]
+        return judge_screen(
+            incumbent.per_episode,
+            candidate.per_episode,
+            margin=c.screen_margin,
+            max_steps=c.screen_max_steps,
+            calls=candidate.calls,
+            tokens=evaluation_cost(it / "screen")[1],
+            full_calls=sum(n for n, _ in full),
+            full_tokens=sum(t for _, t in full),
         )
 
     async def _heldout(self) -> None:
@@ -426,6 +508,10 @@ class Evolver:
         scaffold = iteration_dir(self.run_dir, incumbent) / "scaffold"
         evaluation = await self._evaluate(scaffold, self.heldout, root, "evaluate")
         self._phase(f"held-out: mean progression {evaluation.mean:.3f}", advance=True)
+        if incumbent != 0 and self.pools.accept:
+            # The start scaffold plays the report pool too, so the held-out gain is measured.
+            start = iteration_dir(self.run_dir, 0) / "scaffold"
+            await self._evaluate(start, self.heldout, self.run_dir / "report_start", "evaluate")
 
 
 async def evolve(config: EvolveConfig, **kwargs: Any) -> RunSummary:

@@ -29,6 +29,9 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     agent_tokens: int
     dollars: float
     unpriced_tokens: int
+    # estimated agent calls and tokens the screen saved by rejecting candidates early
+    screen_saved_calls: int = 0
+    screen_saved_tokens: int = 0
 
 
 def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
@@ -98,13 +101,21 @@ def build_ledger(run_dir: Path) -> Ledger:
         if (it_dir / "review").is_dir():
             entries += _session_entries(number, it_dir / "review")
         entries += _agent_entries(number, "evaluate" if number == 0 else "gate", it_dir)
+        entries += _agent_entries(number, "screen", it_dir / "screen")
+        entries += _agent_entries(number, "accept", it_dir / "accept")
     entries += _agent_entries(None, "heldout", run_dir / "heldout")
+    entries += _agent_entries(None, "report-start", run_dir / "report_start")
     meta = sum(e.input_tokens + e.output_tokens for e in entries if e.purpose == "meta")
     agent = sum(e.input_tokens + e.output_tokens for e in entries if e.purpose != "meta")
     dollars = sum(e.dollars for e in entries if e.dollars is not None)
     unpriced = sum(e.input_tokens + e.output_tokens for e in entries if e.dollars is None)
+    from automem_scaffold._screen import screen_savings
+
+    saved = screen_savings(run_dir, tokens_per_s=1.0)
     return Ledger(
         entries=entries,
+        screen_saved_calls=saved.saved_calls,
+        screen_saved_tokens=saved.saved_tokens,
         meta_tokens=meta,
         agent_tokens=agent,
         dollars=dollars,

@@ -9,6 +9,8 @@ from typing import Any
 import msgspec
 from automem_agent import write_json_atomic, write_text_atomic
 
+from automem_scaffold._screen import ScreenSavings
+
 
 class IterationRow(msgspec.Struct, frozen=True, kw_only=True):
     iteration: int
@@ -22,6 +24,8 @@ class IterationRow(msgspec.Struct, frozen=True, kw_only=True):
     meta_tokens: int
     agent_tokens: int
     timings: dict[str, float] = {}
+    accept_mean: float | None = None  # with three pools: the mean on the accept pool
+    search_accept_gap: float | None = None  # gain over the parent: search minus accept
 
 
 class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +50,10 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     rows: list[IterationRow]
     heldout_timings: dict[str, float] = {}
     unsafe_no_sandbox: bool = False  # LLM-written code ran without bubblewrap
+    # gating (issue 15): the screens' savings, and the report pool played by the start scaffold
+    screen: ScreenSavings | None = None
+    report_start_mean: float | None = None
+    accept_report_gap: float | None = None  # gain final - start: accept minus report
 
     def phase_totals(self) -> dict[str, float]:
         """Wall seconds per phase over the whole run, plus seconds inside the LLMs."""
@@ -121,10 +129,40 @@ def _findings(summary: RunSummary) -> list[str]:
             f"held-out mean {_pct(summary.heldout_mean)}% on {len(summary.heldout_episodes)} "
             f"episodes; gap fixed - held-out = {_pct(summary.heldout_gap)} points"
         )
+    lines += _gating_findings(summary)
     lines.append(
         f"tokens: meta {summary.meta_tokens}, agent {summary.agent_tokens}; "
         f"priced cost ${summary.dollars:.4f}"
     )
+    return lines
+
+
+def _gating_findings(summary: RunSummary) -> list[str]:
+    lines = []
+    gaps = [
+        f"{r.iteration:03d}: {_pct(r.search_accept_gap)}"
+        for r in summary.rows
+        if r.search_accept_gap is not None
+    ]
+    if gaps:
+        lines.append(
+            "search-accept gap per iteration (gain on search minus gain on accept, points): "
+            + ", ".join(gaps)
+        )
+    if summary.report_start_mean is not None and summary.heldout_mean is not None:
+        lines.append(
+            f"report pool: start {_pct(summary.report_start_mean)}% -> final "
+            f"{_pct(summary.heldout_mean)}%; accept-report gap (gain on accept minus gain on "
+            f"report) {_pct(summary.accept_report_gap)} points"
+        )
+    s = summary.screen
+    if s is not None and s.screened:
+        lines.append(
+            f"screen: {s.rejected} of {s.screened} candidate(s) rejected early; saved "
+            f"~{s.saved_calls} calls / {s.saved_tokens} tokens for {s.cost_calls} calls / "
+            f"{s.cost_tokens} tokens of screening: net {s.net_gpu_hours:.3f} GPU-hours "
+            f"(at {s.tokens_per_s:g} tokens/s)"
+        )
     return lines
 
 
