@@ -6,6 +6,17 @@ print(format_end(summary))
 """
 
 from automem_scaffold._archive import Decision, LineageEntry, lineage, read_decisions, scaffold_diff
+from automem_scaffold._attribute import (
+    AttributionBudget,
+    AttributionError,
+    AttributionTable,
+    WriteEffect,
+    attribute_writes,
+    attribution_tool,
+    estimate_replay_calls,
+    format_attribution,
+)
+from automem_scaffold._attribute_cli import attribute_main
 from automem_scaffold._bundle import EpisodeDiagnostics, build_bundle, diagnose, render_trace
 from automem_scaffold._cli import build_parser, config_from_args, main
 from automem_scaffold._config import EvolveConfig, EvolveError, check_resume, load_config
@@ -13,15 +24,26 @@ from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._evolve import Evolver, Timings, evolve
 from automem_scaffold._gate import GATE_RULES, GateResult, bootstrap_ci, decide
 from automem_scaffold._ledger import Ledger, LedgerEntry, build_ledger
+from automem_scaffold._pools import SeedPools, check_disjoint, search_accept_gap, seed_pools
 from automem_scaffold._prices import PRICES_PER_MTOK, cost_of, price_for
 from automem_scaffold._report import IterationRow, RunSummary, format_end, format_table
 from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
 from automem_scaffold._review_tools import ReviewWorkspace
+from automem_scaffold._screen import (
+    ScreenResult,
+    ScreenSavings,
+    judge_screen,
+    screen_episodes,
+    screen_savings,
+)
 from automem_scaffold._validate import ValidationReport, validate_candidate
 
 __all__ = [
     "GATE_RULES",
     "PRICES_PER_MTOK",
+    "AttributionBudget",
+    "AttributionError",
+    "AttributionTable",
     "CandidateOutcome",
     "Decision",
     "EpisodeDiagnostics",
@@ -37,21 +59,32 @@ __all__ = [
     "ReviewSettings",
     "ReviewWorkspace",
     "RunSummary",
+    "ScreenResult",
+    "ScreenSavings",
+    "SeedPools",
     "Timings",
     "ValidationReport",
+    "WriteEffect",
+    "attribute_main",
+    "attribute_writes",
+    "attribution_tool",
     "bootstrap_ci",
     "build_bundle",
     "build_ledger",
     "build_parser",
+    "check_disjoint",
     "check_resume",
     "config_from_args",
     "cost_of",
     "decide",
     "diagnose",
+    "estimate_replay_calls",
     "evaluate",
     "evolve",
+    "format_attribution",
     "format_end",
     "format_table",
+    "judge_screen",
     "lineage",
     "load_config",
     "load_evaluation",
@@ -61,5 +94,9 @@ __all__ = [
     "render_trace",
     "revise",
     "scaffold_diff",
+    "screen_episodes",
+    "screen_savings",
+    "search_accept_gap",
+    "seed_pools",
     "validate_candidate",
 ]

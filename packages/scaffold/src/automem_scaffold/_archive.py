@@ -39,6 +39,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     # with three pools: per-episode progression on the accept pool (the gate's episodes)
     accept: dict[str, float] = {}
     accept_mean: float | None = None
+    offered: list[int] = []  # Pareto-archive members the review could start from or merge
 
 
 class LineageEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +51,7 @@ class LineageEntry(msgspec.Struct, frozen=True, kw_only=True):
     scaffold_hash: str | None
     mean_progression: float | None
     incumbent_after: int  # the incumbent once this iteration was decided
+    offered: list[int] = []  # Pareto-archive scaffolds the review was given to start from/merge
 
 
 def read_json(path: Path, type_: type[Any] = Any) -> Any:
@@ -133,6 +135,7 @@ def lineage(decisions: dict[int, Decision]) -> list[LineageEntry]:
                 scaffold_hash=d.scaffold_hash,
                 mean_progression=d.mean_progression,
                 incumbent_after=incumbent,
+                offered=d.offered,
             )
         )
     return entries

@@ -68,6 +68,7 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     screen_max_steps: int | None = None
     screen_margin: float = 0.0
     accept_seeds: int = 0
+    pareto: bool = True  # offer the review the Pareto archive's scaffolds (bundle/pareto/)
     gpu_tokens_per_s: float = 2500.0  # agent tokens one GPU serves per second (estimates only)
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None

@@ -40,6 +40,7 @@ from automem_scaffold._config import (
 from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._gate import decide
 from automem_scaffold._ledger import build_ledger
+from automem_scaffold._pareto import build_archive, offer_archive, offered_to
 from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
 from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
@@ -361,6 +362,10 @@ class Evolver:
                     bundle,
                     title=f"Iteration {parent:03d} evaluation",
                 )
+            if self.config.pareto:
+                offered = offer_archive(self.run_dir, parent, bundle)
+                it.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(it / "offered.json", offered)
             self._phase(f"iteration {k}: review of iteration {parent} by {self.config.meta_llm}")
             c = self.config
             outcome = await revise(
@@ -405,6 +410,7 @@ class Evolver:
                     stage=outcome.stage if outcome.stage != "ok" else "review",
                     reason=outcome.reason,
                     validation_error=outcome.validation.message if outcome.validation else None,
+                    offered=offered_to(it),
                 ),
             )
             return
@@ -423,6 +429,7 @@ class Evolver:
                         stage="screen",
                         reason=screen.reason,
                         screen=screen,
+                        offered=offered_to(it),
                     ),
                 )
                 return
@@ -460,8 +467,11 @@ class Evolver:
             screen=screen,
             accept=accept.per_episode if accept else {},
             accept_mean=accept.mean if accept else None,
+            offered=offered_to(it),
         )
         write_json_atomic(it / "decision.json", decision)
+        if self.config.pareto:
+            build_archive(self.run_dir)
         timings = _load_timings(timings_path)
         timings.gate += time.perf_counter() - start
         write_json_atomic(timings_path, timings)
