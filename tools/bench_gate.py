@@ -55,11 +55,19 @@ def play(strategy: str, obs: str, step: int) -> str:
     if strategy == "wander":
         return ["move north", "move east", "move south", "move west"][(step // 3) % 4]
     wood = _wood(obs)
-    if strategy in ("table", "pickaxe") and wood >= 1 and "table" not in obs:
-        return "place table"
-    if strategy == "pickaxe" and wood >= 1 and "table" in obs:
+    seen = re.search(r"You see:([^\n]*)", obs)
+    table = bool(seen and "table" in seen.group(1))  # the prompt names `place table` elsewhere
+    facing_tree = bool(re.search(r"You face tree", obs))
+    if strategy in ("table", "pickaxe") and wood >= 2 and not table:
+        # a table needs 2 wood and a free cell in front; turning away from the tree frees it
+        return (
+            ["move south", "move west", "move north", "move east"][step % 4]
+            if facing_tree
+            else "place table"
+        )
+    if strategy == "pickaxe" and wood >= 1 and table:
         return "make wood pickaxe"
-    if re.search(r"You face tree", obs):
+    if facing_tree:
         return "do"
     return _toward(obs, "tree") or "move north"
 
