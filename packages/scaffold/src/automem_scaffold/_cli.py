@@ -96,6 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="run LLM-written code (hooks, validation) without the bubblewrap sandbox, where "
         "bwrap cannot run; logged and reported as unsafe",
     )
+    g = p.add_argument_group("gating (default: the paper's full evaluation, strict > on the mean)")
+    g.add_argument(
+        "--screen-seeds",
+        type=int,
+        default=d.screen_seeds,
+        help="screen seeds per env (0 = no screen)",
+    )
+    g.add_argument("--screen-steps", type=int, default=None, help="the screen's cut step limit")
+    g.add_argument(
+        "--screen-margin",
+        type=float,
+        default=d.screen_margin,
+        help="reject at the screen when below the incumbent by more",
+    )
+    g.add_argument(
+        "--accept-seeds",
+        type=int,
+        default=d.accept_seeds,
+        help="accept-pool seeds per env (0 = gate on the reviewed seeds)",
+    )
+    g.add_argument(
+        "--no-pareto", action="store_true", help="do not offer the review the Pareto archive"
+    )
     return p
 
 
@@ -139,6 +162,11 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
         max_cost=args.max_cost,
         max_hours=args.max_hours,
         unsafe_no_sandbox=args.unsafe_no_sandbox,
+        screen_seeds=args.screen_seeds,
+        screen_max_steps=args.screen_steps,
+        screen_margin=args.screen_margin,
+        accept_seeds=args.accept_seeds,
+        pareto=not args.no_pareto,
     )
 
 
