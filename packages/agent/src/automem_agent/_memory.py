@@ -42,7 +42,10 @@ class EpisodeMemory:
             kwargs["limits"] = limits
         from automem_memfs import MemoryStore
 
-        self.store = MemoryStore(self.root, **kwargs)
+        from automem_agent.models._secrets import redactor
+
+        # what a model server returns is untrusted: a key it echoes is never stored
+        self.store = MemoryStore(self.root, redact=redactor(), **kwargs)
         self._files: dict[str, str] = {}
         self._touched: set[str] = set()
         for path in sorted(self.root.rglob("*")):

@@ -22,6 +22,7 @@ from automem_agent._balrog import write_balrog_summary
 from automem_agent._files import write_bytes_atomic
 from automem_agent._summary import EpisodeResult, SuiteResult, summarize, write_to_search
 from automem_agent._trace_records import EpisodeSummary, StepRecord, TraceHeader
+from automem_agent.models._secrets import redact_logging, redactor
 from automem_agent.trace import TraceWriter, trace_status
 
 
@@ -54,6 +55,7 @@ async def run_suite(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    redact_logging()
     start = time.perf_counter()
     limit = asyncio.Semaphore(max(1, concurrency))
     bar = _Progress(len(suite.episodes), enabled=progress)
@@ -73,7 +75,8 @@ async def run_suite(
     result = summarize(
         suite.name, list(episodes), skipped=suite.skipped, wall_s=time.perf_counter() - start
     )
-    write_bytes_atomic(out / "results.json", msgspec.json.format(msgspec.json.encode(result)))
+    encoded = redactor().scrub_bytes(msgspec.json.format(msgspec.json.encode(result)))
+    write_bytes_atomic(out / "results.json", encoded)
     write_balrog_summary(out, result)
     return result
 

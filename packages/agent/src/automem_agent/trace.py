@@ -25,6 +25,7 @@ from automem_agent._trace_records import (
     TraceHeader,
     TraceRecord,
 )
+from automem_agent.models._secrets import redactor
 
 __all__ = [
     "EpisodeSummary",
@@ -75,9 +76,11 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
 
 class TraceWriter:
     """Appends records to one trace file, flushing after each (and fsyncing if asked), so a
-    killed run leaves every completed step on disk."""
+    killed run leaves every completed step on disk. Every line passes through the configured
+    backends' key redactor first: a model server may echo the key in what it returns."""
 
     def __init__(self, path: str | os.PathLike[str], header: TraceHeader, *, fsync: bool = False):
+        self._redactor = redactor()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
@@ -85,7 +88,7 @@ class TraceWriter:
         self.write(header)
 
     def write(self, record: TraceHeader | StepRecord | EpisodeSummary) -> None:
-        self._file.write(_encoder.encode(record) + b"\n")
+        self._file.write(self._redactor.scrub_bytes(_encoder.encode(record)) + b"\n")
         self._file.flush()
         if self._fsync:
             os.fsync(self._file.fileno())

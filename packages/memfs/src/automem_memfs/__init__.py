@@ -28,6 +28,7 @@ from automem_memfs._ops import (
     op_kind,
 )
 from automem_memfs._paths import normalize_path
+from automem_memfs._redact import Redactor
 from automem_memfs._schema import FileRule, Schema
 from automem_memfs._snapshot import MemoryDiff, Snapshot, SnapshotStore, diff
 from automem_memfs._stats import RATIO_WRITE_OPS, MemoryStats
@@ -67,6 +68,7 @@ __all__ = [
     "OpResult",
     "ParseError",
     "Read",
+    "Redactor",
     "Rename",
     "SandboxError",
     "Schema",

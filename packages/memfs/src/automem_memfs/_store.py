@@ -19,11 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import msgspec
+
 from automem_memfs import _fsio
 from automem_memfs._errors import MemfsError, SandboxError
 from automem_memfs._limits import Limits
 from automem_memfs._ops import READ_ONLY_OPS, Action, Call, Done, Op, OpResult, ParseError, op_kind
 from automem_memfs._paths import normalize_path
+from automem_memfs._redact import Redactor
 from automem_memfs._schema import FileRule, Schema
 from automem_memfs._stats import MemoryStats, compute
 from automem_memfs._text import count_lines, fmt_bytes, plural
@@ -81,8 +84,10 @@ class StoreBase:
         schema: Schema | None = None,
         fsync: bool = False,
         read_only: bool = False,
+        redact: Iterable[str] | Redactor = (),
     ) -> None:
         self.root = Path(os.path.realpath(os.fspath(root)))
+        self.redactor = redact if isinstance(redact, Redactor) else Redactor(redact)
         self.limits = limits
         self.schema = schema or Schema()
         self.fsync = fsync
@@ -328,8 +333,8 @@ class StoreBase:
                 raise SandboxError(f"{rel_src} in {src_path} is a symlink; refusing to import it")
             if not path.is_file():
                 continue
-            rel = normalize_path(rel_src, self.limits)
-            data = path.read_bytes()
+            rel = normalize_path(self.redactor.scrub(rel_src), self.limits)
+            data = self.redactor.scrub_bytes(path.read_bytes())
             old = self._files.get(rel)
             err = self._limit_error(rel, old.nbytes if old else None, len(data))
             if err:
@@ -370,6 +375,8 @@ class StoreBase:
                 op="unknown", ok=False, text=f"Not a memory op: {op!r}", error="unknown_op"
             )
         self._counts[kind] += 1
+        if self.redactor and kind not in READ_ONLY_OPS:
+            op = self._redacted(op)
         if self.read_only and kind not in READ_ONLY_OPS:
             res = OpResult(
                 op=kind,
@@ -383,6 +390,15 @@ class StoreBase:
             self._errors += 1
         self._bytes_written += res.bytes_written
         return res
+
+    def _redacted(self, op: Op) -> Op:
+        """`op` with every listed secret in its texts and paths replaced, so none is stored."""
+        changes = {}
+        for name in ("path", "new_path", "content", "old", "new"):
+            value = getattr(op, name, None)
+            if isinstance(value, str) and (clean := self.redactor.scrub(value)) != value:
+                changes[name] = clean
+        return msgspec.structs.replace(op, **changes) if changes else op
 
     def _run(self, kind: str, handler, op: Op) -> OpResult:
         try:

@@ -34,9 +34,11 @@ def _encode(text: str) -> tuple[str, bytes]:
 class MemoryStore(ReadOps):
     """A sandboxed directory of memory files that executes typed ops (see `apply`).
 
-    `MemoryStore(root, limits=Limits(), schema=None, fsync=False, read_only=False)`: the root is
-    created if missing. With `fsync`, every write is flushed to disk before it is reported.
-    With `read_only`, every write op is refused (e.g. for an agent's PLAN phase).
+    `MemoryStore(root, limits=Limits(), schema=None, fsync=False, read_only=False, redact=())`:
+    the root is created if missing. With `fsync`, every write is flushed to disk before it is
+    reported. With `read_only`, every write op is refused (e.g. for an agent's PLAN phase).
+    `redact` lists secrets (or is a `Redactor`): every write, import and restore stores them,
+    plain or encoded, as "[redacted]".
     """
 
     # -- shared write steps ----------------------------------------------------------------
@@ -503,6 +505,6 @@ class MemoryStore(ReadOps):
                 self._prune(rel)
         for rel, blob in snap.files.items():
             if current.files.get(rel) != blob:
-                text, data = _encode(snap.texts[rel])
+                text, data = _encode(self.redactor.scrub(snap.texts[rel]))
                 with _fsio.Parent(self._fd, rel, create=True) as p:
                     self._replace(p, rel, text, data)

@@ -19,7 +19,7 @@ from automem_agent.models._retry import (
     RetryPolicy,
     parse_retry_after,
 )
-from automem_agent.models._secrets import env_key, scrub
+from automem_agent.models._secrets import env_key, remember_key_env, scrub
 from automem_agent.models._text import message_text
 
 
@@ -60,6 +60,7 @@ class OpenAICompatModel:
         self.retry = retry or RetryPolicy()
         self.max_concurrency = max_concurrency
         self._api_key_env = api_key_env
+        remember_key_env(api_key_env)  # so traces, memory and logs redact it
         self._semaphores = LoopLocal(lambda: asyncio.Semaphore(max_concurrency))
         self._clients = LoopLocal(self._new_client)
 
@@ -123,7 +124,7 @@ class OpenAICompatModel:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError):
-            raise RetryableError(f"malformed response: {resp.text[:200]}") from None
+            raise RetryableError(scrub(f"malformed response: {resp.text[:200]}", key)) from None
         usage = data.get("usage") or {}
         return ChatResponse(
             text=text,
