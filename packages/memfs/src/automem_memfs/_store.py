@@ -96,6 +96,7 @@ class StoreBase:
         self._usage = Usage(self._fd, self._disk_usage)
         self._closer = weakref.finalize(self, _close_both, self._fd, self._usage)
         self._files: dict[str, _Entry] = {}
+        self._own: dict[str, bool] = {}  # path -> whether the store could have created it
         self._total = 0
         self._prefix = ""  # how paths are shown to the model (the Anthropic adapter sets one)
         self._keep_empty_dirs = False  # the Anthropic adapter keeps them, as Claude's tool does
@@ -139,10 +140,16 @@ class StoreBase:
         by something else (control characters such as a newline or ESC, edge spaces, reserved
         or over-long names) are neither listed, searched nor counted, so they cannot forge rows
         in listings, the index or search output."""
-        try:
-            return normalize_path(rel, self.limits) == rel
-        except SandboxError:
-            return False
+        ok = self._own.get(rel)
+        if ok is None:
+            try:
+                ok = normalize_path(rel, self.limits) == rel
+            except SandboxError:
+                ok = False
+            if len(self._own) > 65536:
+                self._own.clear()
+            self._own[rel] = ok
+        return ok
 
     def _disk_usage(self) -> tuple[int, int]:
         self.refresh()
