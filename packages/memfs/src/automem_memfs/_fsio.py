@@ -29,6 +29,39 @@ _counter = itertools.count()
 TMP_PREFIX = ".tmp-"
 
 
+def _load_renameat2():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (ImportError, OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
+_RENAME_NOREPLACE = 1
+
+
+def rename_noreplace(src_fd: int, src: str, dst_fd: int, dst: str) -> bool:
+    """Renames `src` to `dst` unless `dst` exists (FileExistsError), in one step (Linux
+    renameat2). Returns False where the system cannot, so the caller falls back to link and
+    unlink (during which the file has two links, which readers refuse)."""
+    if _renameat2 is None:
+        return False
+    import ctypes
+
+    if _renameat2(src_fd, os.fsencode(src), dst_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), dst)
+
+
 def key_of(st: os.stat_result) -> Key:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -230,7 +263,10 @@ class Parent:
                 os.close(fd)
             if exclusive:
                 try:
-                    os.link(tmp, self.name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+                    if rename_noreplace(self.fd, tmp, self.fd, self.name):
+                        tmp = ""
+                    else:
+                        os.link(tmp, self.name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
                 except FileExistsError:
                     raise MemfsError(f"{self.rel} already exists", code="exists") from None
             else:

@@ -426,9 +426,16 @@ class MemoryStore(ReadOps):
                 raise MemfsError(err, code="schema")
             with _fsio.Parent(self._fd, dst, create=True) as pd:
                 try:
-                    os.link(
-                        ps.name, pd.name, src_dir_fd=ps.fd, dst_dir_fd=pd.fd, follow_symlinks=False
-                    )
+                    # one step where the system can; else link + unlink (two links meanwhile)
+                    if not _fsio.rename_noreplace(ps.fd, ps.name, pd.fd, pd.name):
+                        os.link(
+                            ps.name,
+                            pd.name,
+                            src_dir_fd=ps.fd,
+                            dst_dir_fd=pd.fd,
+                            follow_symlinks=False,
+                        )
+                        ps.unlink()
                 except FileExistsError:
                     raise MemfsError(
                         f"{d_show} already exists; rename never overwrites.", code="exists"
@@ -439,8 +446,6 @@ class MemoryStore(ReadOps):
                             f"{d_show} already exists; rename never overwrites.", code="exists"
                         ) from None
                     os.rename(ps.name, pd.name, src_dir_fd=ps.fd, dst_dir_fd=pd.fd)
-                else:
-                    ps.unlink()
         self._forget(src)
         self._put(dst, e)
         self._prune(src)
