@@ -45,6 +45,7 @@ def test_smollm2_lora_few_steps(tmp_path):
         learning_rate=1e-2,
         epochs=3,
         batch_size=2,
+        grad_accum=1,
         checkpoint_every=0,
         max_length=512,
     )

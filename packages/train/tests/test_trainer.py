@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from automem_agent import ChatMessage, ChatRequest
 from automem_agent.models import LocalModel, build_tiny_model
 from automem_train import (
@@ -22,6 +23,7 @@ from automem_train import (
     read_loss_log,
     train_lora,
 )
+from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,6 +34,7 @@ CONFIG = TrainConfig(
     learning_rate=1e-2,
     epochs=12,
     batch_size=2,
+    grad_accum=1,
     checkpoint_every=2,
     max_length=512,
 )
@@ -84,7 +87,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data):
         lora=LoraSettings(rank=4, alpha=8, dropout=0.1),
         learning_rate=5e-3,
         epochs=3,
-        batch_size=2,
+        batch_size=1,
+        grad_accum=2,
         checkpoint_every=2,
         max_steps=5,
     )
@@ -102,8 +106,12 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data):
     cut_log = read_loss_log(tmp_path / "cut")
     whole_log = read_loss_log(tmp_path / "whole")
     assert [r["step"] for r in cut_log] == [1, 2, 3, 4, 5]
-    for a, b in zip(cut_log, whole_log, strict=True):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+    # Bit-exact: the same losses and the same adapter weights, not merely close ones.
+    assert [r["loss"] for r in cut_log] == [r["loss"] for r in whole_log]
+    cut_weights = load_file(str(Path(resumed.adapter_dir) / "adapter_model.safetensors"))
+    whole_weights = load_file(str(Path(whole.adapter_dir) / "adapter_model.safetensors"))
+    assert cut_weights.keys() == whole_weights.keys()
+    assert all(torch.equal(cut_weights[k], whole_weights[k]) for k in cut_weights)
 
     with pytest.raises(ValueError, match="different config"):
         other = TrainConfig(learning_rate=1e-3, checkpoint_every=1, max_steps=9)
@@ -119,3 +127,40 @@ def test_epoch_order_is_reproducible_and_grouped():
     assert sorted(i for b in a for i in b) == list(range(8))
     # grouping pairs similar lengths: every batch is all-short or all-long
     assert all(len({lengths[i] > 20 for i in b}) == 1 for b in a)
+
+
+def test_step_loss_is_the_token_mean_over_the_whole_accumulation_window(tmp_path, data):
+    """Long and short responses weigh by their tokens: the first step's loss (LoRA starts as a
+    no-op) equals the base model's summed response-token loss over the step's micro-batches
+    divided by their token count, not the mean of per-micro-batch means."""
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM
+
+    base, encoded = data
+    config = TrainConfig(
+        lora=LoraSettings(rank=4, alpha=8, dropout=0.0),
+        batch_size=1,
+        grad_accum=3,
+        max_steps=1,
+        group_by_length=False,
+        checkpoint_every=0,
+    )
+    train_lora(base, encoded, tmp_path / "run", config, progress=False)
+    logged = read_loss_log(tmp_path / "run")[0]
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    lengths = [len(e.input_ids) for e in encoded]
+    window = epoch_batches(lengths, 1, seed=0, epoch=0, group_by_length=False)[:3]
+    total, count, means = 0.0, 0, []
+    with torch.no_grad():
+        for (i,) in window:
+            ids = torch.tensor([encoded[i].input_ids])
+            labels = torch.tensor([encoded[i].mask[1:]]).bool()
+            logits = model(input_ids=ids).logits[0, :-1]
+            losses = F.cross_entropy(logits, ids[0, 1:], reduction="none")[labels[0]]
+            total += float(losses.sum())
+            count += int(labels.sum())
+            means.append(float(losses.mean()))
+    assert logged["loss_tokens"] == count
+    assert logged["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert abs(logged["loss"] - sum(means) / len(means)) > 1e-4  # the naive mean differs

@@ -45,8 +45,11 @@ class TrainConfig(msgspec.Struct, frozen=True, kw_only=True):
     lora: LoraSettings = LoraSettings()
     learning_rate: float = 2e-4
     epochs: int = 1
-    batch_size: int = 4
-    grad_accum: int = 1
+    # One sequence per micro-batch, four per optimizer step: the same effective batch as 4 x 1,
+    # and the loss is normalised by token count over the whole step, so the two train alike,
+    # but it fits Qwen2.5-32B on one 80 GB device (see `estimate_memory`).
+    batch_size: int = 1
+    grad_accum: int = 4
     max_length: int = 2048
     max_steps: int | None = None
     warmup_steps: int = 0
@@ -58,7 +61,8 @@ class TrainConfig(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_every: int = 50  # optimizer steps between checkpoints (0: only the final adapter)
     keep_checkpoints: int = 2
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"  # auto: bf16 on GPU
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = None  # None: on for models over 1B parameters
+    quantization: Literal["none", "4bit"] = "none"  # 4bit: QLoRA (NF4 base through bitsandbytes)
 
     def problems(self) -> list[str]:
         """Reasons this config is unusable (empty when fine); written for a model to read."""
@@ -69,6 +73,8 @@ class TrainConfig(msgspec.Struct, frozen=True, kw_only=True):
             out.append("epochs, batch_size and grad_accum must be at least 1")
         if self.max_length < 64:
             out.append(f"max_length must be at least 64, got {self.max_length}")
+        if self.quantization not in ("none", "4bit"):
+            out.append(f'quantization must be "none" or "4bit", got {self.quantization!r}')
         if self.max_steps is not None and self.max_steps < 1:
             out.append("max_steps must be at least 1 (or null)")
         return out

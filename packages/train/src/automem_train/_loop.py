@@ -103,7 +103,12 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
         name="demo-all",
         policy=SelectionPolicy(name="all", builtin="all"),
         train=TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=2, max_length=1024, checkpoint_every=1
+            learning_rate=1e-3,
+            epochs=2,
+            batch_size=2,
+            grad_accum=1,
+            max_length=1024,
+            checkpoint_every=1,
         ),
     )
     return Loop2Config(

@@ -1,6 +1,6 @@
 """LoRA supervised fine-tuning with response-only loss, checkpoints and resume.
 
-A small loop over `accelerate`, so the same code runs on CPU, one GPU, or several GPUs under
+A small loop over `accelerate` (tools/bench_train.py measures it against TRL's SFTTrainer), so the same code runs on CPU, one GPU, or several GPUs under
 `accelerate launch`. Checkpoints (adapter, optimizer, scheduler, RNG state, position) are written
 to a temporary directory and renamed into place, so an interrupted run resumes from the last
 complete one. The final adapter is saved in PEFT format (`adapter_config.json` +
@@ -9,6 +9,7 @@ complete one. The final adapter is saved in PEFT format (`adapter_config.json` +
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -23,6 +24,13 @@ import msgspec
 from automem_agent import write_bytes_atomic
 
 from automem_train._config import TrainConfig
+from automem_train._fit import (
+    GIB,
+    MemoryEstimate,
+    check_fits,
+    estimate_memory,
+    visible_device_memory,
+)
 from automem_train._tokenize import Encoded
 
 IGNORE = -100
@@ -43,6 +51,11 @@ class TrainResult(msgspec.Struct, frozen=True, kw_only=True):
     train_s: float = 0.0
     tokens_per_s: float = 0.0
     device: str = "cpu"
+    processes: int = 1
+    gradient_checkpointing: bool = False
+    quantization: str = "none"
+    estimated_bytes: int | None = None  # the pre-training memory estimate, per device
+    peak_bytes: int | None = None  # measured peak allocated (CUDA only)
 
 
 def epoch_batches(
@@ -115,17 +128,77 @@ def _dtype(name: str, cuda: bool) -> Any:
     return getattr(torch, name)
 
 
-def load_base(path: str | Path, config: TrainConfig, device_is_cuda: bool) -> tuple[Any, Any]:
-    """(model, tokenizer) for training; the tokenizer gets a pad token if it has none."""
+class TrainingOOM(RuntimeError):
+    """Training ran out of device memory; the message says where and how much was asked for."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text.lower() or "can't allocate memory" in text
+    )
+
+
+def _is_fsdp(accelerator: Any) -> bool:
+    return str(getattr(accelerator.distributed_type, "value", "")).upper() == "FSDP"
+
+
+def load_base(
+    path: str | Path, config: TrainConfig, device_is_cuda: bool, *, device_index: int = 0
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for training; the tokenizer gets a pad token if it has none.
+
+    With `quantization="4bit"` the base loads as NF4 through bitsandbytes (QLoRA) on this
+    process's device; otherwise in the config's dtype, on CPU until accelerate places it.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=_dtype(config.dtype, device_is_cuda)
-    )
+    dtype = _dtype(config.dtype, device_is_cuda)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if config.quantization == "4bit":
+        kwargs.update(_four_bit(dtype, device_is_cuda, device_index))
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    model.config.use_cache = False  # the KV cache is for generation; training only wastes it
     return model, tokenizer
+
+
+def _four_bit(dtype: Any, cuda: bool, device_index: int) -> dict[str, Any]:
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ImportError(
+            'quantization="4bit" (QLoRA) needs bitsandbytes: `uv sync --extra qlora` in this '
+            'workspace, or `pip install "automem-train[qlora]"`'
+        )
+    from transformers import BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+        bnb_4bit_quant_storage=dtype,  # FSDP shards quantised weights stored in this dtype
+    )
+    return {"quantization_config": quant, "device_map": {"": device_index if cuda else "cpu"}}
+
+
+def _windows(loader: Any, size: int) -> Any:
+    """Micro-batches grouped into optimizer steps (the last group of an epoch may be short)."""
+    window: list[Any] = []
+    for batch in loader:
+        window.append(batch)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 def train_lora(
@@ -138,19 +211,25 @@ def train_lora(
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
     cpu: bool = False,
+    device_memory: Sequence[int] | int | None = None,
 ) -> TrainResult:
     """Trains a LoRA adapter on `encoded` and saves it to `out_dir/adapter`.
 
-    Resumes from the newest checkpoint in `out_dir` if there is one (the config must match).
-    `base_model_name` is written into the adapter config (default: `base_model`), so set it to
-    the name vLLM serves. `on_step(step, loss)` runs after each optimizer step; an exception from
-    it stops training (the last checkpoint stays). `cpu=True` keeps a GPU machine on CPU.
+    The loss of an optimizer step is the mean over every response token of its `grad_accum`
+    micro-batches (on every process), so long and short responses weigh by their tokens.
+    Before loading weights it prints a memory estimate and raises `WontFit` if the recipe
+    cannot fit `device_memory` (bytes per device; default: what the visible devices have free).
+    Running out of memory anyway raises `TrainingOOM` after freeing what the run held.
+
+    Resumes from the newest checkpoint in `out_dir` if there is one (the config must match),
+    bit-exactly on the same hardware. `base_model_name` is written into the adapter config
+    (default: `base_model`), so set it to the name vLLM serves. `on_step(step, loss)` runs after
+    each optimizer step; an exception from it stops training (the last checkpoint stays).
+    `cpu=True` keeps a GPU machine on CPU.
     """
     import torch
     from accelerate import Accelerator
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-    from safetensors.torch import load_file
-    from tqdm.auto import tqdm
+    from transformers import AutoConfig
 
     problems = config.problems()
     if problems:
@@ -165,14 +244,85 @@ def train_lora(
         raise ValueError(f"{out} holds checkpoints of a different config; use a new out_dir")
     saved.write_text(config_json)
 
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=cpu)
+    accelerator = Accelerator(cpu=cpu)
+    cuda = accelerator.device.type == "cuda"
+    estimate = estimate_memory(
+        AutoConfig.from_pretrained(str(base_model)),
+        config,
+        processes=accelerator.num_processes,
+        sharded=_is_fsdp(accelerator),
+        cuda=cuda,
+    )
+    capacity = visible_device_memory() if device_memory is None else device_memory
+    if progress and accelerator.is_main_process:
+        print(estimate.table(min(capacity) if not isinstance(capacity, int) else capacity))
+    check_fits(estimate, capacity)
+    try:
+        return _train(
+            accelerator,
+            base_model,
+            encoded,
+            out,
+            config,
+            estimate,
+            base_model_name=base_model_name,
+            progress=progress,
+            on_step=on_step,
+        )
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise
+        message = str(exc).splitlines()[0][:300]
+    # Outside the handler the failed run's frames (model, optimizer) are gone; give the
+    # memory back before the caller tries the next recipe.
+    import gc
+
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    raise TrainingOOM(
+        f"out of memory while training (estimate was {estimate.total / GIB:.1f} GiB per "
+        f"device): {message}"
+    )
+
+
+def _train(
+    accelerator: Any,
+    base_model: str | Path,
+    encoded: Sequence[Encoded],
+    out: Path,
+    config: TrainConfig,
+    estimate: MemoryEstimate,
+    *,
+    base_model_name: str | None,
+    progress: bool,
+    on_step: Callable[[int, float], None] | None,
+) -> TrainResult:
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from tqdm.auto import tqdm
+    from transformers import get_scheduler
+
     cuda = accelerator.device.type == "cuda"
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    model, tokenizer = load_base(base_model, config, cuda)
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
+    model, tokenizer = load_base(
+        base_model, config, cuda, device_index=accelerator.local_process_index
+    )
+    checkpointing = estimate.gradient_checkpointing
+    if config.quantization == "4bit":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    elif checkpointing:
+        # Non-reentrant checkpointing gives LoRA gradients without forcing the frozen
+        # embeddings' output to require grad.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = LoraConfig(
         r=config.lora.rank,
         lora_alpha=config.lora.alpha,
@@ -184,23 +334,23 @@ def train_lora(
     model.peft_config["default"].base_model_name_or_path = base_model_name or str(base_model)
 
     lengths = [len(e.input_ids) for e in encoded]
-    per_epoch = math.ceil(math.ceil(len(encoded) / config.batch_size) / config.grad_accum)
-    per_epoch = max(1, math.ceil(per_epoch / accelerator.num_processes))
+    per_epoch = math.ceil(math.ceil(len(encoded) / config.batch_size) / accelerator.num_processes)
+    per_epoch = max(1, math.ceil(per_epoch / config.grad_accum))
     total = per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
-
-    from transformers import get_scheduler
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = get_scheduler(
         config.scheduler,
         optimizer,
-        num_warmup_steps=config.warmup_steps * accelerator.num_processes,
-        num_training_steps=total * accelerator.num_processes,
+        num_warmup_steps=config.warmup_steps,
+        num_training_steps=total,
     )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if _is_fsdp(accelerator):  # FSDP replaces the parameters it wraps
+        params = [p for p in model.parameters() if p.requires_grad]
 
     step, start_epoch, skip = 0, 0, 0
     checkpoint = _latest_checkpoint(out)
@@ -208,7 +358,7 @@ def train_lora(
         state = torch.load(checkpoint / STATE_FILE, weights_only=False)
         weights = load_file(str(checkpoint / "adapter" / "adapter_model.safetensors"))
         set_peft_model_state_dict(accelerator.unwrap_model(model), weights)
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(_optimizer_state(checkpoint, state, accelerator))
         scheduler.load_state_dict(state["scheduler"])
         step, start_epoch, skip = state["step"], state["epoch"], state["batches_in_epoch"]
         random.setstate(state["rng_python"])
@@ -217,21 +367,34 @@ def train_lora(
             torch.cuda.set_rng_state_all(state["rng_cuda"])
     resumed_from = step
     log_path = out / "loss.jsonl"
-    _trim_log(log_path, step)
+    if accelerator.is_main_process:
+        _trim_log(log_path, step)
 
     def save_checkpoint(epoch: int, batches_in_epoch: int) -> None:
+        adapter_state = _adapter_state(accelerator, model)
         accelerator.wait_for_everyone()
+        final = out / "checkpoints" / f"step-{step:07d}"
+        if accelerator.num_processes > 1 and _is_fsdp(accelerator):
+            # Each rank's optimizer shard; a resume with the same world size reads its own.
+            final.mkdir(parents=True, exist_ok=True)
+            rank = accelerator.process_index
+            torch.save(optimizer.state_dict(), final / f"optimizer.rank{rank}.pt")
+            accelerator.wait_for_everyone()
         if not accelerator.is_main_process:
             return
 
         def write(tmp: Path) -> None:
-            accelerator.unwrap_model(model).save_pretrained(tmp / "adapter")
+            for shard in final.glob("optimizer.rank*.pt") if final.is_dir() else []:
+                shutil.move(shard, tmp / shard.name)
+            accelerator.unwrap_model(model).save_pretrained(
+                tmp / "adapter", state_dict=adapter_state
+            )
             torch.save(
                 {
                     "step": step,
                     "epoch": epoch,
                     "batches_in_epoch": batches_in_epoch,
-                    "optimizer": optimizer.state_dict(),
+                    "optimizer": None if _is_fsdp(accelerator) else optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "rng_python": random.getstate(),
                     "rng_torch": torch.get_rng_state(),
@@ -240,7 +403,7 @@ def train_lora(
                 tmp / STATE_FILE,
             )
 
-        _atomic_dir(out / "checkpoints" / f"step-{step:07d}", write)
+        _atomic_dir(final, write)
         done = sorted((out / "checkpoints").glob("step-*"))
         for old in done[: -max(1, config.keep_checkpoints)]:
             shutil.rmtree(old, ignore_errors=True)
@@ -256,6 +419,8 @@ def train_lora(
     tokens = loss_tokens = padded = 0
     first_loss = final_loss = None
     model.train()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(accelerator.device)
     started = time.perf_counter()
     with log_path.open("a", encoding="utf-8") as log:
         for epoch in range(start_epoch, config.epochs):
@@ -280,33 +445,40 @@ def train_lora(
             seen = skip if epoch == start_epoch else 0
             if seen:
                 loader = accelerator.skip_first_batches(loader, seen)
-            window: list[float] = []
-            for batch in loader:
-                with accelerator.accumulate(model):
-                    loss = model(**batch).loss
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and config.max_grad_norm:
-                        accelerator.clip_grad_norm_(params, config.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                seen += 1
-                window.append(loss.detach().float().item())
-                tokens += int(batch["attention_mask"].sum())
-                padded += batch["attention_mask"].numel()
-                loss_tokens += int((batch["labels"] != IGNORE).sum())
-                if not accelerator.sync_gradients:
-                    continue
+            for window in _windows(loader, config.grad_accum):
+                # Every response token of the step weighs the same: each micro-batch's summed
+                # token loss is divided by the step's token count over all processes (and
+                # multiplied back by the process count, which gradient averaging divides out).
+                local = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in window)
+                count = accelerator.reduce(
+                    torch.tensor(local, device=accelerator.device), reduction="sum"
+                )
+                step_loss = torch.zeros((), device=accelerator.device)
+                for j, batch in enumerate(window):
+                    last = j == len(window) - 1
+                    with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                        loss = model(**batch, num_items_in_batch=count).loss
+                        accelerator.backward(loss * accelerator.num_processes)
+                    step_loss += loss.detach().float()
+                    tokens += int(batch["attention_mask"].sum())
+                    padded += batch["attention_mask"].numel()
+                    loss_tokens += int((batch["labels"] != IGNORE).sum())
+                if config.max_grad_norm:
+                    accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                seen += len(window)
                 step += 1
-                step_loss = sum(window) / len(window)
-                window = []
-                first_loss = step_loss if first_loss is None else first_loss
-                final_loss = step_loss
+                value = float(accelerator.reduce(step_loss, reduction="sum"))
+                first_loss = value if first_loss is None else first_loss
+                final_loss = value
                 if accelerator.is_main_process:
                     record = {
                         "step": step,
                         "epoch": epoch,
-                        "loss": step_loss,
+                        "loss": value,
+                        "loss_tokens": int(count),
                         "lr": scheduler.get_last_lr()[0],
                         "tokens": tokens,  # cumulative non-padding tokens (this process)
                         "elapsed_s": time.perf_counter() - started,
@@ -314,20 +486,26 @@ def train_lora(
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.3f}")
+                bar.set_postfix(loss=f"{value:.3f}")
                 if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
                     save_checkpoint(epoch, seen)
                 if on_step is not None:
-                    on_step(step, step_loss)
+                    on_step(step, value)
                 if step >= total:
                     break
             skip = 0
     bar.close()
     elapsed = time.perf_counter() - started
     adapter_dir = out / "adapter"
+    adapter_state = _adapter_state(accelerator, model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        _atomic_dir(adapter_dir, lambda tmp: accelerator.unwrap_model(model).save_pretrained(tmp))
+        _atomic_dir(
+            adapter_dir,
+            lambda tmp: accelerator.unwrap_model(model).save_pretrained(
+                tmp, state_dict=adapter_state
+            ),
+        )
         tokenizer.save_pretrained(out / "tokenizer")
     result = TrainResult(
         adapter_dir=str(adapter_dir),
@@ -341,10 +519,40 @@ def train_lora(
         train_s=elapsed,
         tokens_per_s=tokens / elapsed if elapsed > 0 else 0.0,
         device=str(accelerator.device),
+        processes=accelerator.num_processes,
+        gradient_checkpointing=estimate.gradient_checkpointing,
+        quantization=config.quantization,
+        estimated_bytes=estimate.total,
+        peak_bytes=torch.cuda.max_memory_allocated(accelerator.device) if cuda else None,
     )
     if accelerator.is_main_process:
         write_bytes_atomic(out / "train_result.json", msgspec.json.encode(result))
     return result
+
+
+def _adapter_state(accelerator: Any, model: Any) -> dict[str, Any] | None:
+    """The adapter's weights, gathered from every rank under FSDP (a collective call there);
+    None elsewhere, where PEFT reads them from the model itself."""
+    if not _is_fsdp(accelerator):
+        return None
+    from peft import get_peft_model_state_dict
+
+    full = accelerator.get_state_dict(model)
+    return get_peft_model_state_dict(accelerator.unwrap_model(model), state_dict=full)
+
+
+def _optimizer_state(checkpoint: Path, state: dict[str, Any], accelerator: Any) -> Any:
+    import torch
+
+    if state.get("optimizer") is not None:
+        return state["optimizer"]
+    shard = checkpoint / f"optimizer.rank{accelerator.process_index}.pt"
+    if not shard.is_file():
+        raise ValueError(
+            f"{checkpoint} was written by a different number of processes (no {shard.name}); "
+            "resume with the same world size"
+        )
+    return torch.load(shard, weights_only=False)
 
 
 def _trim_log(path: Path, step: int) -> None:
