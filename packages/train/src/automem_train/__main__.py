@@ -4,6 +4,9 @@
         --examples runs/y/trials/002/examples.jsonl --base-model /models/Qwen2.5-32B-Instruct \\
         --recipe runs/y/trials/002/recipe.json --out runs/y/specialist
 
+For a model that does not fit one GPU, shard it with the shipped FSDP + LoRA config:
+`accelerate launch --config_file $(python -m automem_train --fsdp-config) ...`.
+
 Every process tokenises the same examples and checks hygiene; accelerate shards the batches,
 and only the main process writes checkpoints and the adapter.
 """
@@ -12,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from automem_train._dataset import build_training_set, eval_keys
 from automem_train._examples import read_examples
 from automem_train._loop import load_recipe
 from automem_train._recipe import Recipe
 from automem_train._trainer import plot_loss, train_lora
+
+FSDP_CONFIG = Path(__file__).with_name("configs") / "fsdp_lora.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,15 +32,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--examples", action="append", required=True, help="examples JSONL; repeat")
-    p.add_argument("--base-model", required=True, help="a local model directory")
+    p.add_argument("--fsdp-config", action="store_true", help="print the FSDP config's path")
+    p.add_argument("--examples", action="append", default=[], help="examples JSONL; repeat")
+    p.add_argument("--base-model", help="a local model directory")
     p.add_argument("--base-model-name", default=None, help="name recorded in adapter_config.json")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out")
     p.add_argument("--recipe", default=None, help="recipe JSON (its `train` part is used)")
     p.add_argument("--suite", default="automem", help="suite whose seeds training must avoid")
     p.add_argument("--env", action="append", default=None)
     p.add_argument("--allow-eval-seeds", action="store_true")
     a = p.parse_args(argv)
+    if a.fsdp_config:
+        print(FSDP_CONFIG)
+        return 0
+    if not (a.examples and a.base_model and a.out):
+        p.error("--examples, --base-model and --out are required")
     from automem_envs import suite as builtin_suite
     from transformers import AutoTokenizer
 

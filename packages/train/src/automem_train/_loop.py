@@ -37,6 +37,7 @@ from automem_train._config import TrainConfig
 from automem_train._dataset import build_training_set, eval_keys
 from automem_train._evaluate import attach_adapter, compare_specialist, run_agent
 from automem_train._examples import MemoryExample, extract_examples, write_examples
+from automem_train._fit import WontFit
 from automem_train._policy import SelectionPolicy, run_policy
 from automem_train._propose import Proposal, propose_recipe
 from automem_train._recipe import (
@@ -48,7 +49,7 @@ from automem_train._recipe import (
     read_ledger,
 )
 from automem_train._select import compose
-from automem_train._trainer import plot_loss, read_loss_log, train_lora
+from automem_train._trainer import TrainingOOM, plot_loss, read_loss_log, train_lora
 
 
 class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +82,9 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     max_meta_tokens: int = 400_000  # across the run (resume included)
     max_hours: float | None = None  # this invocation's wall time; no new trial starts after it
     allow_eval_seeds: bool = False
+    # Memory per training device in GiB (None: what the visible devices have free). A recipe
+    # whose estimate exceeds it is recorded as a failed trial without loading the model.
+    device_memory_gb: float | None = None
     concurrency: int = 1
     evaluate: bool = True
     demo: bool = False  # print that this is a demo-scale run
@@ -253,15 +257,32 @@ async def run_trial(
             dataset=data.report,
             **common,
         )
-    train = await asyncio.to_thread(
-        train_lora,
-        _base_path(config, model),
-        data.encoded,
-        trial_dir / "train",
-        recipe.train,
-        base_model_name=config.base_path or _base_path(config, model),
-        progress=config.progress,
-    )
+    memory = None if config.device_memory_gb is None else int(config.device_memory_gb * 2**30)
+    try:
+        train = await asyncio.to_thread(
+            train_lora,
+            _base_path(config, model),
+            data.encoded,
+            trial_dir / "train",
+            recipe.train,
+            base_model_name=config.base_path or _base_path(config, model),
+            progress=config.progress,
+            device_memory=memory,
+        )
+    except (WontFit, TrainingOOM) as exc:
+        # A recipe too big for the devices is a result the next proposal learns from, not a
+        # reason to stop the loop.
+        kind = "does not fit" if isinstance(exc, WontFit) else "out of memory"
+        _log(f"trial {index}: {kind}: {exc}")
+        return TrialRecord(
+            status="failed",
+            note=f"{kind}: {str(exc).splitlines()[0]}",
+            failure="wont-fit" if isinstance(exc, WontFit) else "oom",
+            selection=selection,
+            dataset=data.report,
+            wall_s=time.perf_counter() - start,
+            **common,
+        )
     plot_loss(trial_dir / "train", title=f"trial {index}: {recipe.name}")
     comparison = None
     score = None

@@ -46,6 +46,7 @@ class TrialRecord(msgspec.Struct, frozen=True, kw_only=True):
     proposer: str  # "default", "meta", or "fallback" (meta proposal unusable; `note` says why)
     status: str  # "ok" or "failed"
     note: str = ""
+    failure: str = ""  # why a failed trial failed: "oom", "wont-fit", "policy", "too-few", ...
     selection: SelectionReport | None = None
     dataset: DatasetReport | None = None
     train: TrainResult | None = None
