@@ -75,6 +75,7 @@ from automem_train._select import (
     near_duplicate_key,
     select_examples,
 )
+from automem_train._serve import adapter_rank, run_recipes, serve_config_for, served_lora_rank
 from automem_train._tokenize import (
     Encoded,
     HygieneError,
@@ -120,6 +121,7 @@ __all__ = [
     "TrainingSet",
     "TrialRecord",
     "WontFit",
+    "adapter_rank",
     "append_ledger",
     "attach_adapter",
     "best_trial",
@@ -159,8 +161,11 @@ __all__ = [
     "run_loop2",
     "run_loop2_async",
     "run_policy",
+    "run_recipes",
     "run_trial",
     "select_examples",
+    "serve_config_for",
+    "served_lora_rank",
     "trace_files",
     "train_lora",
     "uses_gradient_checkpointing",

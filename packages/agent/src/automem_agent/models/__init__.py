@@ -23,10 +23,18 @@ from automem_agent.models._scripted import ScriptedModel
 from automem_agent.models._smollm2 import smollm2_path
 from automem_agent.models._tiny import CHAT_TEMPLATE as TINY_CHAT_TEMPLATE
 from automem_agent.models._tiny import build_tiny_model
-from automem_agent.models._vllm import VLLMServeConfig, client_spec, serve_vllm, vllm_serve_command
+from automem_agent.models._vllm import (
+    VLLM_LORA_RANKS,
+    VLLMServeConfig,
+    client_spec,
+    serve_vllm,
+    vllm_serve_command,
+    vllm_serve_env,
+)
 
 __all__ = [
     "TINY_CHAT_TEMPLATE",
+    "VLLM_LORA_RANKS",
     "AnthropicModel",
     "LocalModel",
     "MeteredModel",
@@ -50,4 +58,5 @@ __all__ = [
     "serve_vllm",
     "smollm2_path",
     "vllm_serve_command",
+    "vllm_serve_env",
 ]

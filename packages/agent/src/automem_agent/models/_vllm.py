@@ -33,6 +33,10 @@ class VLLMServeConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_model_len: int | None = 32768
     max_lora_rank: int = 64
     max_loras: int = 1
+    # Adapters will be loaded while the server runs (Loop 2 loads each trial's adapter through
+    # /v1/load_lora_adapter): LoRA is enabled even with no adapter at start, and the server gets
+    # VLLM_ALLOW_RUNTIME_LORA_UPDATING=True.
+    runtime_lora: bool = False
     host: str = "0.0.0.0"
     port: int = 8000
     gpu_memory_utilization: float | None = None
@@ -51,12 +55,14 @@ def vllm_serve_command(config: VLLMServeConfig) -> list[str]:
     cmd = ["vllm", "serve", config.model]
     if config.served_model_name:
         cmd += ["--served-model-name", config.served_model_name]
-    if config.adapters:
+    if config.adapters or config.runtime_lora:
         for name in config.adapters:
             if not name or "=" in name or name == (config.served_model_name or config.model):
                 raise ValueError(f"bad adapter name {name!r}")
-        cmd += ["--enable-lora", "--lora-modules"]
-        cmd += [f"{name}={path}" for name, path in config.adapters.items()]
+        cmd += ["--enable-lora"]
+        if config.adapters:
+            cmd += ["--lora-modules"]
+            cmd += [f"{name}={path}" for name, path in config.adapters.items()]
         cmd += ["--max-lora-rank", str(config.max_lora_rank)]
         cmd += ["--max-loras", str(config.max_loras)]
     cmd += ["--tensor-parallel-size", str(config.tensor_parallel_size)]
@@ -70,6 +76,11 @@ def vllm_serve_command(config: VLLMServeConfig) -> list[str]:
     return cmd + list(config.extra_args)
 
 
+def vllm_serve_env(config: VLLMServeConfig) -> dict[str, str]:
+    """Environment variables the server needs beyond the caller's (runtime adapter loading)."""
+    return {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"} if config.runtime_lora else {}
+
+
 def client_spec(config: VLLMServeConfig, host: str | None = None) -> str:
     """The `load_model` spec that talks to this server (adapters go in `ChatRequest.adapter`)."""
     where = host or ("localhost" if config.host in ("0.0.0.0", "::") else config.host)
@@ -80,7 +91,8 @@ def serve_vllm(config: VLLMServeConfig, *, dry_run: bool = False) -> int:
     """Print the command and, unless `dry_run`, run it in the foreground; returns its exit code.
     Without vLLM installed it says how to install it and returns 2."""
     cmd = vllm_serve_command(config)
-    print(" ".join(cmd))
+    extra_env = vllm_serve_env(config)
+    print(" ".join([*(f"{k}={v}" for k, v in extra_env.items()), *cmd]))
     print(f"# clients: load_model({client_spec(config)!r}); adapters: {sorted(config.adapters)}")
     if dry_run:
         return 0
@@ -93,4 +105,4 @@ def serve_vllm(config: VLLMServeConfig, *, dry_run: bool = False) -> int:
     if missing:
         print(f"error: no adapter_config.json for adapter(s) {missing}")
         return 2
-    return subprocess.call(cmd, env=os.environ.copy())
+    return subprocess.call(cmd, env={**os.environ, **extra_env})
