@@ -1,17 +1,19 @@
-"""Loop 2 training throughput: LoRA tokens/s on the tiny model and SmolLM2-135M (CPU, and GPU
-when one is present), the share of tokens that carry loss, and length-grouped batching against
-random-order batching (the baseline), measured in the same run on the same data.
+"""Loop 2 training throughput: our LoRA trainer against plain TRL `SFTTrainer` (the baseline),
+on the tiny model and SmolLM2-135M (CPU, and GPU when one is present), on the same pre-tokenised
+data with the same LoRA settings, batch and accumulation, in the same run. It also shows the
+share of tokens that carry loss and what length-grouped batching saves in padding.
 
-    uv run tools/bench_train.py [--steps 6] [--examples 24] [--models tiny,smollm2]
+    uv run tools/bench_train.py [--examples 32] [--epochs 2] [--models tiny,smollm2]
 
-tokens/s counts real (non-padding) tokens through forward and backward per wall second, from the
-end of the first optimizer step (warm-up) to the last.
+tokens/s counts real (non-padding) tokens through forward and backward per wall second of the
+training loop (model loading excluded), over whole epochs so both trainers see every token.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import sys
 import tempfile
 from pathlib import Path
 
@@ -81,66 +83,92 @@ def model_path(name: str) -> Path:
     return smollm2_path()
 
 
-def run(name: str, device: str, grouped: bool, steps: int, examples, batch: int) -> dict:
-    from transformers import AutoTokenizer
-
-    path = model_path(name)
-    data = build_training_set(examples, AutoTokenizer.from_pretrained(path), max_length=2048)
-    config = TrainConfig(
-        lora=LoraSettings(rank=16, alpha=32, dropout=0.0),
-        learning_rate=1e-4,
-        epochs=100,
-        batch_size=batch,
-        max_steps=steps,
-        checkpoint_every=0,
-        group_by_length=grouped,
-    )
+def run_ours(path: Path, data, config: TrainConfig, device: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         r = train_lora(path, data.encoded, tmp, config, progress=False, cpu=device == "cpu")
         log = read_loss_log(tmp)
-    # Steady state: from the end of the first step (warm-up, allocations) to the last.
-    first, last = log[0], log[-1]
-    rate = (last["tokens"] - first["tokens"]) / (last["elapsed_s"] - first["elapsed_s"])
     return {
-        "tokens_per_s": rate,
+        "tokens_per_s": r.tokens / r.train_s if r.train_s else 0.0,
         "pad_share": 1 - r.tokens / r.padded_tokens if r.padded_tokens else 0.0,
         "loss_share": r.loss_tokens / r.tokens if r.tokens else 0.0,
         "steps": r.steps,
+        "final_loss": log[-1]["loss"] if log else None,
+    }
+
+
+def run_trl(path: Path, data, config: TrainConfig, device: str, pad_id: int) -> dict:
+    from trl_baseline import train_with_trl
+
+    r = train_with_trl(str(path), data.encoded, config, cpu=device == "cpu", pad_id=pad_id)
+    return {
+        "tokens_per_s": r["tokens_per_s"],
+        "pad_share": None,  # TRL's collator pads each batch to its longest, like ours (random)
+        "loss_share": r["loss_tokens"] / r["tokens"] if r["tokens"] else 0.0,
+        "steps": r["steps"],
+        "final_loss": r["final_loss"],
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--models", default="tiny,smollm2")
-    p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--smollm2-steps", type=int, default=3)
     p.add_argument("--examples", type=int, default=32)
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=2, help="whole epochs (tiny model)")
+    p.add_argument("--smollm2-epochs", type=int, default=1)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--grad-accum", type=int, default=2)
     args = p.parse_args()
     import torch
+    from transformers import AutoTokenizer
 
+    sys.path.insert(0, str(Path(__file__).parent))
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     examples = synthetic_examples(args.examples)
     rows = []
     for name in args.models.split(","):
+        path = model_path(name)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        data = build_training_set(examples, tokenizer, max_length=2048)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         for device in devices:
-            steps = args.smollm2_steps if name == "smollm2" and device == "cpu" else args.steps
-            base = run(name, device, False, steps, examples, args.batch)
-            grouped = run(name, device, True, steps, examples, args.batch)
-            rows.append((name, device, base, grouped))
+            config = TrainConfig(
+                lora=LoraSettings(rank=16, alpha=32, dropout=0.0),
+                learning_rate=1e-4,
+                epochs=args.smollm2_epochs if name == "smollm2" else args.epochs,
+                batch_size=args.batch,
+                grad_accum=args.grad_accum,
+                checkpoint_every=0,
+                max_length=2048,
+            )
+            trl = run_trl(path, data, config, device, pad_id)
+            random_order = run_ours(
+                path, data, TrainConfig(**{**_fields(config), "group_by_length": False}), device
+            )
+            grouped = run_ours(path, data, config, device)
+            rows.append((name, device, trl, random_order, grouped))
     head = (
-        f"{'model':<8} {'device':<6} {'batching':<9} {'tokens/s':>10} {'padding':>8} "
-        f"{'loss share':>10} {'vs random':>9}"
+        f"{'model':<8} {'device':<6} {'trainer':<22} {'steps':>5} {'tokens/s':>10} "
+        f"{'padding':>8} {'loss share':>10} {'vs TRL':>7}"
     )
     print(head)
     print("-" * len(head))
-    for name, device, base, grouped in rows:
-        for label, r in (("random", base), ("grouped", grouped)):
-            ratio = r["tokens_per_s"] / base["tokens_per_s"] if base["tokens_per_s"] else 0.0
+    for name, device, trl, random_order, grouped in rows:
+        labelled = (
+            ("TRL SFTTrainer", trl),
+            ("ours, random order", random_order),
+            ("ours, length-grouped", grouped),
+        )
+        for label, r in labelled:
+            ratio = r["tokens_per_s"] / trl["tokens_per_s"] if trl["tokens_per_s"] else 0.0
+            pad = "-" if r["pad_share"] is None else f"{r['pad_share']:.1%}"
             print(
-                f"{name:<8} {device:<6} {label:<9} {r['tokens_per_s']:>10.1f} "
-                f"{r['pad_share']:>8.1%} {r['loss_share']:>10.1%} {ratio:>8.2f}x"
+                f"{name:<8} {device:<6} {label:<22} {r['steps']:>5} {r['tokens_per_s']:>10.1f} "
+                f"{pad:>8} {r['loss_share']:>10.1%} {ratio:>6.2f}x"
             )
+
+
+def _fields(config: TrainConfig) -> dict:
+    return {f: getattr(config, f) for f in config.__struct_fields__}
 
 
 if __name__ == "__main__":
