@@ -63,6 +63,7 @@ def test_loop2_trials_ledger_best_and_resume(tmp_path, monkeypatch, capsys):
         base_llm="tiny",
         meta_llm="scripted:loop2_meta:good",
         default_recipe=default,
+        min_examples=1,
         progress=False,
     )
     best = run_loop2(config)

@@ -54,8 +54,10 @@ from automem_train._loop import (
     run_loop2,
     run_loop2_async,
     run_trial,
+    select_for_recipe,
 )
 from automem_train._policy import POLICY_CONTRACT, PolicyOutcome, SelectionPolicy, run_policy
+from automem_train._postprocess import PostProcess, postprocess, strip_action
 from automem_train._propose import Proposal, pool_stats, propose_recipe
 from automem_train._recipe import (
     Recipe,
@@ -64,6 +66,7 @@ from automem_train._recipe import (
     best_trial,
     ledger_table,
     read_ledger,
+    trial_outcome,
 )
 from automem_train._select import (
     BUILTIN_SELECTORS,
@@ -75,6 +78,7 @@ from automem_train._select import (
     near_duplicate_key,
     select_examples,
 )
+from automem_train._selector import SELECTOR_CONTRACT, SelectorOutcome, run_selector
 from automem_train._serve import adapter_rank, run_recipes, serve_config_for, served_lora_rank
 from automem_train._tokenize import (
     Encoded,
@@ -96,6 +100,7 @@ from automem_train._trainer import (
 __all__ = [
     "BUILTIN_SELECTORS",
     "POLICY_CONTRACT",
+    "SELECTOR_CONTRACT",
     "SPECIALIST",
     "VLLM_LORA_MODULES",
     "AgentMetrics",
@@ -111,10 +116,12 @@ __all__ = [
     "MemoryExample",
     "ModelShape",
     "PolicyOutcome",
+    "PostProcess",
     "Proposal",
     "Recipe",
     "SelectionPolicy",
     "SelectionReport",
+    "SelectorOutcome",
     "TrainConfig",
     "TrainResult",
     "TrainingOOM",
@@ -152,6 +159,7 @@ __all__ = [
     "plot_loss",
     "pool_stats",
     "pool_suite_of",
+    "postprocess",
     "propose_recipe",
     "read_examples",
     "read_ledger",
@@ -162,12 +170,16 @@ __all__ = [
     "run_loop2_async",
     "run_policy",
     "run_recipes",
+    "run_selector",
     "run_trial",
     "select_examples",
+    "select_for_recipe",
     "serve_config_for",
     "served_lora_rank",
+    "strip_action",
     "trace_files",
     "train_lora",
+    "trial_outcome",
     "uses_gradient_checkpointing",
     "visible_device_memory",
     "write_examples",

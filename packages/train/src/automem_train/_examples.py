@@ -59,12 +59,13 @@ class MemoryExample(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""  # the trace file it came from
 
 
-def is_memory_turn(turn: LLMTurn) -> bool:
+def is_memory_turn(turn: LLMTurn, *, plan_actions: bool = False) -> bool:
     """A LOG turn, or the memory-consultation part of a PLAN turn.
 
     PLAN turns answered by the memory role are consultation. In single-model traces a PLAN turn
     that only ran read-only memory ops (no ACTION) is consultation too; a turn that committed the
-    world action belongs to the action role and is never a memory example.
+    world action belongs to the action role and is not a memory example, unless
+    `plan_actions` (a consulting PLAN turn that also acted; post-processing strips its ACTION).
     """
     if turn.phase == "log":
         return True
@@ -74,7 +75,7 @@ def is_memory_turn(turn: LLMTurn) -> bool:
         return True
     has_action = any(isinstance(c, Action) for c in turn.calls)
     has_read = any(_kind(c) in READ_ONLY_OPS for c in turn.calls)
-    return has_read and not has_action
+    return has_read and (plan_actions or not has_action)
 
 
 def _kind(call: Any) -> str | None:
@@ -105,7 +106,9 @@ def _example_id(env_id: str, seed: int, step: int, phase: str, rnd: int, scaffol
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def extract_from_trace(trace: Any, *, horizon: int = 10, source: str = "") -> list[MemoryExample]:
+def extract_from_trace(
+    trace: Any, *, horizon: int = 10, source: str = "", plan_actions: bool = False
+) -> list[MemoryExample]:
     """Every memory turn of one episode as an example, in the order the model saw them.
 
     `horizon` is how many following steps count as "the outcome" of a turn.
@@ -173,7 +176,7 @@ def extract_from_trace(trace: Any, *, horizon: int = 10, source: str = "") -> li
             if hit:
                 later_read = True
                 later_used = later_used or phase == "plan"
-        if not is_memory_turn(turn):
+        if not is_memory_turn(turn, plan_actions=plan_actions):
             continue
         end = min(index + horizon, len(steps) - 1)
         following = steps[index + 1 : end + 1]
@@ -236,7 +239,7 @@ def trace_files(root: Path | str) -> list[Path]:
 
 
 def extract_examples(
-    traces: Path | str | Iterable[Path | str], *, horizon: int = 10
+    traces: Path | str | Iterable[Path | str], *, horizon: int = 10, plan_actions: bool = False
 ) -> list[MemoryExample]:
     """Examples from every trace file under one or more paths (directories are searched)."""
     roots = [traces] if isinstance(traces, str | Path) else list(traces)
@@ -247,7 +250,11 @@ def extract_examples(
                 trace = read_trace(path)
             except (TraceError, msgspec.DecodeError, msgspec.ValidationError):
                 continue  # not a trace (e.g. a results file); pools mix both
-            out.extend(extract_from_trace(trace, horizon=horizon, source=str(path)))
+            out.extend(
+                extract_from_trace(
+                    trace, horizon=horizon, source=str(path), plan_actions=plan_actions
+                )
+            )
     return out
 
 

@@ -34,11 +34,12 @@ from automem_agent.meta import (
 from automem_envs._types import EpisodeSpec, Suite
 
 from automem_train._config import TrainConfig
-from automem_train._dataset import build_training_set, eval_keys
+from automem_train._dataset import build_training_set, check_eval_leak, eval_keys
 from automem_train._evaluate import attach_adapter, compare_specialist, run_agent
 from automem_train._examples import MemoryExample, extract_examples, write_examples
 from automem_train._fit import WontFit
 from automem_train._policy import SelectionPolicy, run_policy
+from automem_train._postprocess import postprocess
 from automem_train._propose import Proposal, propose_recipe
 from automem_train._recipe import (
     Recipe,
@@ -48,7 +49,8 @@ from automem_train._recipe import (
     ledger_table,
     read_ledger,
 )
-from automem_train._select import compose
+from automem_train._select import SelectionReport, compose
+from automem_train._selector import run_selector
 from automem_train._trainer import TrainingOOM, plot_loss, read_loss_log, train_lora
 
 
@@ -85,6 +87,11 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     # Memory per training device in GiB (None: what the visible devices have free). A recipe
     # whose estimate exceeds it is recorded as a failed trial without loading the model.
     device_memory_gb: float | None = None
+    # Fewer examples than this after selection fails the trial with a message (the reference
+    # trains on at least 300 memory turns); demo runs lower it.
+    min_examples: int = 300
+    # The LoRA rank the vLLM server serves (its --max-lora-rank); proposals above it are refused.
+    max_lora_rank: int | None = None
     concurrency: int = 1
     evaluate: bool = True
     demo: bool = False  # print that this is a demo-scale run
@@ -127,6 +134,7 @@ def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
         max_train_steps=2,
         max_examples=16,
         max_length=1024,
+        min_examples=1,
         meta_turns=2,
         meta_tokens_per_turn=256,
         scaffold_rounds=2,
@@ -228,16 +236,22 @@ async def run_trial(
     common: dict[str, Any] = dict(
         index=index, recipe=recipe, proposer=proposer, meta_tokens=meta_tokens
     )
-    outcome = run_policy(
-        recipe.policy,
+    chosen, selection, failure = select_for_recipe(
+        recipe,
         examples,
-        limits=SandboxLimits(
-            wall_s=120.0, memory_mb=2048, unsafe_no_sandbox=config.unsafe_no_sandbox
-        ),
+        config.min_examples,
+        reasons_path=trial_dir / "reasons.jsonl",
+        unsafe_no_sandbox=config.unsafe_no_sandbox,
     )
-    if not outcome.ok:
-        return TrialRecord(status="failed", note=outcome.message, **common)
-    chosen, selection = compose(examples, outcome.scores, recipe.composition)
+    if failure and failure[0] == "too-few":  # a leak is the louder error
+        check_eval_leak(
+            chosen, eval_keys(hygiene_suite or eval_suite), allow_eval_seeds=config.allow_eval_seeds
+        )
+    if failure:
+        kind, message = failure
+        return TrialRecord(
+            status="failed", note=message, failure=kind, selection=selection, **common
+        )
     write_examples(trial_dir / "examples.jsonl", chosen)
     tokenizer = _tokenizer(_base_path(config, model))
     data = build_training_set(
@@ -312,6 +326,69 @@ async def run_trial(
     )
 
 
+def select_for_recipe(
+    recipe: Recipe,
+    examples: list[MemoryExample],
+    min_examples: int = 1,
+    *,
+    reasons_path: Path | None = None,
+    unsafe_no_sandbox: bool = False,
+) -> tuple[list[MemoryExample], SelectionReport | None, tuple[str, str] | None]:
+    """The recipe's training examples: its policy (per example, or a pool selector run in the
+    sandbox), its post-processing, then its composition. The third value is (failure kind,
+    message) when the policy broke or fewer than `min_examples` survived. A pool selector's
+    reasons are written to `reasons_path` (one {id, reason} per line) when given."""
+    policy = recipe.policy
+    if policy.scope == "pool":
+        picked = run_selector(
+            policy.code or "",
+            examples,
+            limits=SandboxLimits(wall_s=300.0, memory_mb=4096, unsafe_no_sandbox=unsafe_no_sandbox),
+        )
+        if not picked.ok:
+            return [], None, ("policy", picked.message)
+        by_id = {e.id: e for e in examples}
+        selected = [by_id[i] for i, _ in picked.picks]
+        if reasons_path is not None:
+            lines = [msgspec.json.encode({"id": i, "reason": r}) for i, r in picked.picks]
+            write_bytes_atomic(reasons_path, b"".join(x + b"\n" for x in lines))
+        scores = [1.0] * len(selected)
+        rejected = len(examples) - len(selected)
+    else:
+        outcome = run_policy(
+            policy,
+            examples,
+            limits=SandboxLimits(wall_s=120.0, memory_mb=2048, unsafe_no_sandbox=unsafe_no_sandbox),
+        )
+        if not outcome.ok:
+            return [], None, ("policy", outcome.message)
+        selected = [e for e, s in zip(examples, outcome.scores, strict=True) if s > 0]
+        scores = [s for s in outcome.scores if s > 0]
+        rejected = len(examples) - len(selected)
+    score_of = {e.id: s for e, s in zip(selected, scores, strict=True)}
+    kept, removed = postprocess(selected, recipe.postprocess)
+    chosen, report = compose(kept, [score_of[e.id] for e in kept], recipe.composition)
+    merged = dict(report.removed)
+    if rejected:
+        merged["rejected by policy"] = merged.get("rejected by policy", 0) + rejected
+    for why, n in removed.items():
+        merged[why] = merged.get(why, 0) + n
+    report = SelectionReport(candidates=len(examples), selected=len(chosen), removed=merged)
+    if len(chosen) < min_examples:
+        return (
+            chosen,
+            report,
+            (
+                "too-few",
+                f"only {len(chosen)} examples survive selection and post-processing "
+                f"(removed: {merged}); at least {min_examples} are needed. Collect more "
+                "traces (more seeds or longer episodes), loosen the selector, or lower "
+                "min_examples on purpose.",
+            ),
+        )
+    return chosen, report, None
+
+
 def _tokenizer(path: str) -> Any:
     from transformers import AutoTokenizer
 
@@ -357,7 +434,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
     traces = await _pool(config, model, scaffold, full)
-    examples = extract_examples(traces)
+    examples = extract_examples(traces, plan_actions=True)
     write_examples(run / "examples.jsonl", examples)
     _log(f"{len(examples)} candidate memory turns from {traces}")
     if not examples:
@@ -370,6 +447,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             break
         spent = sum(r.meta_tokens for r in ledger)
         proposer, note, tokens = "default", "", 0
+        inputs: list[str] = []
         recipe = config.default_recipe
         if index > 0:
             if spent >= config.max_meta_tokens:
@@ -395,10 +473,15 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
                     default=config.default_recipe,
                     budget=budget,
                     max_tokens_per_turn=config.meta_tokens_per_turn,
+                    code_roots=_code_roots(config),
+                    run_dir=run,
+                    max_lora_rank=config.max_lora_rank,
+                    unsafe_no_sandbox=config.unsafe_no_sandbox,
                 )
                 trial_dir.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(saved, msgspec.json.encode(proposal))
             tokens = proposal.tokens
+            inputs = list(proposal.inputs)
             if proposal.recipe is not None:
                 proposer, recipe = "meta", proposal.recipe
             else:
@@ -414,6 +497,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
                 index=index,
                 proposer=proposer,
                 meta_tokens=tokens,
+                inputs=inputs,
                 wall_s=0.0,
                 note=f"{note}; {reused}" if note else reused,
             )
@@ -433,6 +517,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             note=note,
             meta_tokens=tokens,
         )
+        record = msgspec.structs.replace(record, inputs=inputs)
         append_ledger(run, record)
         ledger.append(record)
         _keep_best(run, ledger)
@@ -446,6 +531,13 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             f"best: trial {best.index} ({best.recipe.name}); adapter in {run / 'best' / 'adapter'}"
         )
     return best
+
+
+def _code_roots(config: Loop2Config) -> dict[str, Path]:
+    """The agent code the data engine reads: the scaffold and the agent package's step logic."""
+    import automem_agent
+
+    return {"scaffold": _scaffold_dir(config), "agent": Path(automem_agent.__file__).parent}
 
 
 def _scaffold_dir(config: Loop2Config) -> Path:

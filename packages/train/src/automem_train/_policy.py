@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 from automem_agent.meta import SandboxLimits, run_sandboxed
@@ -34,11 +35,16 @@ Only the standard library is available; no file or network access is needed."""
 
 
 class SelectionPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """A named policy: `builtin` names one of `BUILTIN_SELECTORS`, or `code` holds the source."""
+    """A named policy: `builtin` names one of `BUILTIN_SELECTORS`, or `code` holds the source.
+
+    `scope="example"`: `code` defines `select(example)` over one candidate's features;
+    `scope="pool"`: `code` defines `select(pool)` over the whole pool and its traces, returning
+    (id, reason) pairs (see `SELECTOR_CONTRACT`)."""
 
     name: str = "default"
     builtin: str | None = "default"
     code: str | None = None
+    scope: Literal["example", "pool"] = "example"
 
 
 class PolicyOutcome(msgspec.Struct, frozen=True, kw_only=True):

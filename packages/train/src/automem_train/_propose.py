@@ -1,25 +1,38 @@
-"""The meta-LLM proposes the next recipe from the ledger, in a budgeted tool-use session.
+"""The data engine: the meta-LLM proposes the next recipe in a budgeted tool-use session.
 
-Tools let it look at the example pool and the ledger, try a selection policy in the sandbox, and
-submit a recipe (policy, composition and LoRA config together). A recipe is accepted only if it
-validates and its policy keeps at least one example; otherwise the caller falls back to the
-default recipe and records why.
+It reads the agent's code and the pool of traces (`index`, `view`, `grep`, `show_code`), writes
+a selector as code (`run_selector` runs a pool selector over every trace in the sandbox and
+shows what it picked and why), and submits a recipe: the selector, post-processing, the
+composition and the LoRA config together. Every earlier trial's outcome (data statistics, loss
+curve, before/after progression, write-to-search ratio, memory growth per step) is in its task.
+A recipe is accepted only if it validates and keeps at least one example; otherwise the caller
+falls back to the default recipe and records why.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import automem_agent
 import msgspec
-from automem_agent.meta import Budget, SessionTranscript, Tool, ToolError, ToolSession
+from automem_agent.meta import (
+    Budget,
+    SandboxLimits,
+    SessionTranscript,
+    Tool,
+    ToolError,
+    ToolSession,
+)
 
 from automem_train._examples import MemoryExample
-from automem_train._policy import POLICY_CONTRACT, run_policy
-from automem_train._recipe import Recipe, TrialRecord, ledger_table
-from automem_train._select import compose
+from automem_train._policy import POLICY_CONTRACT
+from automem_train._pool_tools import pool_tools
+from automem_train._recipe import Recipe, TrialRecord, ledger_table, trial_outcome
+from automem_train._selector import SELECTOR_CONTRACT, run_selector
 
 SYSTEM = """\
 You design training data and LoRA settings for a "memory specialist": a small adapter that
@@ -32,10 +45,12 @@ Learn from the ledger of past trials: keep what raised the specialist's progress
 
 
 class Proposal(msgspec.Struct, frozen=True, kw_only=True):
-    """A session's outcome: a validated recipe, or None with the reason."""
+    """A session's outcome: a validated recipe, or None with the reason. `inputs` is what the
+    session was shown of earlier trials (one outcome line each)."""
 
     recipe: Recipe | None
     reason: str = ""
+    inputs: list[str] = []
     tokens: int = 0
     transcript: SessionTranscript | None = None
 
@@ -69,7 +84,11 @@ def pool_stats(examples: Sequence[MemoryExample]) -> str:
 
 def _recipe_schema_hint(default: Recipe) -> str:
     example = msgspec.to_builtins(default)
-    example["policy"] = {"name": "consult-first", "code": "def select(example):\n    ..."}
+    example["policy"] = {
+        "name": "searched-first",
+        "scope": "pool",
+        "code": "def select(pool):\n    ...",
+    }
     return json.dumps(example, indent=1)
 
 
@@ -81,18 +100,53 @@ async def propose_recipe(
     default: Recipe,
     budget: Budget = Budget(max_turns=8, max_tokens=60_000, max_wall_s=600.0),
     max_tokens_per_turn: int = 1536,
+    code_roots: Mapping[str, Path] | None = None,
+    run_dir: str | Path | None = None,
+    max_lora_rank: int | None = None,
+    unsafe_no_sandbox: bool = False,
 ) -> Proposal:
-    """Runs one proposal session; never raises for a model's mistakes."""
+    """Runs one proposal session; never raises for a model's mistakes.
+
+    `code_roots` names the agent code the session may read (default: the agent package);
+    `run_dir` lets trial outcomes include loss curves; `max_lora_rank` is the rank the serving
+    side accepts (proposals above it are refused)."""
+    from automem_train._loop import select_for_recipe
+
     submitted: dict[str, Recipe] = {}
+    inputs = [trial_outcome(r, run_dir) for r in ledger]
 
     def check_policy(recipe: Recipe) -> str:
-        outcome = run_policy(recipe.policy, examples)
+        kept, report, failure = select_for_recipe(
+            recipe, list(examples), 1, unsafe_no_sandbox=unsafe_no_sandbox
+        )
+        if failure and failure[0] == "policy":
+            raise ToolError(failure[1])
+        if not kept:
+            removed = report.removed if report else {}
+            raise ToolError(f"the policy and composition keep no example ({removed})")
+        return f"keeps {len(kept)} of {len(examples)}; removed {report.removed if report else {}}"
+
+    def run_pool_selector(args: dict[str, Any]) -> str:
+        code = args.get("code")
+        if not isinstance(code, str) or "def select" not in code:
+            raise ToolError("give `code`: Python source defining select(pool)")
+        outcome = run_selector(
+            code,
+            examples,
+            limits=SandboxLimits(wall_s=300.0, memory_mb=4096, unsafe_no_sandbox=unsafe_no_sandbox),
+        )
         if not outcome.ok:
             raise ToolError(outcome.message)
-        kept, report = compose(examples, outcome.scores, recipe.composition)
-        if not kept:
-            raise ToolError(f"the policy and composition keep no example ({report.removed})")
-        return f"keeps {len(kept)} of {len(examples)}; removed {report.removed}"
+        by_id = {e.id: e for e in examples}
+        picked = [by_id[i] for i, _ in outcome.picks]
+        phases = Counter(e.phase for e in picked)
+        envs = Counter(e.env_id for e in picked)
+        reasons = Counter(r for _, r in outcome.picks)
+        return (
+            f"picked {len(picked)} of {len(examples)} turns; per phase {dict(phases)}; per env "
+            f"{dict(envs)}; reasons {dict(reasons.most_common(8))}; first ids "
+            f"{[i for i, _ in outcome.picks[:5]]}"
+        )
 
     def test_policy(args: dict[str, Any]) -> str:
         code = args.get("code")
@@ -117,13 +171,31 @@ async def propose_recipe(
         except msgspec.ValidationError as exc:
             raise ToolError(f"recipe does not match the format: {exc}") from None
         problems = recipe.problems()
+        if max_lora_rank is not None and recipe.train.lora.rank > max_lora_rank:
+            problems.append(
+                f"lora.rank {recipe.train.lora.rank} is above what the server serves "
+                f"(--max-lora-rank {max_lora_rank})"
+            )
         if problems:
             raise ToolError("; ".join(problems))
         summary = check_policy(recipe)
         submitted["recipe"] = recipe
         return f"recipe {recipe.name!r} accepted: {summary}. Call finish to end."
 
+    roots = dict(code_roots or {"agent": Path(automem_agent.__file__).parent})
     tools = [
+        *pool_tools(examples, roots),
+        Tool(
+            name="run_selector",
+            description="Run a pool selector (Python source defining select(pool)) over the "
+            "whole pool in the sandbox; see what it picks and why.",
+            input_schema={
+                "type": "object",
+                "properties": {"code": {"type": "string"}},
+                "required": ["code"],
+            },
+            handler=run_pool_selector,
+        ),
         Tool(
             name="show_pool",
             description="Statistics of the candidate memory turns (features a policy can use).",
@@ -132,9 +204,10 @@ async def propose_recipe(
         ),
         Tool(
             name="show_ledger",
-            description="Past trials: recipe, dataset size, training loss, specialist score.",
+            description="Past trials: recipe, data, loss curve, before/after progression, "
+            "write/search ratio and memory growth per step.",
             input_schema={"type": "object", "properties": {}},
-            handler=lambda _: _ledger_text(ledger),
+            handler=lambda _: _ledger_text(ledger, inputs),
         ),
         Tool(
             name="test_policy",
@@ -164,10 +237,16 @@ async def propose_recipe(
     task = "\n\n".join(
         [
             "Propose the next Loop 2 recipe.",
-            POLICY_CONTRACT,
+            "Read the agent's code (show_code) and its traces (index, view, grep), then write "
+            'a selector. Preferred: a pool selector (policy {"scope": "pool", "code": ...}).',
+            SELECTOR_CONTRACT,
+            'Or a per-example policy (scope "example"): ' + POLICY_CONTRACT,
+            "Post-processing (recipe.postprocess): strip_plan_action (keep consulting PLAN "
+            "turns without their ACTION), drop_fenced (drop turns with ``` junk); the "
+            "composition dedups (dedup) and balances LOG/PLAN (log_share).",
             "Recipe format (JSON; omit a field to keep its default; policy.code or "
             "policy.builtin 'default'/'all'):\n" + _recipe_schema_hint(default),
-            "Ledger so far:\n" + _ledger_text(ledger),
+            "Ledger so far:\n" + _ledger_text(ledger, inputs),
             "Pool:\n" + pool_stats(examples),
             "Use test_policy to try ideas, submit_recipe once, then finish.",
         ]
@@ -186,13 +265,19 @@ async def propose_recipe(
     if recipe is not None and not recipe.rationale and transcript.rationale:
         recipe = msgspec.structs.replace(recipe, rationale=transcript.rationale)
     reason = "" if recipe else f"no valid recipe submitted (session ended: {transcript.end_reason})"
-    return Proposal(recipe=recipe, reason=reason, tokens=transcript.tokens, transcript=transcript)
+    return Proposal(
+        recipe=recipe,
+        reason=reason,
+        inputs=inputs,
+        tokens=transcript.tokens,
+        transcript=transcript,
+    )
 
 
-def _ledger_text(ledger: Sequence[TrialRecord]) -> str:
+def _ledger_text(ledger: Sequence[TrialRecord], outcomes: Sequence[str] = ()) -> str:
     if not ledger:
         return "(no trials yet)"
-    parts = [ledger_table(list(ledger))]
+    parts = [ledger_table(list(ledger)), "Outcomes:", *outcomes]
     for r in ledger:
         parts.append(f"trial {r.index} recipe: {msgspec.json.encode(r.recipe).decode()[:1500]}")
     return "\n".join(parts)

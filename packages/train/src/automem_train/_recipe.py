@@ -10,6 +10,7 @@ from automem_train._config import TrainConfig
 from automem_train._dataset import DatasetReport
 from automem_train._evaluate import Comparison
 from automem_train._policy import SelectionPolicy
+from automem_train._postprocess import PostProcess
 from automem_train._select import Composition, SelectionReport
 from automem_train._trainer import TrainResult
 
@@ -19,6 +20,7 @@ class Recipe(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str = "default"
     policy: SelectionPolicy = SelectionPolicy()
+    postprocess: PostProcess = PostProcess()
     composition: Composition = Composition()
     train: TrainConfig = TrainConfig()
     rationale: str = ""
@@ -33,6 +35,8 @@ class Recipe(msgspec.Struct, frozen=True, kw_only=True):
             out.append("composition.per_env_cap must be at least 1 (or null)")
         if c.max_examples is not None and c.max_examples < 1:
             out.append("composition.max_examples must be at least 1 (or null)")
+        if self.policy.scope == "pool" and not self.policy.code:
+            out.append("a pool-scope policy needs `code` defining select(pool)")
         if self.policy.code is None and not self.policy.builtin:
             out.append("policy needs either `code` or a `builtin` name")
         return out
@@ -46,6 +50,9 @@ class TrialRecord(msgspec.Struct, frozen=True, kw_only=True):
     proposer: str  # "default", "meta", or "fallback" (meta proposal unusable; `note` says why)
     status: str  # "ok" or "failed"
     note: str = ""
+    # What the proposer was shown of earlier trials (one line each: data, loss curve,
+    # before/after progression, write-to-search ratio, memory growth per step).
+    inputs: list[str] = []
     failure: str = ""  # why a failed trial failed: "oom", "wont-fit", "policy", "too-few", ...
     selection: SelectionReport | None = None
     dataset: DatasetReport | None = None
@@ -115,3 +122,47 @@ def ledger_table(records: list[TrialRecord]) -> str:
             f"{'-' if r.score is None else f'{r.score:.1f}':>6}  {r.note[:60]}"
         )
     return "\n".join(rows)
+
+
+def trial_outcome(record: TrialRecord, run_dir: str | Path | None = None) -> str:
+    """One line a proposer reads about a finished trial: data statistics, the loss curve,
+    before/after progression, write-to-search ratio and memory growth per step (or why it
+    failed)."""
+    parts = [f"trial {record.index} ({record.recipe.name}, {record.proposer}): {record.status}"]
+    if record.failure or (record.status != "ok" and record.note):
+        parts.append(f"{record.failure or 'failed'}: {record.note[:200]}")
+    d = record.dataset
+    if d is not None:
+        parts.append(
+            f"data {d.examples} examples {d.per_phase} {d.tokens} tokens "
+            f"({d.loss_share:.0%} with loss), removed {d.removed}"
+        )
+    if record.train is not None and run_dir is not None:
+        from automem_train._trainer import read_loss_log
+
+        losses = [
+            r["loss"]
+            for r in read_loss_log(Path(run_dir) / "trials" / f"{record.index:03d}" / "train")
+        ]
+        if losses:
+            every = max(1, len(losses) // 8)
+            curve = ", ".join(f"{x:.2f}" for x in losses[::every][:8] + losses[-1:])
+            parts.append(f"loss curve [{curve}]")
+    elif record.train is not None and record.train.first_loss is not None:
+        parts.append(f"loss {record.train.first_loss:.2f}->{record.train.final_loss:.2f}")
+    c = record.comparison
+    if c is not None:
+        for family in sorted(set(c.base) | set(c.specialist)):
+            b, s = c.base.get(family), c.specialist.get(family)
+            if b is None or s is None:
+                continue
+
+            def ratio(x: float | None) -> str:
+                return "-" if x is None else f"{x:.2f}"
+
+            parts.append(
+                f"{family}: progression {b.progression:.1f}->{s.progression:.1f}, "
+                f"write/search {ratio(b.write_to_search)}->{ratio(s.write_to_search)}, "
+                f"growth/step {b.memory_growth_per_step:.0f}->{s.memory_growth_per_step:.0f}"
+            )
+    return "; ".join(parts)
