@@ -8,6 +8,7 @@ choose data but never rewrite it. A broken selector is a value with a message fo
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,14 +48,18 @@ def run_selector(
     limits: SandboxLimits = SandboxLimits(wall_s=300.0, memory_mb=4096),
 ) -> SelectorOutcome:
     """Runs a pool selector in the sandbox; unknown ids and empty reasons are errors."""
-    episodes = {}
-    for e in examples:
-        if e.source:
-            episodes[episode_name(e)] = str(Path(e.source).resolve())
+    sources = {episode_name(e): Path(e.source) for e in examples if e.source}
     with tempfile.TemporaryDirectory(prefix="automem-selector-") as tmp:
         work = Path(tmp)
         (work / "selector.py").write_text(code, encoding="utf-8")
         write_examples(work / "candidates.jsonl", examples)
+        # The traces are copied into the box's scratch: the sandbox user can read nothing else
+        # of the host (a run directory may sit under a private one).
+        (work / "pool").mkdir()
+        episodes = {}
+        for name, source in sources.items():
+            shutil.copyfile(source, work / "pool" / f"{name}.jsonl")
+            episodes[name] = str(work / "pool" / f"{name}.jsonl")
         result = run_sandboxed(
             f"{_CHILD}:select",
             {
@@ -64,7 +69,6 @@ def run_selector(
             },
             cwd=work,
             limits=limits,
-            read_only=sorted(set(episodes.values())),  # the pool's traces, nothing else
         )
     if not result.ok:
         return SelectorOutcome(ok=False, message=f"the selector failed: {result.describe()}")
