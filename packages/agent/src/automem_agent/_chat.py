@@ -57,9 +57,15 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """A reply. `input_tokens` counts every prompt token read; of those, `cache_read_tokens`
+    came from the provider's prompt cache and `cache_write_tokens` were written to it (billed
+    at a discount and a premium respectively)."""
+
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     latency_s: float = 0.0
     model: str = ""
     finish_reason: str = ""  # "stop", "length", "tool_use", ...

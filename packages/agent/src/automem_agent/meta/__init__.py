@@ -6,9 +6,15 @@
   bwrap it raises `SandboxUnavailable` (`sandbox_problem()` says why) unless
   `SandboxLimits(unsafe_no_sandbox=True)`.
 - `ToolSession(model, tools, system=..., budget=Budget(...))` runs a budgeted tool-use loop over
-  any `ChatModel` (native tool use or a tag syntax) until the model calls `finish`.
+  any `ChatModel` (native tool use or a tag syntax) until the model calls `finish`; it shows
+  the remaining budget every turn and trims tool results the model has already read.
+- `TraceLibrary(traces, cache_dir)` indexes named traces once (`EpisodeIndex`) and serves step
+  views and the prompts as sent by byte offset; `TraceTools(library, roots).tools()` gives a
+  session `index`, `view`, `prompts`, `grep` and a sandboxed `python` over any set of traces
+  (Loop 1's bundle, Loop 2's pool).
 """
 
+from automem_agent.meta._analysis import AnalysisSettings, run_analysis
 from automem_agent.meta._bwrap import (
     INSTALL_HINT,
     UNSAFE_FLAG,
@@ -34,13 +40,31 @@ from automem_agent.meta._session import (
     ToolSession,
 )
 from automem_agent.meta._tags import TagCall, describe_tools, parse_tag_calls
+from automem_agent.meta._trace_tools import RootResolver, TraceTools, grep_files, schema
+from automem_agent.meta._traces import (
+    EpisodeIndex,
+    MemoryFile,
+    TraceLibrary,
+    cut,
+    episode_ending,
+    format_index,
+    prepare_episode,
+    render_end,
+    render_header,
+    render_prompts,
+    render_step,
+)
 
 __all__ = [
     "INSTALL_HINT",
     "SECRET_PATTERN",
     "UNSAFE_FLAG",
+    "AnalysisSettings",
     "Budget",
     "CallRecord",
+    "EpisodeIndex",
+    "MemoryFile",
+    "RootResolver",
     "SandboxLimits",
     "SandboxResult",
     "SandboxUnavailable",
@@ -50,11 +74,24 @@ __all__ = [
     "Tool",
     "ToolError",
     "ToolSession",
+    "TraceLibrary",
+    "TraceTools",
+    "cut",
     "describe_tools",
+    "episode_ending",
+    "format_index",
+    "grep_files",
     "parse_tag_calls",
+    "prepare_episode",
+    "render_end",
+    "render_header",
+    "render_prompts",
+    "render_step",
     "require_bwrap",
+    "run_analysis",
     "run_sandboxed",
     "sandbox_problem",
+    "schema",
     "scrubbed_env",
     "warn_unsafe",
 ]

@@ -58,11 +58,31 @@ class Tool(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True):
-    """Limits for one `run`/`resume` call. `max_tokens` counts input plus output tokens."""
+    """Limits for one `run`/`resume` call. `max_tokens` counts billed tokens: output tokens and
+    fresh input tokens at full weight, prompt-cache reads at `cache_read_weight` and cache
+    writes at `cache_write_weight` (Anthropic bills 0.1x and 1.25x), so re-reading a cached
+    conversation does not use the budget up."""
 
     max_turns: int = 20
     max_tokens: int = 200_000
     max_wall_s: float = 600.0
+    cache_read_weight: float = 0.1
+    cache_write_weight: float = 1.25
+
+    def billed(self, response: Any) -> float:
+        """The tokens `response` counts against `max_tokens`."""
+        cached = getattr(response, "cache_read_tokens", 0) or 0
+        written = getattr(response, "cache_write_tokens", 0) or 0
+        fresh = max(0, response.input_tokens - cached - written)
+        return (
+            fresh
+            + cached * self.cache_read_weight
+            + written * self.cache_write_weight
+            + response.output_tokens
+        )
+
+
+TRIM_MIN_CHARS = 400  # results shorter than this stay in the conversation
 
 
 class CallRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,6 +101,10 @@ class SessionTurn(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None  # what the session told the model besides tool results
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    billed_tokens: float = 0.0
+    dollars: float | None = None  # the cost the provider reported, where it reports one
     latency_s: float = 0.0
 
 
@@ -88,12 +112,16 @@ class SessionTranscript(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a session did. `rationale` is the text given to `finish` (None if never called)."""
 
     model: str
-    mode: Literal["native", "tags"]
+    mode: Literal["native", "tags", "cli"]  # cli: an agent CLI ran the tools itself
     turns: list[SessionTurn]
     end_reason: EndReason
     rationale: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    billed_tokens: float = 0.0
+    trimmed_chars: int = 0  # tool-result text dropped from later requests after it was read
     wall_s: float = 0.0
     error: str | None = None
 
@@ -113,6 +141,11 @@ class ToolSession:
     `finish_check(rationale)` may refuse a finish by returning a message for the model; after
     `max_finish_rejections` refusals the session ends with `finish_rejected`.
     `on_turn` sees each turn as it completes (to persist a partial transcript).
+
+    Every request tells the model what is left of its budget (turns, billed tokens, wall time).
+    Tool results are kept whole for `keep_results` replies; after that the model has read
+    them, and later requests carry a one-line stub instead (the full text stays in the
+    transcript), so a session can read far more than its context holds. None keeps everything.
     """
 
     def __init__(
@@ -129,6 +162,7 @@ class ToolSession:
         max_finish_rejections: int = 2,
         on_turn: Callable[[SessionTurn], None] | None = None,
         finish_description: str = "End the session with a short rationale of what you did and why.",
+        keep_results: int | None = 2,
     ) -> None:
         finish = Tool(
             name=FINISH,
@@ -156,9 +190,23 @@ class ToolSession:
         self.turns: list[SessionTurn] = []
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
+        self.billed_tokens = 0.0
+        self.trimmed_chars = 0
+        self.keep_results = keep_results
+        self._stubs: dict[int, ChatMessage] = {}  # id(result message) -> its trimmed form
+        self._result_slots: list[int] = []  # indexes in `messages` of untrimmed result messages
+        self._last_sent: ChatMessage | None = None
         self.wall_s = 0.0
         self.rationale: str | None = None
         self._unsent: ChatMessage | None = None  # tool results not yet delivered when a call ended
+
+    def adopt(self, previous: ToolSession) -> None:
+        """Carries on `previous`'s conversation (its messages and any undelivered tool results)
+        with this session's tools: a continuation that remembers everything said so far."""
+        self.messages = [self.messages[0], *previous.messages[1:]]
+        self._unsent = previous._unsent
 
     async def run(self, task: str) -> SessionTranscript:
         """Start with `task` as the first user message and work until finish or budget."""
@@ -180,7 +228,8 @@ class ToolSession:
     async def _loop(self, user_text: str) -> SessionTranscript:
         start = time.perf_counter()
         pending = self._first_message(user_text)
-        turns_here = tokens_here = rejections = 0
+        turns_here = rejections = 0
+        tokens_here = 0.0
         end: EndReason = "max_turns"
         error: str | None = None
         while True:
@@ -194,10 +243,14 @@ class ToolSession:
             if elapsed >= self.budget.max_wall_s:
                 end = "max_wall"
                 break
-            self.messages.append(pending)
+            self._append(
+                self._with_budget(pending, turns_here, tokens_here, elapsed), original=pending
+            )
             request = ChatRequest(
                 messages=list(self.messages),
-                max_tokens=min(self.max_tokens_per_turn, self.budget.max_tokens - tokens_here),
+                max_tokens=max(
+                    1, min(self.max_tokens_per_turn, int(self.budget.max_tokens - tokens_here))
+                ),
                 temperature=self.temperature,
                 purpose=self.purpose,
                 tools=[t.spec for t in self.tools.values()] if self.native else [],
@@ -208,16 +261,20 @@ class ToolSession:
                 )
             except TimeoutError:
                 end = "max_wall"
-                self.messages.pop()
+                self._unappend(pending)
                 break
             except ModelUnavailable as exc:
                 end, error = "model_error", str(exc)
-                self.messages.pop()
+                self._unappend(pending)
                 break
             turns_here += 1
-            tokens_here += response.input_tokens + response.output_tokens
+            billed = self.budget.billed(response)
+            tokens_here += billed
+            self.billed_tokens += billed
             self.input_tokens += response.input_tokens
             self.output_tokens += response.output_tokens
+            self.cache_read_tokens += getattr(response, "cache_read_tokens", 0) or 0
+            self.cache_write_tokens += getattr(response, "cache_write_tokens", 0) or 0
             calls, note, finished, pending = await self._handle(response)
             if finished:
                 refusal = await self._check_finish()
@@ -235,6 +292,9 @@ class ToolSession:
                 note=note,
                 input_tokens=response.input_tokens,
                 output_tokens=response.output_tokens,
+                cache_read_tokens=getattr(response, "cache_read_tokens", 0) or 0,
+                cache_write_tokens=getattr(response, "cache_write_tokens", 0) or 0,
+                billed_tokens=billed,
                 latency_s=response.latency_s,
             )
             self.turns.append(turn)
@@ -245,7 +305,7 @@ class ToolSession:
             if rejections > self.max_finish_rejections:
                 end = "finish_rejected"
                 break
-        self._unsent = pending if self.messages[-1] is not pending else None
+        self._unsent = pending if self._last_sent is not pending else None
         self.wall_s += time.perf_counter() - start
         return self.transcript(end, error)
 
@@ -258,9 +318,94 @@ class ToolSession:
             rationale=self.rationale,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            billed_tokens=self.billed_tokens,
+            trimmed_chars=self.trimmed_chars,
             wall_s=self.wall_s,
             error=error,
         )
+
+    # budget disclosure and trimming ------------------------------------------------------
+    def budget_line(self, turns_used: int, tokens_used: float, elapsed: float) -> str:
+        """What the model is told about its remaining budget before each reply."""
+        b = self.budget
+        turns_left = b.max_turns - turns_used
+        tokens_left = max(0, int(b.max_tokens - tokens_used))
+        wall_left = max(0.0, b.max_wall_s - elapsed)
+        line = (
+            f"[budget] {turns_left} of {b.max_turns} replies left; ~{tokens_left:,} of "
+            f"{b.max_tokens:,} billed tokens left (cached input counts {b.cache_read_weight:g}x); "
+            f"{wall_left:.0f} of {b.max_wall_s:.0f} s left."
+        )
+        if turns_left <= 2 or tokens_left < 0.15 * b.max_tokens or wall_left < 0.15 * b.max_wall_s:
+            line += " Almost spent: make your edits now, then finish."
+        return line
+
+    def _with_budget(
+        self, message: ChatMessage, turns_used: int, tokens_used: float, elapsed: float
+    ) -> ChatMessage:
+        line = self.budget_line(turns_used, tokens_used, elapsed)
+        content = f"{message.content}\n\n{line}" if message.content else line
+        return ChatMessage(
+            role=message.role,
+            content=content,
+            tool_calls=message.tool_calls,
+            tool_results=message.tool_results,
+        )
+
+    def _append(self, message: ChatMessage, *, original: ChatMessage) -> None:
+        self.messages.append(message)
+        self._last_sent = original
+        stub = self._stubs.pop(id(original), None)
+        if stub is not None:
+            self._stubs[len(self.messages) - 1] = stub
+            self._result_slots.append(len(self.messages) - 1)
+        self._trim_read()
+
+    def _unappend(self, original: ChatMessage) -> None:
+        """Takes back the message of a request that got no reply (it is sent again later)."""
+        slot = len(self.messages) - 1
+        self.messages.pop()
+        self._last_sent = None
+        if self._result_slots and self._result_slots[-1] == slot:
+            self._result_slots.pop()
+            self._stubs[id(original)] = self._stubs.pop(slot)
+
+    def _trim_read(self) -> None:
+        """Swaps result messages older than the newest `keep_results` for their stubs: each
+        result is sent whole in `keep_results` requests, then as one line."""
+        if self.keep_results is None:
+            return
+        while len(self._result_slots) > self.keep_results:
+            slot = self._result_slots.pop(0)
+            stub = self._stubs.pop(slot)
+            before = _message_chars(self.messages[slot])
+            self.messages[slot] = stub
+            self.trimmed_chars += max(0, before - _message_chars(stub))
+
+    def _register_stub(self, message: ChatMessage, calls: list[CallRecord]) -> ChatMessage:
+        """Remembers the trimmed form of a result message (big results become one line)."""
+        if self.keep_results is None:
+            return message
+        stubs = [_stub_text(c) for c in calls]
+        if all(stub is None for stub in stubs):
+            return message
+        if self.native:
+            results = [
+                ToolResult(call_id=r.call_id, content=stub or r.content, is_error=r.is_error)
+                for r, stub in zip(message.tool_results, stubs, strict=True)
+            ]
+            trimmed = ChatMessage(role="user", content="", tool_results=results)
+        else:
+            blocks = [
+                f'<result name="{c.name}" status="{"error" if c.is_error else "ok"}">\n'
+                f"{stub or c.result}\n</result>"
+                for c, stub in zip(calls, stubs, strict=True)
+            ]
+            trimmed = ChatMessage(role="user", content="\n".join(blocks))
+        self._stubs[id(message)] = trimmed
+        return message
 
     async def _check_finish(self) -> str | None:
         if self.finish_check is None:
@@ -308,7 +453,8 @@ class ToolSession:
                 CallRecord(name=call.name, input=call.input, result=text, is_error=is_error)
             )
             results.append(ToolResult(call_id=call.id, content=text, is_error=is_error))
-        return records, None, finished, ChatMessage(role="user", content="", tool_results=results)
+        message = ChatMessage(role="user", content="", tool_results=results)
+        return records, None, finished, self._register_stub(message, records)
 
     async def _handle_tags(
         self, response: Any
@@ -334,7 +480,8 @@ class ToolSession:
             )
             status = "error" if is_error else "ok"
             blocks.append(f'<result name="{call.name}" status="{status}">\n{text}\n</result>')
-        return records, None, finished, ChatMessage(role="user", content="\n".join(blocks))
+        message = ChatMessage(role="user", content="\n".join(blocks))
+        return records, None, finished, self._register_stub(message, records)
 
     async def _invoke(self, name: str, args: dict[str, Any]) -> tuple[str, bool]:
         tool = self.tools.get(name)
@@ -355,3 +502,18 @@ class ToolSession:
         except Exception as exc:  # a handler bug must not end the session; the model sees it
             return f"tool {name} failed: {type(exc).__name__}: {exc}", True
         return str(out), False
+
+
+def _message_chars(message: ChatMessage) -> int:
+    return len(message.content) + sum(len(r.content) for r in message.tool_results)
+
+
+def _stub_text(call: CallRecord) -> str | None:
+    """The one line that replaces a read result in later requests (None: keep it whole)."""
+    if call.is_error or len(call.result) < TRIM_MIN_CHARS:
+        return None
+    args = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in call.input.items())
+    return (
+        f"[trimmed: you already read this {call.name}({args}) result "
+        f"({len(call.result):,} characters); call it again if you need it]"
+    )

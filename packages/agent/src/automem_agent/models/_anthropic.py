@@ -168,6 +168,8 @@ class AnthropicModel:
             + (message.usage.cache_read_input_tokens or 0)
             + (message.usage.cache_creation_input_tokens or 0),
             output_tokens=message.usage.output_tokens,
+            cache_read_tokens=message.usage.cache_read_input_tokens or 0,
+            cache_write_tokens=message.usage.cache_creation_input_tokens or 0,
             latency_s=time.perf_counter() - start,
             model=message.model,
             finish_reason=_FINISH.get(message.stop_reason or "", message.stop_reason or ""),
