@@ -124,7 +124,7 @@ def test_scripted_data_engine_selects_from_trace_text_and_survives_memory_failur
         meta_llm="scripted:loop2_engine:engine",
         default_recipe=default,
         min_examples=1,
-        device_memory_gb=1.0,
+        device_memory_gb=0.02,
         evaluate=False,
         progress=False,
     )

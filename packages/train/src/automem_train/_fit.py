@@ -152,10 +152,12 @@ def estimate_memory(
     processes: int = 1,
     sharded: bool = False,
     cuda: bool = True,
+    longest: int | None = None,
 ) -> MemoryEstimate:
     """Per-device bytes for training `config` on a model with `model_config` (no weights needed).
 
     `sharded` means FSDP over `processes`; otherwise every process holds the whole model.
+    `longest` is the longest sequence in the data, when known (batches pad only to it).
     """
     shape = model_shape(model_config)
     params = shape.params()
@@ -174,7 +176,8 @@ def estimate_memory(
     weights //= divide
     lora_state //= divide
 
-    tokens = config.batch_size * config.max_length
+    length = config.max_length if longest is None else min(config.max_length, longest)
+    tokens = config.batch_size * length
     h, i, kv = shape.hidden, shape.intermediate, shape.kv_dim
     b = dtype_bytes
     # What backward keeps per token in one layer: the two RMSNorms (fp32 copy + output), the

@@ -252,6 +252,7 @@ def train_lora(
         processes=accelerator.num_processes,
         sharded=_is_fsdp(accelerator),
         cuda=cuda,
+        longest=max(len(e.input_ids) for e in encoded),
     )
     capacity = visible_device_memory() if device_memory is None else device_memory
     if progress and accelerator.is_main_process:
