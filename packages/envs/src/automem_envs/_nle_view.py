@@ -210,15 +210,6 @@ class NleView:
             out.append(f"{name} {_where(dx, dy)}{more}")
         return out
 
-    def map_rows(self, chars: np.ndarray, px: int, py: int) -> tuple[str, list[str]]:
-        """A header naming the map's coordinates, and the map rows as text."""
-        raw = chars.tobytes()
-        # The whole-map view does not depend on where you stand; a radius view does.
-        if raw != self._map_raw or (self.map_radius is not None and (px, py) != self._map_at):
-            self._map_raw, self._map_at = raw, (px, py)
-            self._map = self._map_rows(chars, raw, px, py)
-        return self._map
-
     def _map_rows(self, chars: np.ndarray, raw: bytes, px: int, py: int) -> tuple[str, list[str]]:
         height, width = chars.shape
         if self.map_radius is not None:

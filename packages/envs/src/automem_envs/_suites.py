@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import tomli_w
 
 from ._errors import EnvError, GameNotInstalled, LevelFilesMissing
 from ._registry import BALROG_MINIHACK_TASKS, DEFAULT_MAX_STEPS, DEFAULT_NO_PROGRESS_STEPS
@@ -232,22 +232,21 @@ def load_suite(path: str | Path, *, skip_unavailable: bool = True) -> Suite:
 
 def suite_to_toml(value: Suite) -> str:
     """The suite as TOML that `load_suite` reads back (one [[tasks]] table per env id)."""
-    lines = [f"name = {json.dumps(value.name)}", ""]
     groups: dict[tuple[str, int, int | None, str, str], list[int]] = {}
     for e in value.episodes:
         key = (e.env_id, e.max_steps, e.no_progress_steps, e.observation_format, e.action_set)
         groups.setdefault(key, []).append(e.seed)
+    tasks = []
     for (env_id, max_steps, patience, observation_format, action_set), seeds in groups.items():
-        lines += [
-            "[[tasks]]",
-            f'env_id = "{env_id}"',
-            f"seeds = {seeds}",
-            f"max_steps = {max_steps}",
-            f"no_progress_timeout = {patience or 0}",
-        ]
+        task: dict[str, Any] = {
+            "env_id": env_id,
+            "seeds": seeds,
+            "max_steps": max_steps,
+            "no_progress_timeout": patience or 0,
+        }
         if observation_format != "compact":
-            lines.append(f'observation_format = "{observation_format}"')
+            task["observation_format"] = observation_format
         if action_set != "automem":
-            lines.append(f'action_set = "{action_set}"')
-        lines.append("")
-    return "\n".join(lines)
+            task["action_set"] = action_set
+        tasks.append(task)
+    return tomli_w.dumps({"name": value.name, "tasks": tasks})

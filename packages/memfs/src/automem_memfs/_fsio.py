@@ -306,10 +306,6 @@ def append_bytes(fd: int, data: bytes, *, fsync: bool) -> Key:
     return key_of(os.fstat(fd))
 
 
-def last_byte(fd: int, size: int) -> bytes:
-    return os.pread(fd, 1, size - 1) if size else b""
-
-
 def pread_all(fd: int, size: int) -> bytes:
     out = []
     off = 0

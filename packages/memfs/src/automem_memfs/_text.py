@@ -80,13 +80,6 @@ class Matcher:
             if pattern.isascii():
                 self._literal = pattern.lower()
 
-    def line_matches(self, line: str) -> bool:
-        """Whether one line (without its newline) matches."""
-        if not self.regex and "\n" in self.pattern:
-            return False
-        assert self._rx is not None
-        return self._search(self._rx, line, 0) is not None
-
     def _search(self, rx, text: str, pos: int):
         if not self.regex:
             return rx.search(text, pos)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import msgspec
+import tomli_w
 from automem_agent import write_text_atomic
 
 from automem_scaffold._gate import GateRule
@@ -103,26 +103,13 @@ IDENTITY_FIELDS = (
 )
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def config_toml(config: EvolveConfig) -> str:
-    lines = ["# Loop 1 run configuration (written by apps/evolve; checked on resume)"]
-    for name, value in msgspec.structs.asdict(config).items():
-        if value is None:
-            lines.append(f"# {name} = (unset)")
-        else:
-            lines.append(f"{name} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
+    fields = msgspec.structs.asdict(config)
+    unset = [f"# {name} = (unset)" for name, value in fields.items() if value is None]
+    header = ["# Loop 1 run configuration (written by apps/evolve; checked on resume)", *unset]
+    # TOML has no null: unset fields are left out (and named in a comment) and load as defaults.
+    values = {name: value for name, value in fields.items() if value is not None}
+    return "\n".join(header) + "\n" + tomli_w.dumps(values)
 
 
 def save_config(config: EvolveConfig, path: Path) -> None:

@@ -4,7 +4,6 @@ and the iterations table printed to the terminal."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from automem_agent import write_json_atomic, write_text_atomic
@@ -204,12 +203,11 @@ def render_report(summary: RunSummary) -> str:
 
 def plot_progression(summary: RunSummary, path: Path) -> None:
     """The incumbent's mean progression per iteration, with each candidate as a point."""
-    import matplotlib
+    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     by_iter = {r.iteration: r for r in summary.rows}
     xs, ys = [], []
     for r in summary.rows:
@@ -250,7 +248,6 @@ def plot_progression(summary: RunSummary, path: Path) -> None:
     ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_outputs(run_dir: Path, summary: RunSummary) -> None:
@@ -258,7 +255,3 @@ def write_outputs(run_dir: Path, summary: RunSummary) -> None:
     write_json_atomic(run_dir / "summary.json", summary)
     plot_progression(summary, run_dir / "progression.png")
     write_text_atomic(run_dir / "report.md", render_report(summary))
-
-
-def summary_dict(summary: RunSummary) -> dict[str, Any]:
-    return msgspec.to_builtins(summary)

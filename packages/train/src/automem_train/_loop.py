@@ -572,12 +572,11 @@ def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:
 
 
 def _plot_all(run: Path, ledger: list[TrialRecord]) -> None:
-    import matplotlib
+    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     plotted = False
     for r in ledger:
         records = read_loss_log(run / "trials" / f"{r.index:03d}" / "train")
@@ -593,7 +592,6 @@ def _plot_all(run: Path, ledger: list[TrialRecord]) -> None:
         ax.legend()
     fig.tight_layout()
     fig.savefig(run / "loss.png", dpi=100)
-    plt.close(fig)
 
 
 def run_loop2(config: Loop2Config) -> TrialRecord | None:

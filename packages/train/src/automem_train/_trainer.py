@@ -578,14 +578,13 @@ def read_loss_log(out_dir: str | Path) -> list[dict[str, Any]]:
 
 def plot_loss(out_dir: str | Path, png: str | Path | None = None, *, title: str = "") -> Path:
     """Writes the loss curve of a run (default `out_dir/loss.png`) and returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
+    from matplotlib.figure import Figure
 
     records = read_loss_log(out_dir)
     target = Path(png) if png else Path(out_dir) / "loss.png"
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot([r["step"] for r in records], [r["loss"] for r in records], marker=".", lw=1)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("response-token loss")
@@ -593,5 +592,4 @@ def plot_loss(out_dir: str | Path, png: str | Path | None = None, *, title: str 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(target, dpi=100)
-    plt.close(fig)
     return target
