@@ -137,8 +137,9 @@ async def ask(
     max_tokens: int,
     purpose: str,
     stop: list[str] | None = None,
+    grammar: str | None = None,
 ) -> tuple[ChatResponse, ChatRequest]:
-    """Sends the conversation to the model serving `role`."""
+    """Sends the conversation to the model serving `role` (under `grammar`, if given)."""
     model, adapter = models.model(role)
     request = ChatRequest(
         messages=list(messages),
@@ -146,6 +147,7 @@ async def ask(
         adapter=adapter,
         purpose=purpose,
         stop=list(stop or []),
+        grammar=grammar,
     )
     return await model.complete(request), request
 

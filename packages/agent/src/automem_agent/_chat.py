@@ -54,6 +54,9 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     adapter: str | None = None
     purpose: str = "memory"
     tools: list[ToolSpec] = []  # honoured natively by backends with `supports_tools`; others ignore
+    # A GBNF grammar the reply must follow (grammar-constrained decoding). Only backends with
+    # `supports_grammar = True` take it; the agent refuses a grammar scaffold on any other.
+    grammar: str | None = None
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,6 +81,7 @@ class ChatModel(Protocol):
 
     name: str
     supports_tools: bool  # True if `ChatRequest.tools` is used natively (Anthropic)
+    # Backends may also set `supports_grammar = True` when they enforce `ChatRequest.grammar`.
 
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
 

@@ -57,6 +57,10 @@ class PhaseSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # instead of asking again; saves rounds on models that drift off the syntax.
     stop_on_empty: bool = False
     stop: list[str] = []  # stop strings sent with each request of this phase (cut the reply)
+    # With `decoding = "grammar"`: each reply holds min_calls..max_calls_per_round calls (at
+    # most `grammar_max_calls`) before its DONE or ACTION; free decoding ignores min_calls.
+    min_calls: Annotated[int, msgspec.Meta(ge=0, le=50)] = 0
+    grammar_max_calls: Rounds = 2
 
 
 class PlanPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,10 +105,18 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str
     description: str = ""
     syntax: Literal["tags", "json"] = "tags"
+    # "grammar": every reply is decoded under a grammar compiled from the syntax, the phase's
+    # ops, the memory file names and the env's actions, so it always parses (tags syntax;
+    # needs a backend with grammar support: llamacpp:, openai:/vLLM). "free": unconstrained.
+    decoding: Literal["free", "grammar"] = "free"
+    grammar_text_chars: Annotated[int, msgspec.Meta(ge=8, le=4000)] = 100  # per text field
     system_prompt: str = "prompts/system.md"
     log: PhaseSpec
     plan: PlanPhaseSpec
     fallback_action: str = ""  # "" = the env's default action
+    # proposed action -> env action, applied before the repair_action hook (e.g. a reviewer
+    # mapping an action the model keeps proposing onto the valid one it means)
+    action_aliases: dict[str, str] = {}
     stuck: StuckSpec = StuckSpec()
     memory: MemorySpec = MemorySpec()
     hooks: str | None = "hooks.py"  # optional; a missing file is fine when left at the default

@@ -140,6 +140,17 @@ class EpisodeMemory:
                 out.add(rel)
         return out
 
+    def paths(self) -> tuple[list[str], list[str]]:
+        """The memory's files now, and those of them the schema lets the model change."""
+        files = sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()
+        )
+        schema = self.store.schema
+        writable = [
+            f for f in files if not ((rule := schema.rule_for(f)) is not None and rule.read_only)
+        ]
+        return files, writable
+
     def close(self) -> None:
         self.store.close()
 

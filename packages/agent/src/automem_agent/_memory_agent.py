@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 from automem_envs._types import Observation, StepResult, env_family
+from automem_memfs import call_grammar
 from automem_memfs._ops import Action, Call, Done, OpResult, ParseError, op_kind
 
 from automem_agent._agent import (
@@ -134,6 +135,18 @@ class MemoryAgent:
             else None
         )
         self._previous_turns: list[LLMTurn] = []
+        self._grammar = m.decoding == "grammar"
+        if self._grammar:
+            for model in {
+                id(models.memory): models.memory,
+                id(models.action_model): models.action_model,
+            }.values():
+                if not getattr(model, "supports_grammar", False):
+                    raise ValueError(
+                        f"scaffold {m.name!r} asks for decoding = 'grammar', but model "
+                        f"{getattr(model, 'name', model)!r} cannot enforce a grammar; use "
+                        "llamacpp:<gguf> or an openai:/vLLM endpoint, or decoding = 'free'"
+                    )
 
     async def act(self, observation: Observation, previous: StepResult | None) -> Decision:
         m = self.scaffold.manifest
@@ -179,6 +192,9 @@ class MemoryAgent:
             action = m.fallback_action or self.ctx.default_action
             events.append(f"no ACTION within {m.plan.max_rounds} rounds: fallback {action!r}")
         else:
+            if action in m.action_aliases:
+                events.append(f"alias: {action!r} -> {m.action_aliases[action]!r}")
+                action = m.action_aliases[action]
             action = self._repair(action, record, events)
             action = await self._gate(action, variables, messages, turns, op_counts, events, record)
 
@@ -315,8 +331,9 @@ class MemoryAgent:
         rounds = phase.max_rounds
         messages.append(self._user(phase.prompt, variables, "log", 1, rounds))
         for r in range(1, rounds + 1):
+            grammar = self._phase_grammar(phase, "done", commit=False)
             turn, outcome = await self._turn(
-                "log", "memory", r, phase, messages, op_counts, events, record
+                "log", "memory", r, phase, messages, op_counts, events, record, grammar
             )
             turns.append(turn)
             if outcome.done:
@@ -348,8 +365,10 @@ class MemoryAgent:
         for r in range(1, rounds + 1):
             last = r == rounds
             role = "action" if (not two_model or handover or last) else "memory"
+            # The commit round (the last, or the action role's after a handover) may only act.
+            grammar = self._phase_grammar(phase, "action", commit=last or handover)
             turn, outcome = await self._turn(
-                "plan", role, r, phase, messages, op_counts, events, record
+                "plan", role, r, phase, messages, op_counts, events, record, grammar
             )
             if not two_model and outcome.action is None:
                 turn = _relabel(turn, "memory")
@@ -378,6 +397,7 @@ class MemoryAgent:
         op_counts: dict[str, int],
         events: list[str],
         record: _HookTrace,
+        grammar: str | None = None,
     ) -> tuple[LLMTurn, _Round]:
         """Asks the model for one round, runs its calls and appends its reply to `messages`."""
         response, request = await ask(
@@ -387,6 +407,7 @@ class MemoryAgent:
             max_tokens=phase.max_tokens,
             purpose=role,
             stop=phase.stop,
+            grammar=grammar,
         )
         text, program_calls = self._split_program_calls(response.text)
         calls = parse(text, self.scaffold.manifest.syntax)
@@ -409,8 +430,27 @@ class MemoryAgent:
             error="; ".join(outcome.errors) or None,
             model=response.model,
             adapter=request.adapter,
+            finish_reason=response.finish_reason,
+            constrained=grammar is not None,
         )
         return turn, outcome
+
+    def _phase_grammar(self, phase: PhaseSpec, end: str, *, commit: bool) -> str | None:
+        """The grammar for this round's reply, or None under free decoding."""
+        if not self._grammar:
+            return None
+        m = self.scaffold.manifest
+        files, writable = self.memory.paths()
+        return call_grammar(
+            ops=[] if commit else phase.ops,
+            end=end,  # type: ignore[arg-type]
+            files=files,
+            writable=writable,
+            actions=self.ctx.actions,
+            min_calls=0 if commit else phase.min_calls,
+            max_calls=0 if commit else min(phase.max_calls_per_round, phase.grammar_max_calls),
+            text_chars=m.grammar_text_chars,
+        )
 
     def _split_program_calls(self, text: str) -> tuple[str, list[tuple[str, str]]]:
         """The reply without the program's op calls (tag syntax), and those calls."""

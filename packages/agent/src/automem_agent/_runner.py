@@ -236,6 +236,8 @@ class _Tally:
         self.fallbacks = 0
         self.tokens: dict[str, dict[str, int]] = {}
         self.ops: dict[str, int] = {}
+        self.turns: dict[str, int] = {}
+        self.parsed: dict[str, int] = {}
         self.initial_chars = 0
         self.last_chars: int | None = None
         self.traceback = ""
@@ -250,6 +252,8 @@ class _Tally:
             t = self.tokens.setdefault(turn.role, {"input": 0, "output": 0})
             t["input"] += turn.input_tokens
             t["output"] += turn.output_tokens
+            self.turns[turn.phase] = self.turns.get(turn.phase, 0) + 1
+            self.parsed[turn.phase] = self.parsed.get(turn.phase, 0) + turn.parsed
         for k, v in decision.op_counts.items():
             self.ops[k] = self.ops.get(k, 0) + v
         if decision.hooks is not None:
@@ -275,6 +279,8 @@ class _Tally:
             wall_s=wall_s,
             ending=episode_ending(stats, status, self.last_message),
             upkeep_op_counts=self.upkeep,
+            turns=self.turns,
+            parsed_turns=self.parsed,
         )
 
 

@@ -183,6 +183,10 @@ def _check_ops(manifest: Manifest) -> None:
     for op in manifest.plan.ops:
         if op not in READ_ONLY_OPS:
             raise ScaffoldError(MANIFEST_FILE, f"[plan] may use only read-only ops, not {op!r}")
+    if manifest.decoding == "grammar" and manifest.syntax != "tags":
+        raise ScaffoldError(
+            MANIFEST_FILE, "decoding = 'grammar' needs syntax = 'tags' (the grammar is of tags)"
+        )
 
 
 def _load_templates(root: Path, manifest: Manifest) -> dict[str, Template]:

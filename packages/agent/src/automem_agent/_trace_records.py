@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from automem_envs._types import EpisodeStats
+from automem_memfs import ParseError
 from automem_memfs._ops import Call, OpResult
 
 
@@ -41,6 +42,13 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None  # a model-caused problem reported back to the model
     model: str = ""  # added: the answering model as it names itself (e.g. "smollm2+memory-lora")
     adapter: str | None = None  # added: the adapter requested for this turn
+    finish_reason: str = ""  # added: "stop", "length" (cut at max_tokens), ...
+    constrained: bool = False  # added: decoded under the scaffold's grammar
+
+    @property
+    def parsed(self) -> bool:
+        """The reply held at least one call and every call parsed."""
+        return bool(self.calls) and not any(isinstance(c, ParseError) for c in self.calls)
 
 
 class Rejection(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,6 +109,15 @@ class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"
     # "game_over" (ended otherwise), "errored" or "cut" (stopped before the env ended it).
     ending: str = ""
     upkeep_op_counts: dict[str, int] = {}  # the agent program's memory ops, by kind
+    # added: per phase ("log", "plan"), turns and turns whose reply parsed (`LLMTurn.parsed`)
+    turns: dict[str, int] = {}
+    parsed_turns: dict[str, int] = {}
+
+    def parse_rate(self, phase: str | None = None) -> float | None:
+        """Share of turns that parsed, in one phase or over all; None without turns."""
+        phases = [phase] if phase else list(self.turns)
+        total = sum(self.turns.get(p, 0) for p in phases)
+        return sum(self.parsed_turns.get(p, 0) for p in phases) / total if total else None
 
 
 TraceRecord = TraceHeader | StepRecord | EpisodeSummary

@@ -3,6 +3,7 @@ atomic writes, snapshots, usage stats, and an adapter for Anthropic's memory too
 
 from automem_memfs._anthropic import AnthropicMemoryAdapter
 from automem_memfs._errors import MemfsError, SandboxError
+from automem_memfs._grammar import GRAMMAR_OPS, call_grammar
 from automem_memfs._limits import Limits
 from automem_memfs._ops import (
     OP_TYPES,
@@ -44,6 +45,7 @@ from automem_memfs._syntax import (
 from automem_memfs._writes import MemoryStore
 
 __all__ = [
+    "GRAMMAR_OPS",
     "OP_TYPES",
     "RATIO_WRITE_OPS",
     "READ_ONLY_OPS",
@@ -79,6 +81,7 @@ __all__ = [
     "Tail",
     "Write",
     "call_from_tool",
+    "call_grammar",
     "diff",
     "example",
     "format_call",

@@ -118,7 +118,8 @@ def render_trace(trace: Trace) -> str:
         out.append("--- observation")
         out.append(step.observation.rstrip())
         for turn in step.turns:
-            out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model)")
+            cut = " [cut at max_tokens]" if turn.finish_reason == "length" else ""
+            out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model){cut}")
             out.append(turn.response.rstrip() or "(empty response)")
             for result in turn.results:
                 status = "ok" if result.ok else f"ERROR {result.error or ''}".rstrip()

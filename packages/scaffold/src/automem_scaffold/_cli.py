@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="apps/evolve",
         description="Loop 1: a meta-LLM reviews traces and revises the agent's scaffold; a revision "
         "is kept only if mean progression on the same fixed seeds improves. With no arguments it "
-        "runs an offline demo (SmolLM2 as agent and meta-LLM, 2 Crafter seeds, a small step cap).",
+        "runs an offline demo (SmolLM2 as agent and meta-LLM, 2 Crafter seeds, a small step cap); "
+        "--meta-llm rules is the rule-based baseline reviewer (not a meta-LLM).",
     )
     p.add_argument("--suite", default=d.suite, help="suite name (default: %(default)s)")
     p.add_argument("--env", action="append", help="env id; repeat for several (default: crafter)")
@@ -34,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=d.iterations)
     p.add_argument("--agent-llm", default=d.agent_llm, help="agent model spec (load_model)")
     p.add_argument(
-        "--meta-llm", default=d.meta_llm, help="meta-LLM spec, e.g. anthropic:claude-opus-4-5"
+        "--meta-llm",
+        default=d.meta_llm,
+        help="meta-LLM spec, e.g. anthropic:claude-opus-4-5; 'rules' is the rule-based baseline "
+        "reviewer (default: %(default)s)",
     )
     p.add_argument("--run-dir", default=d.run_dir, help="run directory; rerun to resume")
     p.add_argument(
@@ -179,8 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
     if config.demo_scale:
+        reviewer = (
+            "reviewer: rules (a rule-based baseline, not a meta-LLM)"
+            if config.rule_reviewer
+            else f"meta-LLM {config.meta_llm}"
+        )
         print(
-            f"Demo-scale run: agent {config.agent_llm}, meta-LLM {config.meta_llm}, "
+            f"Demo-scale run: agent {config.agent_llm}, {reviewer}, "
             f"{config.seeds} seed(s) x {config.max_steps} steps, {config.iterations} iteration(s)"
             + (
                 f", start scaffold capped to {config.start_max_rounds} round(s) x "

@@ -12,6 +12,8 @@ from automem_agent import write_text_atomic
 from automem_scaffold._gate import GateRule
 
 DEMO_MODELS = frozenset({"smollm2", "tiny"})
+# Offline specs: results show the loop works at small scale, not what a real model reaches.
+OFFLINE_SPECS = frozenset({*DEMO_MODELS, "llamacpp", "rules"})
 # A CPU agent affords one round of a few tokens per phase (v0 ships 5 rounds of 120-200 tokens).
 DEMO_START_CAPS = (1, 24)
 
@@ -22,7 +24,8 @@ class EvolveError(RuntimeError):
 
 class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Everything that decides a Loop 1 run. The defaults are the offline demo: SmolLM2 as agent
-    and meta-LLM, Crafter, two seeds, a small step cap and few, small meta-LLM turns."""
+    and meta-LLM, Crafter, two seeds, a small step cap and few, small meta-LLM turns.
+    `--agent-llm llamacpp:smollm2 --meta-llm rules --from demo` is the fast offline setting."""
 
     run_dir: str
     suite: str = "automem"
@@ -83,7 +86,12 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def demo_scale(self) -> bool:
         """True when the models are the offline toy ones: results show the loop works, not more."""
-        return self.demo_agent or self.meta_llm.split(":")[0] in DEMO_MODELS
+        return any(spec.split(":")[0] in OFFLINE_SPECS for spec in (self.agent_llm, self.meta_llm))
+
+    @property
+    def rule_reviewer(self) -> bool:
+        """True when the reviewer is the rule-based baseline, not a meta-LLM."""
+        return self.meta_llm == "rules"
 
 
 # Fields that decide what the stored evaluations mean; a resumed run must agree on them.

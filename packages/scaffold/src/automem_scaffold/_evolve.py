@@ -51,6 +51,8 @@ from automem_scaffold._screen import (
     screen_episodes,
     screen_savings,
 )
+from automem_scaffold._rules import RULES, RulesReviewer
+from automem_scaffold._suite import fixed_and_heldout
 
 log = logging.getLogger("automem_scaffold")
 
@@ -113,7 +115,9 @@ class Evolver:
         if self._meta is None:
             from automem_agent.models import load_model
 
-            if self.config.meta_llm == self.config.agent_llm:
+            if self.config.meta_llm == RULES:
+                self._meta = RulesReviewer()  # the rule-based baseline: no LLM at all
+            elif self.config.meta_llm == self.config.agent_llm:
                 self._meta = self.agent  # one model serves both roles: load it once
             else:
                 self._meta = load_model(self.config.meta_llm)

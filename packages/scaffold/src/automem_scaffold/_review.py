@@ -23,6 +23,7 @@ from automem_agent.meta import Budget, SessionTranscript, SessionTurn, ToolSessi
 from automem_scaffold._archive import copy_scaffold, scaffold_diff
 from automem_scaffold._prompt import SYSTEM, repair_message, task_message
 from automem_scaffold._review_tools import ReviewWorkspace
+from automem_scaffold._rules import NAME as RULES_NAME
 from automem_scaffold._validate import ValidationReport, validate_async
 
 
@@ -223,11 +224,15 @@ def render_review(
         "",
         "## Rationale",
         "",
-        outcome.rationale or "(the meta-LLM did not call finish with a rationale)",
+        outcome.rationale or "(the reviewer did not call finish with a rationale)",
         "",
         "## Session",
         "",
-        f"- meta-LLM: {transcript.model} ({transcript.mode} tool use)",
+        (
+            f"- reviewer: {transcript.model}"
+            if transcript.model == RULES_NAME
+            else f"- meta-LLM: {transcript.model} ({transcript.mode} tool use)"
+        ),
         f"- ended: {transcript.end_reason}"
         + (f" ({transcript.error})" if transcript.error else ""),
         f"- turns: {len(transcript.turns)}; tokens: {transcript.input_tokens} in, "

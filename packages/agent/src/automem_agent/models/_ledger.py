@@ -66,6 +66,7 @@ class MeteredModel:
         self.ledger = ledger if ledger is not None else TokenLedger()
         self.name = inner.name
         self.supports_tools = inner.supports_tools
+        self.supports_grammar = getattr(inner, "supports_grammar", False)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         start = time.perf_counter()

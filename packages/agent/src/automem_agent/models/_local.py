@@ -60,6 +60,7 @@ class LocalModel:
     """
 
     supports_tools = False
+    supports_grammar = False
 
     def __init__(
         self,
@@ -129,6 +130,11 @@ class LocalModel:
 
         import torch
 
+        if request.grammar:
+            raise ValueError(
+                f"{self.name}: the transformers backend does not enforce grammars; use "
+                "llamacpp:<gguf> (or a vLLM server) for a scaffold with decoding = 'grammar'"
+            )
         if request.adapter is not None and request.adapter not in self.adapters:
             raise ValueError(
                 f"{self.name}: no adapter {request.adapter!r} loaded (have {self.adapters})"

@@ -38,6 +38,7 @@ class OpenAICompatModel:
     """
 
     supports_tools = False
+    supports_grammar = True  # sent as vLLM's `structured_outputs.grammar`
 
     def __init__(
         self,
@@ -89,6 +90,9 @@ class OpenAICompatModel:
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.grammar:
+            # vLLM's structured outputs (v0.12+; the older `guided_grammar` field was removed).
+            body["structured_outputs"] = {"grammar": request.grammar}
         return body
 
     async def complete(self, request: ChatRequest) -> ChatResponse:

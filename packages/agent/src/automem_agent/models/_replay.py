@@ -62,6 +62,7 @@ class ReplayModel:
     """
 
     supports_tools = True  # recorded tool calls are replayed verbatim
+    supports_grammar = True  # recorded replies are replayed verbatim, constrained or not
 
     def __init__(
         self,
@@ -123,6 +124,7 @@ class RecordingModel:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.name = inner.name
         self.supports_tools = inner.supports_tools
+        self.supports_grammar = getattr(inner, "supports_grammar", False)
         self._lock = threading.Lock()
         self._encoder = msgspec.json.Encoder()
 

@@ -21,8 +21,11 @@ class ScriptedModel:
     synchronously or as a coroutine. Strings become responses with estimated token counts.
 
     `supports_tools` is False unless asked for; a tool-using script returns `ChatResponse`s
-    carrying `tool_calls`.
+    carrying `tool_calls`. A script sees `request.grammar` and answers within it (tests check
+    the grammar a scaffold produces), so grammar scaffolds accept a scripted model.
     """
+
+    supports_grammar = True
 
     def __init__(self, fn: Script, *, name: str = "scripted", supports_tools: bool = False):
         self._fn = fn

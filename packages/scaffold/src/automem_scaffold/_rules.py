@@ -1,0 +1,435 @@
+"""`--meta-llm rules`: a rule-based reviewer, the offline default and an ablation baseline.
+
+It is not a meta-LLM. It stands where one would stand: a `ChatModel` with native tool use that
+works through the same review session, reading the same bundle with the same tools (list,
+read, grep) and editing `candidate/` with the same write tools. A fixed program turns trace
+diagnostics into revisions, each stated in the rationale that lands in `review.md`:
+
+- duplicate or bloated appends to a file  -> a keyed schema (lines that look like `key: value`)
+  or a line cap for that file;
+- an invalid action proposed repeatedly   -> an alias onto the closest valid action;
+- stuck spans                             -> an earlier, more specific stuck warning;
+- memory files never read nor written     -> removed from the initial memory;
+- replies cut at max_tokens               -> a larger token budget for that phase.
+
+It asks "does an LLM reviewer beat simple rules?" with the same gate and the same seeds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Generator
+from typing import Any
+
+from automem_agent import ChatRequest, ChatResponse, ToolCall
+
+RULES = "rules"  # the --meta-llm spec
+NAME = "rules (rule-based baseline, not a meta-LLM)"
+
+DUPLICATE_SHARE = 0.3  # appended lines already seen before in the same file
+BLOAT_CHARS_PER_STEP = 40.0  # memory growth that calls for a cap even without duplicates
+LINE_CAP = 20
+INVALID_REPEATS = 2
+TRUNCATED_SHARE = 0.1
+MAX_TRACES = 8
+
+_GREP_HEAD = re.compile(r"^(\d+) matching lines?")
+# "path:line: text" over several files, "line: text" within one
+_HIT = re.compile(r"^(?:(?P<file>[^:\n]+):)?(?P<line>\d+): ?(?P<text>.*)$")
+_STEP = re.compile(
+    r"^=== step (?P<step>\d+) \|.*\| action '(?P<action>.*)' \((?P<valid>valid|INVALID[^)]*)\)"
+    r".*\| memory (?P<bytes>\d+) B"
+)
+_WRITE = re.compile(r"<\|(APPEND|WRITE|CREATE)\|>\s*(?P<path>[^|<]+?)\s*\|(?P<text>[^<]*)")
+_READ = re.compile(r"<\|(READ|SEARCH|TAIL|COUNT)\|>\s*(?P<arg>[^|<]*)")
+_LISTED = re.compile(r"^(?P<path>\S+)\s+\d+ lines?\b", re.M)
+_NUMBERED = re.compile(r"^\d+\t(?P<text>.*)$")
+KEY_PATTERN = r"^\s*([A-Za-z][A-Za-z0-9 _-]{0,30}):"
+_KEYED = re.compile(KEY_PATTERN)
+
+Program = Generator[list[ToolCall], dict[str, str], None]
+
+
+class _Calls:
+    """Numbers tool calls so their results can be found again by id."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, name: str, **args: Any) -> ToolCall:
+        self.n += 1
+        return ToolCall(id=f"rules-{self.n}", name=name, input=args)
+
+
+def _numbered_text(result: str) -> str | None:
+    """The file text inside a `read` result (line numbers stripped), or None if not a file."""
+    lines = result.splitlines()
+    body = [m["text"] for line in lines[1:] if (m := _NUMBERED.match(line))]
+    return "\n".join(body) + "\n" if body else None
+
+
+def _hits(result: str) -> tuple[int, list[tuple[str, str]]]:
+    """A grep result's total count and its shown (file, text) hits."""
+    lines = result.splitlines()
+    head = _GREP_HEAD.match(lines[0]) if lines else None
+    hits = [(m["file"], m["text"]) for line in lines[1:] if (m := _HIT.match(line))]
+    return (int(head[1]) if head else len(hits)), hits
+
+
+def _set_key(text: str, section: str, key: str, value: str) -> str:
+    """`text` (TOML) with `key = value` set inside `[section]` ("" = the top level)."""
+    lines = text.splitlines()
+    if section:
+        try:
+            start = lines.index(f"[{section}]") + 1
+        except ValueError:
+            return text.rstrip("\n") + f"\n\n[{section}]\n{key} = {value}\n"
+    else:
+        start = 0
+    end = next(
+        (i for i in range(start, len(lines)) if lines[i].lstrip().startswith("[")), len(lines)
+    )
+    for i in range(start, end):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+            lines[i] = f"{key} = {value}"
+            return "\n".join(lines) + "\n"
+    at = end
+    while at > start and not lines[at - 1].strip():
+        at -= 1
+    lines.insert(at, f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class RulesReviewer:
+    """The rule-based reviewer as a tool-using `ChatModel` (see the module docstring)."""
+
+    name = NAME
+    supports_tools = True
+    supports_grammar = False
+
+    def __init__(self) -> None:
+        self._program: Program | None = None
+        self._pending: dict[str, ToolCall] = {}
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        if not any(m.role == "assistant" for m in request.messages):
+            self._program = self._review()  # a new session
+            results: dict[str, str] | None = None
+        else:
+            last = request.messages[-1]
+            results = {r.call_id: r.content for r in last.tool_results}
+        calls: list[ToolCall] | None = None
+        if self._program is not None:
+            try:
+                calls = next(self._program) if results is None else self._program.send(results)
+            except StopIteration:
+                self._program = None
+        if calls is None:  # the program is done: a repair request or a finish refusal
+            note = request.messages[-1].content.strip().splitlines()
+            why = note[0] if note else "no further rule applies"
+            calls = [
+                ToolCall(
+                    id="rules-end",
+                    name="finish",
+                    input={"rationale": f"Rule-based baseline: nothing more to change ({why})."},
+                )
+            ]
+        return ChatResponse(
+            text="", model=NAME, finish_reason="tool_use", tool_calls=calls, latency_s=0.0
+        )
+
+    # -- the program -----------------------------------------------------------------------
+    def _review(self) -> Program:
+        call = _Calls()
+        first = [
+            call("read", path="bundle/summary.md"),
+            call("read", path="candidate/scaffold.toml"),
+            call("list", path="bundle/traces"),
+            call("list", path="bundle/memory"),
+            call("list", path="candidate/memory"),
+        ]
+        got = yield first
+        summary, manifest_res, traces_res, memory_res, initial_res = (got[c.id] for c in first)
+        manifest_text = _numbered_text(manifest_res) or ""
+        try:
+            manifest = tomllib.loads(manifest_text)
+        except tomllib.TOMLDecodeError:
+            manifest = None
+        traces = [p for p in _LISTED.findall(traces_res) if p.endswith(".txt")][:MAX_TRACES]
+        actions_files = [
+            p for p in _LISTED.findall(memory_res) if p.endswith("reference/actions.md")
+        ]
+        initial = [
+            p.removeprefix("candidate/memory/")
+            for p in _LISTED.findall(initial_res)
+            if p.startswith("candidate/memory/")
+        ]
+
+        second: list[ToolCall] = []
+        per_trace: dict[str, dict[str, ToolCall]] = {}
+        for t in traces:
+            per_trace[t] = {
+                "steps": call("grep", path=t, pattern=r"^=== step ", regex=True),
+                "writes": call("grep", path=t, pattern=r"<\|(APPEND|WRITE|CREATE)\|>", regex=True),
+                "reads": call(
+                    "grep", path=t, pattern=r"<\|(READ|SEARCH|TAIL|COUNT)\|>", regex=True
+                ),
+                "log_turns": call("count", path=t, pattern="--- log round"),
+                "plan_turns": call("count", path=t, pattern="--- plan round"),
+                "cut": call(
+                    "grep", path=t, pattern=r"^--- (log|plan) round .*cut at max_tokens", regex=True
+                ),
+            }
+            second.extend(per_trace[t].values())
+        if actions_files:
+            second.append(actions_call := call("read", path=actions_files[0]))
+        else:
+            actions_call = None
+        got = yield second
+
+        findings = self._diagnose(summary, traces, per_trace, got, initial)
+        valid_actions = []
+        if actions_call is not None:
+            valid_actions = [
+                line.strip() for line in (_numbered_text(got[actions_call.id]) or "").splitlines()
+            ]
+            valid_actions = [a for a in valid_actions if a and not a.startswith("#")]
+        edits, statements = self._revise(findings, manifest_text, manifest, valid_actions)
+        third: list[ToolCall] = []
+        for path, content in edits.get("write", {}).items():
+            third.append(call("write_file", path=path, content=content))
+        for path in edits.get("delete", []):
+            third.append(call("delete", path=path))
+        rationale = self._rationale(findings, statements)
+        third.append(call("finish", rationale=rationale))
+        yield third
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def _diagnose(
+        self,
+        summary: str,
+        traces: list[str],
+        per_trace: dict[str, dict[str, ToolCall]],
+        got: dict[str, str],
+        initial: list[str],
+    ) -> dict[str, Any]:
+        appended: dict[str, list[str]] = {}
+        invalid: Counter[str] = Counter()
+        steps = 0
+        growth: list[float] = []
+        read_targets: Counter[str] = Counter()
+        written: Counter[str] = Counter()
+        turns = {"log": 0, "plan": 0}
+        cut = {"log": 0, "plan": 0}
+        for t in traces:
+            ids = per_trace[t]
+            _, step_hits = _hits(got[ids["steps"].id])
+            sizes = []
+            for _, text in step_hits:
+                m = _STEP.match(text)
+                if m is None:
+                    continue
+                steps += 1
+                sizes.append(int(m["bytes"]))
+                if m["valid"] != "valid":
+                    invalid[m["action"]] += 1
+            if len(sizes) > 1:
+                growth.append((sizes[-1] - sizes[0]) / (len(sizes) - 1))
+            _, write_hits = _hits(got[ids["writes"].id])
+            for _, text in write_hits:
+                for m in _WRITE.finditer(text):
+                    path = m["path"].strip()
+                    written[path] += 1
+                    if m[1] == "APPEND":
+                        appended.setdefault(path, []).append(m["text"].strip())
+            _, read_hits = _hits(got[ids["reads"].id])
+            for _, text in read_hits:
+                for m in _READ.finditer(text):
+                    arg = m["arg"].strip()
+                    read_targets[arg if m[1] != "SEARCH" or "." in arg else "*"] += 1
+            for phase in ("log", "plan"):
+                turns[phase] += _count(got[ids[f"{phase}_turns"].id])
+            _, cut_hits = _hits(got[ids["cut"].id])
+            for _, text in cut_hits:
+                cut["log" if text.startswith("--- log") else "plan"] += 1
+        duplicates = {}
+        for path, lines in appended.items():
+            seen: set[str] = set()
+            dup = 0
+            for line in lines:
+                dup += line in seen
+                seen.add(line)
+            duplicates[path] = (dup, len(lines))
+        stuck = re.findall(r"^\d+\t- (\S+): (.+)$", summary, re.M)
+        stuck = [(key, spans) for key, spans in stuck if re.search(r"\d+-\d+ \(\d+\)", spans)]
+        never_read = [
+            f
+            for f in initial
+            if not f.startswith("reference/")
+            and read_targets.get(f, 0) == 0
+            and read_targets.get("*", 0) == 0
+            and written.get(f, 0) == 0
+        ]
+        return {
+            "traces": len(traces),
+            "steps": steps,
+            "appended": appended,
+            "duplicates": duplicates,
+            "growth": sum(growth) / len(growth) if growth else 0.0,
+            "invalid": invalid,
+            "stuck": stuck,
+            "never_read": never_read,
+            "turns": turns,
+            "cut": cut,
+        }
+
+    # -- revisions ---------------------------------------------------------------------------
+    def _revise(
+        self,
+        f: dict[str, Any],
+        text: str,
+        manifest: dict[str, Any] | None,
+        valid_actions: list[str],
+    ) -> tuple[dict[str, Any], list[str]]:
+        statements: list[str] = []
+        edits: dict[str, Any] = {"write": {}, "delete": []}
+        if manifest is None:
+            return edits, ["candidate/scaffold.toml could not be read back as TOML: no edit made"]
+        new = text
+        # 1. duplicate or bloated appends -> keyed schema or line cap
+        schema_rules = manifest.get("memory", {}).get("schema", {}).get("rules", [])
+        governed = {
+            r.get("pattern") for r in schema_rules if r.get("max_lines") or r.get("keyed_by")
+        }
+        for path, (dup, total) in sorted(f["duplicates"].items(), key=lambda kv: -kv[1][1]):
+            if path in governed or path.startswith("reference/") or total < 3:
+                continue
+            share = dup / total
+            if share < DUPLICATE_SHARE and f["growth"] < BLOAT_CHARS_PER_STEP:
+                continue
+            keys = Counter(
+                m[1].strip().lower() for line in f["appended"][path] if (m := _KEYED.match(line))
+            )
+            keyed = keys and sum(keys.values()) >= 0.5 * total and len(keys) < sum(keys.values())
+            block = ["", "[[memory.schema.rules]]", f"pattern = {_toml_str(path)}"]
+            if keyed:
+                block.append(f"keyed_by = {_toml_str(KEY_PATTERN)}")
+                change = (
+                    "a keyed schema (an append whose `key:` is already there replaces that line)"
+                )
+            else:
+                block.append(f"max_lines = {LINE_CAP}")
+                change = f"a cap of {LINE_CAP} lines (a write past it is refused with a message to compact)"
+            block.append(f"description = {_toml_str('kept short: one line per fact, no repeats')}")
+            new = new.rstrip("\n") + "\n" + "\n".join(block) + "\n"
+            statements.append(
+                f"Appends to {path}: {total} in {f['traces']} episode(s), {dup} repeating an earlier "
+                f"line ({share:.0%}); memory grew {f['growth']:.1f} B/step. Change: {path} gets {change}."
+            )
+            break  # one schema change per revision, so the gate can attribute the effect
+        # 2. repeated invalid actions -> aliases
+        aliases = dict(manifest.get("action_aliases", {}))
+        added = {}
+        for action, n in f["invalid"].most_common():
+            if n < INVALID_REPEATS or action in aliases or not valid_actions:
+                continue
+            target = _closest_action(action, valid_actions)
+            if target is not None:
+                added[action] = target
+        if added:
+            aliases.update(added)
+            body = ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in sorted(aliases.items()))
+            new = _set_key(new, "", "action_aliases", "{ " + body + " }")
+            shown = "; ".join(f"{k!r} x{f['invalid'][k]} -> {v!r}" for k, v in added.items())
+            statements.append(
+                f"Invalid actions proposed repeatedly: {shown}. Change: action_aliases map them."
+            )
+        # 3. stuck spans -> stuck-warning changes
+        if f["stuck"]:
+            stuck = manifest.get("stuck", {})
+            window = int(stuck.get("window", 5))
+            new_window = max(2, window - 1)
+            message = (
+                "WARNING: the observation has not changed for $steps steps: your last actions did "
+                "nothing. Do not repeat them; pick a different action from the list (for example "
+                "move in another direction, or do when facing something useful)."
+            )
+            new = _set_key(new, "stuck", "window", str(new_window))
+            new = _set_key(new, "stuck", "message", _toml_str(message))
+            spans = "; ".join(f"{k}: {v}" for k, v in f["stuck"][:4])
+            statements.append(
+                f"Stuck spans ({spans}). Change: the stuck warning fires after {new_window} unchanged "
+                f"steps instead of {window}, and says what to do instead."
+            )
+        # 4. files never read -> removal
+        for path in f["never_read"]:
+            edits["delete"].append(f"candidate/memory/{path}")
+            statements.append(
+                f"{path} was never read, searched or written in {f['steps']} steps. Change: removed "
+                "from the initial memory (one less file in every index the agent reads)."
+            )
+        # 5. truncated replies -> larger budgets
+        for phase in ("log", "plan"):
+            turns, cut = f["turns"][phase], f["cut"][phase]
+            if not turns or cut / turns < TRUNCATED_SHARE:
+                continue
+            old = int(manifest.get(phase, {}).get("max_tokens", 256))
+            bigger = min(4096, int(old * 1.5) + 1)
+            new = _set_key(new, phase, "max_tokens", str(bigger))
+            statements.append(
+                f"{cut} of {turns} {phase.upper()} replies were cut at max_tokens={old}. "
+                f"Change: {phase} max_tokens {old} -> {bigger}."
+            )
+        if new != text:
+            try:
+                tomllib.loads(new)
+            except tomllib.TOMLDecodeError as exc:
+                return {"write": {}, "delete": []}, [
+                    f"internal error: the edited manifest is not TOML ({exc}); no edit made"
+                ]
+            edits["write"]["candidate/scaffold.toml"] = new
+        return edits, statements
+
+    def _rationale(self, f: dict[str, Any], statements: list[str]) -> str:
+        head = (
+            f"Rule-based baseline (not a meta-LLM). Read {f['traces']} trace(s), {f['steps']} steps, "
+            "through the review tools."
+        )
+        if not statements:
+            return (
+                head + " No rule fired: no duplicate or bloated appends, repeated invalid "
+                "actions, stuck spans, unread files or truncated replies."
+            )
+        return head + "\n" + "\n".join(f"- {s}" for s in statements)
+
+
+# Words models use for what the games call otherwise (Crafter's and NetHack's directions).
+_SYNONYMS = {
+    "left": "west", "right": "east", "up": "north", "down": "south",
+    "walk": "move", "go": "move", "step": "move", "run": "move",
+    "craft": "make", "build": "make", "attack": "do", "collect": "do", "interact": "do",
+    "wait": "noop", "rest": "sleep",
+}  # fmt: skip
+
+
+def _closest_action(action: str, valid: list[str]) -> str | None:
+    """The valid action `action` most likely means: synonyms first, then string similarity."""
+    words = [_SYNONYMS.get(w, w) for w in re.findall(r"[a-z]+", action.lower())]
+    normal = " ".join(words)
+    lowered = {a.lower(): a for a in valid}
+    if normal in lowered:
+        return lowered[normal]
+    match = difflib.get_close_matches(normal, list(lowered), n=1, cutoff=0.5)
+    return lowered[match[0]] if match else None
+
+
+def _count(result: str) -> int:
+    m = re.match(r"^(\d+) of \d+ lines", result.strip())
+    return int(m[1]) if m else 0
