@@ -1,4 +1,4 @@
-"""Grammar-constrained decoding end to end: SmolLM2 on llama.cpp plays 30 Crafter steps with the
+"""Grammar-constrained decoding end to end: SmolLM2 on llama.cpp plays 10 Crafter steps with the
 `demo` scaffold; every turn parses and the episode runs real memory ops."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from automem_agent import builtin_scaffold, read_trace
 from automem_envs._types import EpisodeSpec
 from automem_scaffold._evaluate import evaluate
 
-STEPS = 30
+STEPS = 10
 
 
 @pytest.mark.slow
@@ -35,8 +35,7 @@ def test_every_smollm2_turn_parses_under_the_grammar(tmp_path: Path) -> None:
     unparsed = [t.response for t in turns if not t.parsed]
     assert not unparsed, unparsed[:3]
     assert trace.summary.parse_rate("log") == 1.0 and trace.summary.parse_rate("plan") == 1.0
-    ops = trace.summary.op_counts
-    writes = sum(ops.get(k, 0) for k in ("append", "write", "create"))
-    assert writes >= STEPS  # the demo's LOG makes at least one memory op per step
+    ok_writes = [r for t in turns for r in t.results if r.ok and r.op == "append"]
+    assert len(ok_writes) >= STEPS  # the demo's LOG appends at least once per step
     assert all(s.valid_action for s in trace.steps)  # actions come from the env's list
     assert trace.steps[-1].memory_bytes > trace.steps[0].memory_bytes
