@@ -44,6 +44,7 @@ from automem_scaffold._pareto import build_archive, offer_archive, offered_to
 from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
 from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
+from automem_scaffold._rules import RULES, RulesReviewer
 from automem_scaffold._screen import (
     ScreenResult,
     evaluation_cost,
@@ -51,8 +52,6 @@ from automem_scaffold._screen import (
     screen_episodes,
     screen_savings,
 )
-from automem_scaffold._rules import RULES, RulesReviewer
-from automem_scaffold._suite import fixed_and_heldout
 
 log = logging.getLogger("automem_scaffold")
 
