@@ -2,8 +2,9 @@
 
 `run_suite` writes `eval/`, `memory/` and `results.json` under the output directory and skips
 finished episodes, so an interrupted evaluation resumes episode by episode. When it returns,
-`evaluation.json` records per-episode progression, tokens and LLM time; its presence marks the
-evaluation done.
+`evaluation.json` records per-episode progression, tokens and LLM time, and the memory figures
+of the finished episodes (ops, write-to-search, growth per step, parse rate per phase); its
+presence marks the evaluation done.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import msgspec
 from automem_agent import (
+    EpisodeResult,
     HookLimits,
     RoleModels,
+    aggregate,
     load_scaffold,
     memory_agent_factory,
     run_suite,
@@ -41,6 +44,18 @@ class Evaluation(msgspec.Struct, frozen=True, kw_only=True):
     wall_s: float = 0.0
     llm_s: float = 0.0  # summed latency of the agent's model calls
     calls: int = 0  # agent model calls over all episodes
+    # memory figures over the finished episodes (errored ones are left out, as BALROG does)
+    steps: int = 0
+    op_counts: dict[str, int] = {}  # the model's memory ops by kind
+    write_to_search: float | None = None  # total writes / total searches (None: no search)
+    memory_growth_per_step: float | None = None  # mean over episodes, characters per step
+    turns: dict[str, int] = {}  # per phase ("log", "plan"): LLM turns
+    parsed_turns: dict[str, int] = {}  # per phase: turns whose reply parsed
+
+    def parse_rate(self, phase: str) -> float | None:
+        """Share of the phase's turns that parsed; None without turns."""
+        total = self.turns.get(phase, 0)
+        return self.parsed_turns.get(phase, 0) / total if total else None
 
 
 def load_evaluation(root: Path) -> Evaluation | None:
@@ -90,6 +105,7 @@ async def evaluate(
     errored: list[str] = []
     llm_s = 0.0
     calls = 0
+    finished: list[EpisodeResult] = []
     for trace in iter_traces(out_root / "eval"):
         h = trace.header
         key = EpisodeSpec(env_id=h.env_id, seed=h.seed, max_steps=h.max_steps).key
@@ -99,6 +115,12 @@ async def evaluate(
         per_episode[key] = summary.stats.progression if summary else 0.0
         if summary is None or summary.status != "finished":
             errored.append(key)
+        else:
+            finished.append(
+                EpisodeResult(
+                    env_id=h.env_id, seed=h.seed, status=summary.status, trace="", summary=summary
+                )
+            )
         for role, usage in (summary.tokens if summary else {}).items():
             slot = tokens.setdefault(role, {"input": 0, "output": 0})
             slot["input"] += int(usage.get("input", 0))
@@ -111,6 +133,18 @@ async def evaluate(
     for spec in episodes:
         families.setdefault(env_family(spec.env_id), []).append(per_episode.get(spec.key, 0.0))
     values = [per_episode.get(k, 0.0) for k in sorted(wanted)]
+    memory = aggregate("evaluation", finished)
+    ops: dict[str, int] = {}
+    turns: dict[str, int] = {}
+    parsed: dict[str, int] = {}
+    for e in finished:
+        for total, part in (
+            (ops, e.summary.op_counts),
+            (turns, e.summary.turns),
+            (parsed, e.summary.parsed_turns),
+        ):
+            for k, v in part.items():
+                total[k] = total.get(k, 0) + v
     evaluation = Evaluation(
         scaffold_hash=scaffold.content_hash,
         per_episode={k: per_episode.get(k, 0.0) for k in sorted(wanted)},
@@ -123,6 +157,12 @@ async def evaluate(
         wall_s=time.perf_counter() - start,
         llm_s=llm_s,
         calls=calls,
+        steps=memory.steps,
+        op_counts=dict(sorted(ops.items())),
+        write_to_search=memory.write_to_search,
+        memory_growth_per_step=memory.memory_growth_per_step if finished else None,
+        turns=turns,
+        parsed_turns=parsed,
     )
     write_json_atomic(out_root / "evaluation.json", evaluation)
     return evaluation

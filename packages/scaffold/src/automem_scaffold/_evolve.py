@@ -68,6 +68,19 @@ class Timings(msgspec.Struct, kw_only=True):
     meta_llm: float = 0.0
 
 
+def _memory_figures(evaluation: Evaluation | None) -> dict:
+    """The report's memory columns from an iteration's evaluation (empty: not evaluated)."""
+    if evaluation is None or not evaluation.steps:
+        return {}
+    rates = {p: evaluation.parse_rate(p) for p in evaluation.turns}
+    return {
+        "write_to_search": evaluation.write_to_search,
+        "memory_growth_per_step": evaluation.memory_growth_per_step,
+        "memory_ops": sum(evaluation.op_counts.values()),
+        "parse_rate": {p: r for p, r in sorted(rates.items()) if r is not None},
+    }
+
+
 def _load_timings(path: Path) -> Timings:
     return read_json(path, Timings) if path.exists() else Timings()
 
@@ -189,6 +202,7 @@ class Evolver:
                     timings=msgspec.structs.asdict(_load_timings(it / "timings.json")),
                     accept_mean=decisions[entry.iteration].accept_mean,
                     search_accept_gap=search_accept_gap(decisions, entry.iteration),
+                    **_memory_figures(evaluation),
                 )
             )
         heldout = load_evaluation(self.run_dir / "heldout")

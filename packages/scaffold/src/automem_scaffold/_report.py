@@ -4,11 +4,17 @@ and the iterations table printed to the terminal."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 from automem_agent import write_json_atomic, write_text_atomic
 
 from automem_scaffold._screen import ScreenSavings
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+_DECISION_COLORS = {"start": "tab:blue", "kept": "tab:green", "rejected": "tab:red"}
 
 
 class IterationRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +31,11 @@ class IterationRow(msgspec.Struct, frozen=True, kw_only=True):
     timings: dict[str, float] = {}
     accept_mean: float | None = None  # with three pools: the mean on the accept pool
     search_accept_gap: float | None = None  # gain over the parent: search minus accept
+    # memory figures of the iteration's evaluation on the fixed seeds (None: not evaluated)
+    write_to_search: float | None = None
+    memory_growth_per_step: float | None = None  # characters per step, mean over episodes
+    memory_ops: int | None = None  # the model's memory ops over all episodes
+    parse_rate: dict[str, float] = {}  # phase ("log", "plan") -> share of turns that parsed
 
 
 class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +78,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def _columns(head: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
 def format_table(summary: RunSummary) -> str:
     """The iterations table: progression per env, kept or rejected, tokens."""
     envs = sorted({e for r in summary.rows for e in r.per_env})
@@ -95,12 +113,48 @@ def format_table(summary: RunSummary) -> str:
                 str(r.agent_tokens),
             ]
         )
-    widths = [
-        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+    return _columns(head, rows)
+
+
+def format_memory_table(summary: RunSummary) -> str:
+    """Per evaluated iteration: mean progression, the model's memory ops, write-to-search,
+    memory growth per step and the share of LOG and PLAN turns that parsed."""
+    head = ["iter", "mean %", "mem ops", "write/search", "growth chars/step"]
+    head += ["LOG parsed %", "PLAN parsed %"]
+    rows = []
+    for r in summary.rows:
+        if r.memory_ops is None:
+            continue  # rejected before evaluation
+        ws = "-" if r.write_to_search is None else f"{r.write_to_search:.2f}"
+        growth = "-" if r.memory_growth_per_step is None else f"{r.memory_growth_per_step:.1f}"
+        rows.append(
+            [
+                f"{r.iteration:03d}",
+                _pct(r.mean_progression),
+                str(r.memory_ops),
+                ws,
+                growth,
+                _pct(r.parse_rate.get("log")),
+                _pct(r.parse_rate.get("plan")),
+            ]
+        )
+    return _columns(head, rows) if rows else ""
+
+
+def progression_note(summary: RunSummary) -> str | None:
+    """A plain sentence when the evaluated scaffolds' mean progression never moved."""
+    means = [r.mean_progression for r in summary.rows if r.mean_progression is not None]
+    if not means or len(set(means)) > 1:
+        return None
+    if len(means) == 1:
+        return f"Only the start scaffold was evaluated: mean progression {_pct(means[0])}%."
+    scaffolds = (
+        "both evaluated scaffolds" if len(means) == 2 else f"all {len(means)} evaluated scaffolds"
+    )
+    return (
+        f"Mean progression did not move: {scaffolds} scored {_pct(means[0])}% on the fixed "
+        "seeds; no revision changed what the agent achieved."
+    )
 
 
 def _headline(summary: RunSummary) -> list[str]:
@@ -169,6 +223,11 @@ def format_end(summary: RunSummary) -> str:
     """The closing text: scale, how it stopped, the table, held-out gap and costs."""
     lines = [*_headline(summary), f"run: {summary.run_dir} ({summary.stopped})", ""]
     lines += [format_table(summary), "", *_findings(summary)]
+    memory = format_memory_table(summary)
+    if memory:
+        lines += ["", memory]
+    if (note := progression_note(summary)) is not None:
+        lines.append(note)
     lines.append(f"report: {Path(summary.run_dir) / 'report.md'}")
     return "\n".join(lines)
 
@@ -183,7 +242,17 @@ def render_report(summary: RunSummary) -> str:
         "```",
     ]
     lines += ["", *[f"- {line}" for line in _findings(summary)]]
-    lines += ["", "![progression](progression.png)", "", "## Iterations", ""]
+    memory = format_memory_table(summary)
+    if memory:
+        lines += ["", "## Memory per iteration", "", "```", memory, "```", ""]
+        lines.append(
+            "Memory ops and write/search count the model's own ops (search, read, append, ...); "
+            "growth is the memory's characters added per step, end size minus start size; "
+            "parsed % is the share of LOG and PLAN turns whose reply parsed."
+        )
+    if (note := progression_note(summary)) is not None:
+        lines += ["", f"**{note}**"]
+    lines += ["", "![progression and memory growth](progression.png)", "", "## Iterations", ""]
     for r in summary.rows:
         it = f"iterations/{r.iteration:03d}"
         links = [f"[scaffold]({it}/scaffold/)"]
@@ -201,13 +270,11 @@ def render_report(summary: RunSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_progression(summary: RunSummary, path: Path) -> None:
-    """The incumbent's mean progression per iteration, with each candidate as a point."""
-    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
-    from matplotlib.figure import Figure
+def _decision(r: IterationRow) -> str:
+    return "start" if r.iteration == 0 else ("kept" if r.kept else "rejected")
 
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
+
+def _plot_progression_panel(ax: Axes, summary: RunSummary) -> None:
     by_iter = {r.iteration: r for r in summary.rows}
     xs, ys = [], []
     for r in summary.rows:
@@ -239,13 +306,63 @@ def plot_progression(summary: RunSummary, path: Path) -> None:
             label="rejected before the gate",
             zorder=3,
         )
-    ax.xaxis.get_major_locator().set_params(integer=True)
     if summary.heldout_mean is not None and xs:
         ax.axhline(100 * summary.heldout_mean, ls="--", color="gray", label="held-out (final)")
-    ax.set_xlabel("iteration")
+    levels = [*ys, *(100 * (r.mean_progression or 0.0) for r in summary.rows)]
+    if summary.heldout_mean is not None:
+        levels.append(100 * summary.heldout_mean)
+    top = max(levels, default=0.0)
+    ax.set_ylim(0, max(5.0, 1.15 * top))
+    if progression_note(summary) is not None and len(xs) > 1:
+        ax.text(
+            0.5,
+            0.5,
+            "progression did not move",
+            ha="center",
+            va="center",
+            color="gray",
+            transform=ax.transAxes,
+        )
     ax.set_ylabel("mean progression (%)")
     ax.set_title("Loop 1: incumbent progression" + (" (demo scale)" if summary.demo_scale else ""))
     ax.legend(loc="best", fontsize="small")
+
+
+def _plot_growth_panel(ax: Axes, summary: RunSummary) -> None:
+    rows = [r for r in summary.rows if r.memory_growth_per_step is not None]
+    for name, color in _DECISION_COLORS.items():
+        mine = [r for r in rows if _decision(r) == name]
+        if mine:
+            ax.bar(
+                [r.iteration for r in mine],
+                [r.memory_growth_per_step or 0.0 for r in mine],
+                color=color,
+                label=name,
+                width=0.6,
+            )
+    if not rows:
+        ax.text(
+            0.5, 0.5, "no evaluated iteration", ha="center", va="center", transform=ax.transAxes
+        )
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel("memory growth (chars/step)")
+    ax.set_title("memory growth per step of each evaluated scaffold")
+    if rows:
+        ax.legend(loc="best", fontsize="small")
+
+
+def plot_progression(summary: RunSummary, path: Path) -> None:
+    """Two panels over iterations: the incumbent's mean progression with each candidate as a
+    point, and each evaluated scaffold's memory growth per step."""
+    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    _plot_progression_panel(top, summary)
+    _plot_growth_panel(bottom, summary)
+    bottom.xaxis.get_major_locator().set_params(integer=True)
+    bottom.set_xlabel("iteration")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
