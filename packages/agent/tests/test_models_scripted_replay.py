@@ -122,7 +122,7 @@ def test_replay_ignores_torn_last_line_but_not_corruption(tmp_path):
         f.write('{"purpose": "mem')  # crash mid-write
     assert [e.response.text for e in read_replay(path)] == ["ok"]
     path.write_text('garbage\n{"purpose":"memory","response":{"text":"x"}}\n')
-    with pytest.raises(ValueError, match=":1: not a replay entry"):
+    with pytest.raises(ValueError, match=":1: not a JSON record"):
         ReplayModel(path)
 
 

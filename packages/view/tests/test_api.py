@@ -84,15 +84,15 @@ def test_a_growing_trace_is_followed_and_a_torn_line_is_reported(tmp_path: Path)
     assert first["steps"] == 5 and any("no summary" in n for n in first["notices"])
     for n in range(5, 40):
         writer.write(_step(n))
-    writer._file.write(b'{"type":"step","step":40,"observ')  # killed mid-line
-    writer._file.flush()
+    writer.close()
+    with trace.open("ab") as f:
+        f.write(b'{"type":"step","step":40,"observ')  # killed mid-line
     grown = viewer.episode("eval/crafter/7.jsonl")
     assert grown["steps"] == 40
     assert any("last line is incomplete" in n for n in grown["notices"])
     assert grown["timeline"]["stuck"] == [[20, 29]]
     assert grown["timeline"]["invalid"] == [5, 15, 25, 35]
     assert "i" in grown["timeline"]["flags"][5] and "e" in grown["timeline"]["flags"][3]
-    writer.close()
     run = viewer.run_page()
     assert run["episodes"][0]["torn"] and any("incomplete" in n for n in run["notices"])
 

@@ -35,6 +35,17 @@ from automem_agent._episode_hooks import EpisodeHooks, episode_hooks
 from automem_agent._files import write_bytes_atomic, write_json_atomic, write_text_atomic
 from automem_agent._history_agent import HistoryAgent, history_agent_factory
 from automem_agent._hooks import HookLimits, HookLoadError
+from automem_agent._jsonl import (
+    JsonlError,
+    JsonlFile,
+    JsonlLine,
+    JsonlWriter,
+    append_jsonl,
+    iter_jsonl,
+    read_jsonl,
+    torn_notice,
+    write_jsonl,
+)
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
 from automem_agent._play import PlayConfig, parse_seeds, play
@@ -100,6 +111,10 @@ __all__ = [
     "HookLimits",
     "HookLoadError",
     "HookRecord",
+    "JsonlError",
+    "JsonlFile",
+    "JsonlLine",
+    "JsonlWriter",
     "LLMTurn",
     "Manifest",
     "MemoryAgent",
@@ -129,6 +144,7 @@ __all__ = [
     "Turn",
     "Verdict",
     "aggregate",
+    "append_jsonl",
     "balrog_env_name",
     "balrog_summaries",
     "balrog_task",
@@ -138,6 +154,7 @@ __all__ = [
     "episode_hooks",
     "format_summary",
     "history_agent_factory",
+    "iter_jsonl",
     "iter_traces",
     "load_model",
     "load_scaffold",
@@ -148,16 +165,19 @@ __all__ = [
     "overall_figure",
     "parse_seeds",
     "play",
+    "read_jsonl",
     "read_trace",
     "replay_hooks",
     "run_episode",
     "run_suite",
     "scaffold_reference",
     "summarize",
+    "torn_notice",
     "trace",
     "trace_path",
     "write_balrog_summary",
     "write_bytes_atomic",
     "write_json_atomic",
+    "write_jsonl",
     "write_text_atomic",
 ]

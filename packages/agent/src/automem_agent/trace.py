@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from automem_agent._jsonl import JsonlError, JsonlWriter, iter_jsonl
 from automem_agent._trace_records import (
     EpisodeSummary,
     LLMTurn,
@@ -43,11 +44,10 @@ __all__ = [
     "trace_status",
 ]
 
-_encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(TraceRecord)
 
 
-class TraceError(ValueError):
+class TraceError(JsonlError):
     """A trace file that cannot be read: no header, or a damaged line before the last one."""
 
 
@@ -80,22 +80,17 @@ class TraceWriter:
     backends' key redactor first: a model server may echo the key in what it returns."""
 
     def __init__(self, path: str | os.PathLike[str], header: TraceHeader, *, fsync: bool = False):
-        self._redactor = redactor()
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fsync = fsync
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._writer = JsonlWriter(
+            self.path, fsync=fsync, truncate=True, scrub=redactor().scrub_bytes
+        )
         self.write(header)
 
     def write(self, record: TraceHeader | StepRecord | EpisodeSummary) -> None:
-        self._file.write(self._redactor.scrub_bytes(_encoder.encode(record)) + b"\n")
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
+        self._writer.write(record)
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._writer.close()
 
     def __enter__(self) -> TraceWriter:
         return self
@@ -105,37 +100,31 @@ class TraceWriter:
 
 
 def read_trace(path: str | os.PathLike[str]) -> Trace:
-    """Decodes a trace file. A damaged last line is dropped (the writer was killed mid-line);
-    damage anywhere else, or a missing header, raises `TraceError` naming the file and line."""
+    """Decodes a trace file. A torn last line is dropped (the writer was killed mid-line; see
+    `automem_agent.read_jsonl`); damage anywhere else, or a missing header, raises `TraceError`
+    naming the file and line."""
     path = Path(path)
-    lines = path.read_bytes().split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
     header: TraceHeader | None = None
     steps: list[StepRecord] = []
     summary: EpisodeSummary | None = None
-    truncated = False
-    for number, line in enumerate(lines, 1):
-        try:
-            record = _decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            if number == len(lines):
-                truncated = True
-                break
-            raise TraceError(f"{path}:{number}: {exc}") from None
-        if isinstance(record, TraceHeader):
-            if header is not None or number != 1:
-                raise TraceError(f"{path}:{number}: a header may only be the first line")
-            header = record
-        elif header is None:
-            raise TraceError(f"{path}:{number}: the first line must be a header")
-        elif isinstance(record, StepRecord):
-            steps.append(record)
-        else:
-            summary = record
+    torn: list[int] = []
+    try:
+        for number, _, _, record in iter_jsonl(path, decoder=_decoder, torn=torn):
+            if isinstance(record, TraceHeader):
+                if header is not None or number != 1:
+                    raise TraceError(f"{path}:{number}: a header may only be the first line")
+                header = record
+            elif header is None:
+                raise TraceError(f"{path}:{number}: the first line must be a header")
+            elif isinstance(record, StepRecord):
+                steps.append(record)
+            else:
+                summary = record
+    except JsonlError as exc:
+        raise TraceError(str(exc)) from None
     if header is None:
         raise TraceError(f"{path}: empty trace (no header)")
-    return Trace(path=str(path), header=header, steps=steps, summary=summary, truncated=truncated)
+    return Trace(path=str(path), header=header, steps=steps, summary=summary, truncated=bool(torn))
 
 
 def trace_status(path: str | os.PathLike[str]) -> EpisodeSummary | None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import msgspec
+from automem_agent import read_jsonl
 
 from automem_scaffold._prices import cost_of
 
@@ -43,11 +44,7 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
         model = json.loads(transcript.read_text(encoding="utf-8")).get("model", "")
     for path in sorted(review_dir.glob("*.jsonl")):
         tin = tout = 0
-        for line in path.read_bytes().splitlines():
-            try:
-                turn = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a kill
+        for turn in read_jsonl(path).records:  # a line torn by a kill is skipped
             tin += int(turn.get("input_tokens", 0))
             tout += int(turn.get("output_tokens", 0))
         meta_model = model or _meta_model_hint(review_dir)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-from automem_agent import write_json_atomic, write_text_atomic
+from automem_agent import append_jsonl, write_json_atomic, write_text_atomic
 from automem_agent._chat import ChatModel
 from automem_agent.meta import Budget, SessionTranscript, SessionTurn, ToolSession
 
@@ -122,11 +122,9 @@ async def revise(
         return (await run_validation()).for_model()
 
     log_path = review_dir / f"session-{iteration:03d}.jsonl"
-    encoder = msgspec.json.Encoder()
 
     def on_turn(turn: SessionTurn) -> None:
-        with log_path.open("ab") as f:
-            f.write(encoder.encode(turn) + b"\n")
+        append_jsonl(log_path, turn)
 
     session = ToolSession(
         meta,

@@ -44,17 +44,25 @@ from automem_train._fit import (
     uses_gradient_checkpointing,
     visible_device_memory,
 )
+from automem_train._from_run import Loop1Source, Loop2Error, loop1_source, played_episodes
 from automem_train._loop import (
-    Loop2Config,
-    demo_config,
+    drop_eval_episodes,
     eval_suite_of,
     full_suite,
-    load_recipe,
     pool_suite_of,
     run_loop2,
     run_loop2_async,
     run_trial,
     select_for_recipe,
+)
+from automem_train._loop_config import (
+    IDENTITY_FIELDS,
+    Loop2Config,
+    check_resume,
+    config_toml,
+    demo_config,
+    from_loop1,
+    load_recipe,
 )
 from automem_train._policy import POLICY_CONTRACT, PolicyOutcome, SelectionPolicy, run_policy
 from automem_train._postprocess import PostProcess, postprocess, strip_action
@@ -68,6 +76,7 @@ from automem_train._recipe import (
     read_ledger,
     trial_outcome,
 )
+from automem_train._report import PoolRecord, render_report, write_report
 from automem_train._select import (
     BUILTIN_SELECTORS,
     Composition,
@@ -99,6 +108,7 @@ from automem_train._trainer import (
 
 __all__ = [
     "BUILTIN_SELECTORS",
+    "IDENTITY_FIELDS",
     "POLICY_CONTRACT",
     "SELECTOR_CONTRACT",
     "SPECIALIST",
@@ -110,12 +120,15 @@ __all__ = [
     "Encoded",
     "ExampleFeatures",
     "HygieneError",
+    "Loop1Source",
     "Loop2Config",
+    "Loop2Error",
     "LoraSettings",
     "MemoryEstimate",
     "MemoryExample",
     "ModelShape",
     "PolicyOutcome",
+    "PoolRecord",
     "PostProcess",
     "Proposal",
     "Recipe",
@@ -136,10 +149,13 @@ __all__ = [
     "check_eval_leak",
     "check_fits",
     "check_mask",
+    "check_resume",
     "compare_specialist",
     "compose",
+    "config_toml",
     "default_select",
     "demo_config",
+    "drop_eval_episodes",
     "encode_example",
     "encode_turn",
     "end_of_turn",
@@ -149,13 +165,16 @@ __all__ = [
     "eval_suite_of",
     "extract_examples",
     "extract_from_trace",
+    "from_loop1",
     "full_suite",
     "is_memory_turn",
     "keep_all",
     "ledger_table",
     "load_recipe",
+    "loop1_source",
     "model_shape",
     "near_duplicate_key",
+    "played_episodes",
     "plot_loss",
     "pool_stats",
     "pool_suite_of",
@@ -165,6 +184,7 @@ __all__ = [
     "read_ledger",
     "read_loss_log",
     "render",
+    "render_report",
     "run_agent",
     "run_loop2",
     "run_loop2_async",
@@ -183,4 +203,5 @@ __all__ = [
     "uses_gradient_checkpointing",
     "visible_device_memory",
     "write_examples",
+    "write_report",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from automem_train._dataset import build_training_set, eval_keys
 from automem_train._examples import read_examples
-from automem_train._loop import load_recipe
+from automem_train._loop_config import load_recipe
 from automem_train._recipe import Recipe
 from automem_train._trainer import plot_loss, train_lora
 

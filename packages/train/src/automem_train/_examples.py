@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from automem_agent import iter_jsonl, write_jsonl
 from automem_agent._trace_records import EpisodeSummary, LLMTurn, StepRecord, TraceHeader
 from automem_agent.trace import TraceError, read_trace
 from automem_memfs._ops import READ_ONLY_OPS, WRITE_OPS, Action, Done, ParseError, op_kind
@@ -258,27 +259,15 @@ def extract_examples(
     return out
 
 
-_ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(MemoryExample)
 
 
 def write_examples(path: Path | str, examples: Iterable[MemoryExample]) -> int:
     """Writes examples as JSON Lines (atomically); returns how many."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    n = 0
-    with tmp.open("wb") as fh:
-        for example in examples:
-            fh.write(_ENCODER.encode(example) + b"\n")
-            n += 1
-    tmp.replace(path)
-    return n
+    return write_jsonl(path, examples)
 
 
 def read_examples(path: Path | str) -> Iterator[MemoryExample]:
     """Examples back from a JSON Lines file written by `write_examples`."""
-    with Path(path).open("rb") as fh:
-        for line in fh:
-            if line.strip():
-                yield _DECODER.decode(line)
+    for line in iter_jsonl(path, decoder=_DECODER):
+        yield line.record

@@ -1,14 +1,19 @@
 """Loop 2 end to end: pool of traces -> trials (recipe -> data -> LoRA -> two-model eval) ->
 the best recipe kept. One run directory holds everything and is the unit of resume:
 
-    <run>/config.json, pool/ (collected traces), examples.jsonl, eval/base/ (base-only agent),
-    trials/NNN/{recipe.json, proposal.json, examples.jsonl, train/, eval/}, trials.jsonl,
-    best.json, best/adapter/, loss.png
+    <run>/config.toml, recipe.json (the default recipe), source.json (Loop 1's incumbent, with
+    --from-run), scaffold/ (the scaffold played), pool/ (collected traces), pool.json,
+    examples.jsonl, eval/base/ (base-only agent), trials/NNN/{recipe.json, proposal.json,
+    examples.jsonl, train/, eval/}, trials.jsonl, best.json, best/adapter/, loss.png,
+    report.md, train.log
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import math
 import re
 import shutil
 import time
@@ -31,14 +36,16 @@ from automem_agent.meta import (
     sandbox_problem,
     warn_unsafe,
 )
-from automem_envs._types import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite
 
 from automem_train._config import TrainConfig
-from automem_train._dataset import build_training_set, check_eval_leak, eval_keys
+from automem_train._dataset import EvalKeys, build_training_set, check_eval_leak, eval_keys
 from automem_train._evaluate import attach_adapter, compare_specialist, run_agent
 from automem_train._examples import MemoryExample, extract_examples, write_examples
 from automem_train._fit import WontFit
-from automem_train._policy import SelectionPolicy, run_policy
+from automem_train._from_run import Loop1Source, Loop2Error, loop1_source
+from automem_train._loop_config import Loop2Config, check_resume, save_config
+from automem_train._policy import run_policy
 from automem_train._postprocess import postprocess
 from automem_train._propose import Proposal, propose_recipe
 from automem_train._recipe import (
@@ -49,107 +56,18 @@ from automem_train._recipe import (
     ledger_table,
     read_ledger,
 )
+from automem_train._report import PoolRecord, write_report
 from automem_train._select import SelectionReport, compose
 from automem_train._selector import run_selector
-from automem_train._trainer import TrainingOOM, plot_loss, read_loss_log, train_lora
+from automem_train._trainer import TrainingOOM, plot_loss, train_lora
 
-
-class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything `run_loop2` needs. Apps parse arguments into this and call `run_loop2`."""
-
-    run_dir: str
-    traces: list[str] = []  # trace files/dirs; empty: collect a small pool first
-    suite: str = "automem"
-    envs: list[str] = msgspec.field(
-        default_factory=lambda: ["crafter"]
-    )  # env ids or families to evaluate on (and collect from)
-    eval_seeds: list[int] | None = None  # a subset of the suite's fixed seeds (None: all)
-    eval_max_steps: int | None = None  # None: the suite's (or the family default)
-    collect_seeds: list[int] = msgspec.field(
-        default_factory=lambda: [1000, 1001]
-    )  # never evaluation seeds
-    collect_max_steps: int = 20
-    trials: int = 3
-    base_llm: str = "smollm2"
-    base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
-    meta_llm: str = "smollm2"
-    scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory
-    scaffold_rounds: int | None = None  # cap LOG/PLAN rounds in a copy of the scaffold (demo)
-    default_recipe: Recipe = Recipe()
-    max_train_steps: int | None = None  # a cap over every recipe (demo runs)
-    max_examples: int | None = None  # a cap over every recipe's composition
-    max_length: int | None = None  # a cap over every recipe's max_length
-    meta_turns: int = 8
-    meta_tokens_per_turn: int = 1536
-    max_meta_tokens: int = 400_000  # across the run (resume included)
-    max_hours: float | None = None  # this invocation's wall time; no new trial starts after it
-    allow_eval_seeds: bool = False
-    # Memory per training device in GiB (None: what the visible devices have free). A recipe
-    # whose estimate exceeds it is recorded as a failed trial without loading the model.
-    device_memory_gb: float | None = None
-    # Fewer examples than this after selection fails the trial with a message (the reference
-    # trains on at least 300 memory turns); demo runs lower it.
-    min_examples: int = 300
-    # The LoRA rank the vLLM server serves (its --max-lora-rank); proposals above it are refused.
-    max_lora_rank: int | None = None
-    concurrency: int = 1
-    evaluate: bool = True
-    demo: bool = False  # print that this is a demo-scale run
-    progress: bool = True
-    # the selector and the scaffold's hooks (LLM-written code) run in bubblewrap; True runs them
-    # unconfined where bwrap cannot run, with a warning at the start and the end of the run
-    unsafe_no_sandbox: bool = False
-
-    def with_overrides(self, changes: dict[str, Any]) -> Loop2Config:
-        """A copy with some fields replaced (the app's command-line overrides)."""
-        return msgspec.structs.replace(self, **changes)
-
-
-def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
-    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two 2-step
-    Crafter episodes, a 1-step evaluation episode, 2 LoRA steps per trial and 2 trials."""
-    # SmolLM2-135M rarely writes a well-formed memory op, so the default policy would keep
-    # nothing from its pool; the demo keeps every turn to show the whole pipeline run.
-    recipe = Recipe(
-        name="demo-all",
-        policy=SelectionPolicy(name="all", builtin="all"),
-        train=TrainConfig(
-            learning_rate=1e-3,
-            epochs=2,
-            batch_size=2,
-            grad_accum=1,
-            max_length=1024,
-            checkpoint_every=1,
-        ),
-    )
-    return Loop2Config(
-        run_dir=run_dir,
-        envs=["crafter"],
-        eval_seeds=[42],
-        eval_max_steps=1,
-        collect_seeds=[1000, 1001],
-        collect_max_steps=2,
-        trials=2,
-        default_recipe=recipe,
-        max_train_steps=2,
-        max_examples=16,
-        max_length=1024,
-        min_examples=1,
-        meta_turns=2,
-        meta_tokens_per_turn=256,
-        scaffold_rounds=2,
-        concurrency=2,
-        demo=True,
-    )
-
-
-def load_recipe(path: str | Path) -> Recipe:
-    """A recipe from a JSON file (any field left out keeps its default)."""
-    return msgspec.json.decode(Path(path).read_bytes(), type=Recipe)
+log = logging.getLogger("automem_train")
 
 
 def _log(message: str) -> None:
+    # The console and the run's train.log (a handler `run_loop2_async` adds) get every line.
     print(message, flush=True)
+    log.info(message)
 
 
 def full_suite(config: Loop2Config) -> Suite:
@@ -176,16 +94,31 @@ def eval_suite_of(config: Loop2Config, full: Suite) -> Suite:
     return Suite(name=full.name, episodes=episodes, skipped=full.skipped)
 
 
-def pool_suite_of(config: Loop2Config, full: Suite) -> Suite:
-    """Episodes to collect training traces from: each env of the suite on `collect_seeds`."""
+def pool_suite_of(
+    config: Loop2Config,
+    full: Suite,
+    excluded: EvalKeys = frozenset(),  # type: ignore[assignment]
+) -> Suite:
+    """Episodes to collect training traces from: `config.pool_episodes` in all, split evenly
+    over the suite's envs, on seeds counted up from `first_collect_seed` that are not in
+    `excluded` (or on `collect_seeds` for every env, when given). Each episode keeps its
+    env's limits, capped at `collect_max_steps`."""
     first: dict[str, EpisodeSpec] = {}
     for e in full.episodes:
         first.setdefault(e.env_id, e)
-    episodes = [
-        msgspec.structs.replace(e, seed=seed, max_steps=config.collect_max_steps)
-        for e in first.values()
-        for seed in config.collect_seeds
-    ]
+    per_env = max(1, math.ceil(config.pool_episodes / max(1, len(first))))
+    episodes = []
+    for env_id, spec in first.items():
+        if config.collect_seeds is not None:
+            seeds = list(config.collect_seeds)
+        else:
+            seeds, seed = [], config.first_collect_seed
+            while len(seeds) < per_env:
+                if (env_id, seed) not in excluded:
+                    seeds.append(seed)
+                seed += 1
+        steps = config.collect_max_steps or spec.max_steps
+        episodes += [msgspec.structs.replace(spec, seed=s, max_steps=steps) for s in seeds]
     return Suite(name="loop2-pool", episodes=episodes)
 
 
@@ -224,11 +157,15 @@ async def run_trial(
     scaffold: Any,
     eval_suite: Suite,
     hygiene_suite: Suite | None = None,
+    hygiene_keys: EvalKeys | None = None,
     proposer: str,
     note: str = "",
     meta_tokens: int = 0,
 ) -> TrialRecord:
-    """Data, training and evaluation for one recipe; failures become a `failed` record."""
+    """Data, training and evaluation for one recipe; failures become a `failed` record.
+    Training data never comes from `hygiene_suite`'s episodes (default: `eval_suite`'s) nor from
+    `hygiene_keys` (e.g. a Loop 1 run's evaluation episodes)."""
+    forbidden = eval_keys(hygiene_suite or eval_suite) | set(hygiene_keys or ())
     start = time.perf_counter()
     trial_dir = Path(config.run_dir) / "trials" / f"{index:03d}"
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -244,9 +181,7 @@ async def run_trial(
         unsafe_no_sandbox=config.unsafe_no_sandbox,
     )
     if failure and failure[0] == "too-few":  # a leak is the louder error
-        check_eval_leak(
-            chosen, eval_keys(hygiene_suite or eval_suite), allow_eval_seeds=config.allow_eval_seeds
-        )
+        check_eval_leak(chosen, forbidden, allow_eval_seeds=config.allow_eval_seeds)
     if failure:
         kind, message = failure
         return TrialRecord(
@@ -258,7 +193,7 @@ async def run_trial(
         chosen,
         tokenizer,
         max_length=recipe.train.max_length,
-        eval_episodes=eval_keys(hygiene_suite or eval_suite),
+        eval_episodes=forbidden,
         allow_eval_seeds=config.allow_eval_seeds,
         removed=selection.removed,
     )
@@ -395,13 +330,17 @@ def _tokenizer(path: str) -> Any:
     return AutoTokenizer.from_pretrained(path)
 
 
-async def _pool(config: Loop2Config, model: Any, scaffold: Any, full: Suite) -> list[str]:
+async def _pool(
+    config: Loop2Config, model: Any, scaffold: Any, full: Suite, excluded: EvalKeys
+) -> tuple[list[str], dict[str, list[int]]]:
+    """The trace paths of the pool (given, or collected now) and the seeds collected per env."""
     if config.traces:
-        return list(config.traces)
-    suite = pool_suite_of(config, full)
-    leaked = {(e.env_id, e.seed) for e in suite.episodes} & eval_keys(full)
+        return list(config.traces), {}
+    suite = pool_suite_of(config, full, excluded)
+    leaked = sorted({(e.env_id, e.seed) for e in suite.episodes} & excluded)
     if leaked and not config.allow_eval_seeds:
-        raise ValueError(f"collect_seeds {sorted(leaked)} are evaluation episodes")
+        names = ", ".join(f"{env} seed {seed}" for env, seed in leaked[:10])
+        raise Loop2Error(f"collect_seeds include evaluation episodes ({names}); pick others")
     pool_dir = Path(config.run_dir) / "pool"
     _log(f"collecting a pool of {len(suite.episodes)} episodes with the current agent")
     await run_agent(
@@ -412,33 +351,112 @@ async def _pool(config: Loop2Config, model: Any, scaffold: Any, full: Suite) -> 
         concurrency=config.concurrency,
         progress=config.progress,
     )
-    return [str(pool_dir / "eval")]
+    seeds: dict[str, list[int]] = {}
+    for e in suite.episodes:
+        seeds.setdefault(e.env_id, []).append(e.seed)
+    return [str(pool_dir / "eval")], seeds
+
+
+def drop_eval_episodes(
+    examples: list[MemoryExample], excluded: EvalKeys
+) -> tuple[list[MemoryExample], list[MemoryExample]]:
+    """(kept, skipped): turns from episodes on evaluation seeds are skipped, never trained on."""
+    kept = [e for e in examples if (e.env_id, e.seed) not in excluded]
+    skipped = [e for e in examples if (e.env_id, e.seed) in excluded]
+    return kept, skipped
+
+
+def _source(config: Loop2Config) -> Loop1Source | None:
+    """Loop 1's incumbent as this run first saw it (`source.json`), read fresh on a new run."""
+    if config.from_run is None:
+        return None
+    saved = Path(config.run_dir) / "source.json"
+    current = loop1_source(config.from_run)
+    if not saved.exists():
+        write_bytes_atomic(saved, msgspec.json.format(msgspec.json.encode(current)))
+        return current
+    source = msgspec.json.decode(saved.read_bytes(), type=Loop1Source)
+    if current.incumbent != source.incumbent:
+        _log(
+            f"Loop 1's incumbent is now iteration {current.incumbent}; this run keeps iteration "
+            f"{source.incumbent}, which its pool was collected with (a new --run-dir takes "
+            "the new one)"
+        )
+    return source
 
 
 async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
-    """Runs (or resumes) Loop 2 and returns the best trial (None if no trial succeeded)."""
-    started = time.perf_counter()
+    """Runs (or resumes) Loop 2 and returns the best trial (None if no trial succeeded).
+    A run directory made with a different setup raises `Loop2Error`; so does a pool with no
+    memory turn left once evaluation episodes are skipped."""
     run = Path(config.run_dir)
+    check_resume(config)  # before anything is written there
     run.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(run / "config.json", msgspec.json.format(msgspec.json.encode(config)))
+    handler = logging.FileHandler(run / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    # The JSONL rule's warnings (a torn line skipped) belong in the run's log too.
+    loggers = [log, logging.getLogger("automem_agent.jsonl")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        return await _run(config, run)
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        with contextlib.suppress(Exception):
+            handler.close()
+
+
+async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
+    started = time.perf_counter()
+    save_config(config)
+    _log(f"Loop 2 run {run} ({'resumed' if read_ledger(run) else 'started'})")
     if config.demo:
         _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
     if config.unsafe_no_sandbox:
         _log(f"** UNSAFE: {warn_unsafe()} **")
     elif problem := sandbox_problem():
         raise SandboxUnavailable(problem)
+    source = _source(config)
+    if source is not None:
+        _log(source.describe())
     model = load_model(config.base_llm)
     scaffold = load_scaffold(
-        _scaffold_dir(config), hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox)
+        _scaffold_dir(config, source),
+        hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
     )
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
-    traces = await _pool(config, model, scaffold, full)
+    excluded = eval_keys(full) | set(source.evaluation if source else [])
+    traces, collected = await _pool(config, model, scaffold, full, excluded)
     examples = extract_examples(traces, plan_actions=True)
+    skipped: list[MemoryExample] = []
+    if not config.allow_eval_seeds:
+        examples, skipped = drop_eval_episodes(examples, excluded)
+    if skipped:
+        episodes = sorted({(e.env_id, e.seed) for e in skipped})
+        names = [f"{env} seed {seed}" for env, seed in episodes]
+        _log(
+            f"skipped {len(skipped)} memory turns from {len(episodes)} traces on evaluation "
+            f"seeds ({', '.join(names[:10])}{' ...' if len(names) > 10 else ''}); training "
+            "never sees them"
+        )
     write_examples(run / "examples.jsonl", examples)
-    _log(f"{len(examples)} candidate memory turns from {traces}")
+    pool = PoolRecord(
+        sources=traces,
+        episodes=len({e.source for e in examples}),
+        candidates=len(examples),
+        collected_seeds=collected,
+        skipped_turns=len(skipped),
+        skipped_episodes=sorted({f"{e.env_id} seed {e.seed}" for e in skipped}),
+        loop1=source.describe() if source else "",
+    )
+    write_bytes_atomic(run / "pool.json", msgspec.json.format(msgspec.json.encode(pool)))
+    _log(f"{len(examples)} candidate memory turns from {', '.join(traces)}")
     if not examples:
-        raise ValueError(f"no memory turns found in {traces}")
+        why = " once evaluation episodes are skipped" if skipped else ""
+        raise Loop2Error(f"no memory turns left in {', '.join(traces)}{why}; give other traces")
     ledger = read_ledger(run)
     meta = None
     for index in range(len(ledger), config.trials):
@@ -473,7 +491,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
                     default=config.default_recipe,
                     budget=budget,
                     max_tokens_per_turn=config.meta_tokens_per_turn,
-                    code_roots=_code_roots(config),
+                    code_roots=_code_roots(config, source),
                     run_dir=run,
                     max_lora_rank=config.max_lora_rank,
                     unsafe_no_sandbox=config.unsafe_no_sandbox,
@@ -513,6 +531,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
             scaffold=scaffold,
             eval_suite=eval_suite,
             hygiene_suite=full,
+            hygiene_keys=excluded,
             proposer=proposer,
             note=note,
             meta_tokens=tokens,
@@ -521,7 +540,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
         append_ledger(run, record)
         ledger.append(record)
         _keep_best(run, ledger)
-    _plot_all(run, ledger)
+    report = write_report(run, ledger, pool, demo=config.demo, unsafe=config.unsafe_no_sandbox)
     _log(ledger_table(ledger))
     if config.unsafe_no_sandbox:
         _log("** UNSAFE: this run's selector and hooks ran WITHOUT the bubblewrap sandbox **")
@@ -530,33 +549,47 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
         _log(
             f"best: trial {best.index} ({best.recipe.name}); adapter in {run / 'best' / 'adapter'}"
         )
+    _log(f"report: {report}")
     return best
 
 
-def _code_roots(config: Loop2Config) -> dict[str, Path]:
+def _code_roots(config: Loop2Config, source: Loop1Source | None = None) -> dict[str, Path]:
     """The agent code the data engine reads: the scaffold and the agent package's step logic."""
     import automem_agent
 
-    return {"scaffold": _scaffold_dir(config), "agent": Path(automem_agent.__file__).parent}
+    return {
+        "scaffold": _scaffold_dir(config, source),
+        "agent": Path(automem_agent.__file__).parent,
+    }
 
 
-def _scaffold_dir(config: Loop2Config) -> Path:
-    source = Path(config.scaffold)
-    source = source if source.is_dir() else builtin_scaffold(config.scaffold)
-    if config.scaffold_rounds is None:
-        return source
+def _scaffold_dir(config: Loop2Config, source: Loop1Source | None = None) -> Path:
+    """The scaffold the agent plays: Loop 1's incumbent (copied into the run, so a resumed run
+    keeps it while Loop 1 goes on) or `config.scaffold`, capped to `scaffold_rounds`."""
+    if source is not None:
+        origin = Path(source.scaffold_dir)
+    else:
+        origin = Path(config.scaffold)
+        origin = origin if origin.is_dir() else builtin_scaffold(config.scaffold)
+    if source is None and config.scaffold_rounds is None:
+        return origin
     # A copy with fewer LOG/PLAN rounds: the demo's small model rarely ends a phase early, and
     # every round is a slow CPU generation. The copy has its own content hash in the traces.
     target = Path(config.run_dir) / "scaffold"
     if not target.exists():
-        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        manifest = target / "scaffold.toml"
-        text = re.sub(
-            r"(?m)^max_rounds\s*=\s*\d+",
-            f"max_rounds = {config.scaffold_rounds}",
-            manifest.read_text(encoding="utf-8"),
-        )
-        manifest.write_text(text, encoding="utf-8")
+        tmp = target.with_name(".scaffold.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(origin, tmp, ignore=shutil.ignore_patterns("__pycache__"))
+        if config.scaffold_rounds is not None:
+            manifest = tmp / "scaffold.toml"
+            text = re.sub(
+                r"(?m)^max_rounds\s*=\s*\d+",
+                f"max_rounds = {config.scaffold_rounds}",
+                manifest.read_text(encoding="utf-8"),
+            )
+            manifest.write_text(text, encoding="utf-8")
+        tmp.rename(target)  # whole or not at all: a kill mid-copy leaves only the tmp
     return target
 
 
@@ -569,29 +602,6 @@ def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(best.train.adapter_dir, target)
-
-
-def _plot_all(run: Path, ledger: list[TrialRecord]) -> None:
-    # A bare Figure draws with the Agg canvas without touching pyplot's global backend.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
-    plotted = False
-    for r in ledger:
-        records = read_loss_log(run / "trials" / f"{r.index:03d}" / "train")
-        if records:
-            plotted = True
-            ax.plot(
-                [x["step"] for x in records], [x["loss"] for x in records], label=f"trial {r.index}"
-            )
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("response-token loss")
-    ax.grid(alpha=0.3)
-    if plotted:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(run / "loss.png", dpi=100)
 
 
 def run_loop2(config: Loop2Config) -> TrialRecord | None:

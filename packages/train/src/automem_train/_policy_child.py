@@ -2,6 +2,8 @@
 
 Loads the policy source, reads examples as JSON Lines and returns one float score per example.
 Examples reach the policy as dicts that also allow attribute access (`ex.features.wrote`).
+Every file it reads was written whole by the parent (`automem_agent.write_jsonl`), so
+each line is a complete record.
 """
 
 import json

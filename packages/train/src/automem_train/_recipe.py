@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+from automem_agent import append_jsonl, read_jsonl
 
 from automem_train._config import TrainConfig
 from automem_train._dataset import DatasetReport
@@ -68,26 +69,14 @@ _DECODE = msgspec.json.Decoder(TrialRecord)
 
 
 def read_ledger(run_dir: str | Path) -> list[TrialRecord]:
-    """Every finished trial of a run, in order (a torn last line is ignored)."""
-    path = Path(run_dir) / LEDGER
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        if line.strip():
-            try:
-                out.append(_DECODE.decode(line))
-            except msgspec.DecodeError:
-                continue
-    return out
+    """Every finished trial of a run, in order. A torn last line (a kill mid-append) is skipped
+    and reported; a damaged line before it raises `JsonlError` naming the line."""
+    return read_jsonl(Path(run_dir) / LEDGER, decoder=_DECODE, missing_ok=True).records
 
 
 def append_ledger(run_dir: str | Path, record: TrialRecord) -> None:
-    path = Path(run_dir) / LEDGER
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as fh:
-        fh.write(msgspec.json.encode(record) + b"\n")
-        fh.flush()
+    """Appends one finished trial (fsynced: the ledger is what resume trusts)."""
+    append_jsonl(Path(run_dir) / LEDGER, record, fsync=True)
 
 
 def best_trial(records: list[TrialRecord]) -> TrialRecord | None:

@@ -8,12 +8,12 @@ choose data but never rewrite it. A broken selector is a value with a message fo
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
+from automem_agent import read_jsonl, write_jsonl
 from automem_agent.meta import SandboxLimits, run_sandboxed
 
 from automem_train._examples import MemoryExample, write_examples
@@ -58,7 +58,9 @@ def run_selector(
         (work / "pool").mkdir()
         episodes = {}
         for name, source in sources.items():
-            shutil.copyfile(source, work / "pool" / f"{name}.jsonl")
+            # Only whole records go in (a torn tail is skipped here, by the one JSONL rule),
+            # so the child can read every line as it stands.
+            write_jsonl(work / "pool" / f"{name}.jsonl", read_jsonl(source).records)
             episodes[name] = str(work / "pool" / f"{name}.jsonl")
         result = run_sandboxed(
             f"{_CHILD}:select",

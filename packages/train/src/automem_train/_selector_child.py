@@ -2,6 +2,8 @@
 
 Loads the selector source, gives `select(pool)` the whole pool (candidate memory turns and the
 episode traces they came from, read-only) and returns its picks as [id, reason] pairs.
+Every file it reads was written whole by the parent (`automem_agent.write_jsonl`), so
+each line is a complete record.
 """
 
 import json

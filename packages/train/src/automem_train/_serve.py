@@ -40,9 +40,11 @@ def run_recipes(run_dir: str | Path) -> list[Recipe]:
     """The recipes a Loop 2 run has used or will start from: its default and every trial's."""
     run = Path(run_dir)
     out: list[Recipe] = []
-    config = run / "config.json"
-    if config.is_file():
-        raw = json.loads(config.read_text(encoding="utf-8"))
+    default, legacy = run / "recipe.json", run / "config.json"  # config.json: older runs
+    if default.is_file():
+        out.append(msgspec.json.decode(default.read_bytes(), type=Recipe))
+    elif legacy.is_file():
+        raw = json.loads(legacy.read_text(encoding="utf-8"))
         if isinstance(raw.get("default_recipe"), dict):
             out.append(msgspec.convert(raw["default_recipe"], type=Recipe))
     for path in sorted(run.glob("trials/*/recipe.json")):

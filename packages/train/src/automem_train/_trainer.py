@@ -10,7 +10,6 @@ complete one. The final adapter is saved in PEFT format (`adapter_config.json` +
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import random
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import write_bytes_atomic
+from automem_agent import JsonlWriter, read_jsonl, write_bytes_atomic, write_jsonl
 
 from automem_train._config import TrainConfig
 from automem_train._fit import (
@@ -423,7 +422,7 @@ def _train(
     if cuda:
         torch.cuda.reset_peak_memory_stats(accelerator.device)
     started = time.perf_counter()
-    with log_path.open("a", encoding="utf-8") as log:
+    with JsonlWriter(log_path) as log:
         for epoch in range(start_epoch, config.epochs):
             if step >= total:
                 break
@@ -484,8 +483,7 @@ def _train(
                         "tokens": tokens,  # cumulative non-padding tokens (this process)
                         "elapsed_s": time.perf_counter() - started,
                     }
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
+                    log.write(record)
                 bar.update(1)
                 bar.set_postfix(loss=f"{value:.3f}")
                 if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
@@ -558,22 +556,13 @@ def _optimizer_state(checkpoint: Path, state: dict[str, Any], accelerator: Any) 
 
 def _trim_log(path: Path, step: int) -> None:
     """Drops loss records past `step` (written after the checkpoint a run resumes from)."""
-    if not path.exists():
-        return
-    keep = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["step"] <= step
-    ]
-    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+    if path.exists():
+        write_jsonl(path, [r for r in read_jsonl(path).records if r["step"] <= step])
 
 
 def read_loss_log(out_dir: str | Path) -> list[dict[str, Any]]:
-    """The loss records of a run, one per optimizer step."""
-    path = Path(out_dir) / "loss.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    """The loss records of a run, one per optimizer step (a torn last line is skipped)."""
+    return read_jsonl(Path(out_dir) / "loss.jsonl", missing_ok=True).records
 
 
 def plot_loss(out_dir: str | Path, png: str | Path | None = None, *, title: str = "") -> Path:

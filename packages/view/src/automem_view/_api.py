@@ -44,7 +44,7 @@ class RunViewer:
         episodes, plots = _layout.scan(self.run)
         rows = _layout.iterations(self.run, notices)
         ledger = self.run / "trials.jsonl"
-        trials = _layout.read_jsonl(ledger, notices, self.run)
+        trials = _layout.read_records(ledger, notices, self.run)
         config = next(
             (
                 (self.run / n).read_text(encoding="utf-8", errors="replace")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from automem_agent import JsonlError, read_jsonl, torn_notice
 
 # Directories that never hold traces or plots; skipping them keeps the walk of a big run short.
 _PRUNE = frozenset(
@@ -90,24 +91,18 @@ def read_json(path: Path, notices: list[str], run: Path) -> Any:
         return None
 
 
-def read_jsonl(path: Path, notices: list[str], run: Path) -> list[dict[str, Any]]:
-    """The objects of a JSON Lines file; a torn or damaged line leaves a notice."""
+def read_records(path: Path, notices: list[str], run: Path) -> list[dict[str, Any]]:
+    """The objects of a JSON Lines file by the one JSONL rule (`automem_agent.read_jsonl`): a
+    torn last line is skipped with a notice; a damaged file leaves a notice and what came before
+    it is not shown (the viewer reports, it never fails a page)."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        got = read_jsonl(path, missing_ok=True)
+    except JsonlError as exc:
+        notices.append(f"{path.relative_to(run)} could not be read ({exc}); it is skipped")
         return []
-    out = []
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            notices.append(f"{path.relative_to(run)}: line {number} could not be read (skipped)")
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-    return out
+    if got.torn:
+        notices.append(torn_notice(path.relative_to(run), got.torn_bytes))
+    return [r for r in got.records if isinstance(r, dict)]
 
 
 def tail_status(path: Path) -> dict[str, Any]:

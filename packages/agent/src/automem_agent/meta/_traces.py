@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from automem_agent._jsonl import iter_jsonl
 from automem_agent._trace_records import EpisodeSummary, StepRecord, TraceHeader, TraceRecord
 from automem_agent.trace import apply_memory_diff
 
@@ -194,7 +195,8 @@ def prepare_episode(
     the episode's index with the byte offsets of every step in both files.
 
     `reply_limits` maps a phase ("log", "plan") to its max reply tokens, to flag cut replies.
-    A damaged last line (a killed writer) is ignored, as `read_trace` does.
+    A torn last line (a killed writer) is skipped and logged, as `read_trace` does; damage
+    before it raises `JsonlError`.
     """
     limits = dict(reply_limits or {})
     header: TraceHeader | None = None
@@ -211,15 +213,10 @@ def prepare_episode(
     files: dict[str, str] = {}
     run = longest = 0
     last_progression = 0.0
-    position = steps_end = 0
+    steps_end = 0
     text_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(trace_path, "rb") as raw, open(text_path, "wb") as text:
-        for line in raw:
-            start, position = position, position + len(line)
-            try:
-                record = _decoder.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                break  # a line torn by a kill; everything before it stands
+    with open(text_path, "wb") as text:
+        for _, start, end, record in iter_jsonl(trace_path, decoder=_decoder):
             if isinstance(record, TraceHeader):
                 header = record
                 text.write(render_header(record).encode("utf-8"))
@@ -229,7 +226,7 @@ def prepare_episode(
                 continue
             step = record
             raw_offsets.append(start)
-            steps_end = position
+            steps_end = end + 1  # past the newline
             text_offsets.append(text.tell())
             text.write(render_step(step).encode("utf-8"))
             steps_seen[:] = [step]

@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from automem_agent._chat import ChatModel, ChatRequest, ChatResponse, ModelUnavailable
+from automem_agent._jsonl import append_jsonl, read_jsonl
 
 
 class ReplayEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,20 +36,9 @@ def request_digest(request: ChatRequest) -> str:
 
 
 def read_replay(path: str | Path) -> list[ReplayEntry]:
-    """All entries of a replay file; a torn last line (a crash mid-write) is ignored."""
-    lines = Path(path).read_bytes().splitlines()
-    decoder = msgspec.json.Decoder(ReplayEntry)
-    entries = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(decoder.decode(line))
-        except msgspec.DecodeError:
-            if number == len(lines):
-                break
-            raise ValueError(f"{path}:{number}: not a replay entry") from None
-    return entries
+    """All entries of a replay file; a torn last line (a crash mid-write) is skipped and
+    reported, damage before it raises `JsonlError` (a `ValueError`) naming the line."""
+    return read_jsonl(path, ReplayEntry).records
 
 
 class ReplayModel:
@@ -126,7 +116,6 @@ class RecordingModel:
         self.supports_tools = inner.supports_tools
         self.supports_grammar = getattr(inner, "supports_grammar", False)
         self._lock = threading.Lock()
-        self._encoder = msgspec.json.Encoder()
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         response = await self.inner.complete(request)
@@ -136,10 +125,8 @@ class RecordingModel:
             prompt_sha256=request_digest(request),
             response=response,
         )
-        line = self._encoder.encode(entry) + b"\n"
-        with self._lock, self.path.open("ab") as f:  # one write per line: no torn interleaving
-            f.write(line)
-            f.flush()
+        with self._lock:  # one writer at a time: lines never interleave
+            append_jsonl(self.path, entry)
         return response
 
     def __repr__(self) -> str:

@@ -1,0 +1,217 @@
+"""Typed configuration of a Loop 2 run, saved as `config.toml` (and the default recipe as
+`recipe.json`) and checked again on resume, as Loop 1 does."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import tomli_w
+from automem_agent import write_bytes_atomic, write_text_atomic
+
+from automem_train._config import TrainConfig
+from automem_train._from_run import Loop1Source, Loop2Error
+from automem_train._policy import SelectionPolicy
+from automem_train._recipe import Recipe
+
+
+class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything `run_loop2` needs. Apps parse arguments into this and call `run_loop2`."""
+
+    run_dir: str
+    # A Loop 1 run directory: its incumbent scaffold plays the pool, and no pool episode is on
+    # any of its evaluation seeds. `from_loop1` fills suite, envs and step caps from it.
+    from_run: str | None = None
+    traces: list[str] = []  # trace files/dirs; empty: collect a pool first
+    suite: str = "automem"
+    envs: list[str] = msgspec.field(
+        default_factory=lambda: ["crafter"]
+    )  # env ids or families to evaluate on (and collect from)
+    eval_seeds: list[int] | None = None  # a subset of the suite's fixed seeds (None: all)
+    eval_max_steps: int | None = None  # None: the suite's (or the family default)
+    # The pool: `pool_episodes` episodes in all (split over the envs), on seeds counted up from
+    # `first_collect_seed` that no evaluation uses, unless `collect_seeds` names them.
+    pool_episodes: int = 100  # the paper collects about 100 episodes with Loop 1's scaffold
+    first_collect_seed: int = 1000
+    collect_seeds: list[int] | None = None
+    collect_max_steps: int | None = None  # None: the suite's step limit
+    trials: int = 3
+    base_llm: str = "smollm2"
+    base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
+    meta_llm: str = "smollm2"
+    scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory (no from_run)
+    scaffold_rounds: int | None = None  # cap LOG/PLAN rounds in a copy of the scaffold (demo)
+    default_recipe: Recipe = Recipe()
+    max_train_steps: int | None = None  # a cap over every recipe (demo runs)
+    max_examples: int | None = None  # a cap over every recipe's composition
+    max_length: int | None = None  # a cap over every recipe's max_length
+    meta_turns: int = 8
+    meta_tokens_per_turn: int = 1536
+    max_meta_tokens: int = 400_000  # across the run (resume included)
+    max_hours: float | None = None  # this invocation's wall time; no new trial starts after it
+    allow_eval_seeds: bool = False
+    # Memory per training device in GiB (None: what the visible devices have free). A recipe
+    # whose estimate exceeds it is recorded as a failed trial without loading the model.
+    device_memory_gb: float | None = None
+    # Fewer examples than this after selection fails the trial with a message (the reference
+    # trains on at least 300 memory turns); demo runs lower it.
+    min_examples: int = 300
+    # The LoRA rank the vLLM server serves (its --max-lora-rank); proposals above it are refused.
+    max_lora_rank: int | None = None
+    concurrency: int = 1
+    evaluate: bool = True
+    demo: bool = False  # print that this is a demo-scale run
+    progress: bool = True
+    # the selector and the scaffold's hooks (LLM-written code) run in bubblewrap; True runs them
+    # unconfined where bwrap cannot run, with a warning at the start and the end of the run
+    unsafe_no_sandbox: bool = False
+
+    def with_overrides(self, changes: dict[str, Any]) -> Loop2Config:
+        """A copy with some fields replaced (the app's command-line overrides)."""
+        return msgspec.structs.replace(self, **changes)
+
+
+def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
+    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two 2-step
+    Crafter episodes, a 1-step evaluation episode, 2 LoRA steps per trial and 2 trials."""
+    # SmolLM2-135M rarely writes a well-formed memory op, so the default policy would keep
+    # nothing from its pool; the demo keeps every turn to show the whole pipeline run.
+    recipe = Recipe(
+        name="demo-all",
+        policy=SelectionPolicy(name="all", builtin="all"),
+        train=TrainConfig(
+            learning_rate=1e-3,
+            epochs=2,
+            batch_size=2,
+            grad_accum=1,
+            max_length=1024,
+            checkpoint_every=1,
+        ),
+    )
+    return Loop2Config(
+        run_dir=run_dir,
+        envs=["crafter"],
+        eval_seeds=[42],
+        eval_max_steps=1,
+        pool_episodes=2,
+        collect_max_steps=2,
+        trials=2,
+        default_recipe=recipe,
+        max_train_steps=2,
+        max_examples=16,
+        max_length=1024,
+        min_examples=1,
+        meta_turns=2,
+        meta_tokens_per_turn=256,
+        scaffold_rounds=2,
+        concurrency=2,
+        demo=True,
+    )
+
+
+def from_loop1(config: Loop2Config, source: Loop1Source) -> Loop2Config:
+    """`config` taking Loop 1's suite and envs, and Loop 1's step cap where it sets none, so the
+    pool and the before/after evaluation play the setting the incumbent was chosen in."""
+    return msgspec.structs.replace(
+        config,
+        from_run=source.run_dir,
+        suite=source.suite,
+        envs=list(source.envs),
+        collect_max_steps=config.collect_max_steps or source.max_steps,
+        eval_max_steps=config.eval_max_steps or source.max_steps,
+    )
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """A recipe from a JSON file (any field left out keeps its default)."""
+    return msgspec.json.decode(Path(path).read_bytes(), type=Recipe)
+
+
+# Fields that decide what the pool, the trials and the evaluations on disk mean; a resumed run
+# must agree on them. Trials, budgets, the meta-LLM and concurrency may change between runs.
+IDENTITY_FIELDS = (
+    "from_run",
+    "traces",
+    "suite",
+    "envs",
+    "eval_seeds",
+    "eval_max_steps",
+    "pool_episodes",
+    "first_collect_seed",
+    "collect_seeds",
+    "collect_max_steps",
+    "base_llm",
+    "base_path",
+    "scaffold",
+    "scaffold_rounds",
+    "max_train_steps",
+    "max_examples",
+    "max_length",
+    "min_examples",
+    "allow_eval_seeds",
+    "evaluate",
+)
+CONFIG = "config.toml"
+RECIPE = "recipe.json"  # the default recipe (trial 0), in `--recipe` format
+
+
+def _table(config: Loop2Config) -> dict[str, Any]:
+    # TOML has no null: unset fields are left out (and named in a comment). The default recipe
+    # has nested nulls that mean something (log_share = null: no LOG/PLAN balance), so it is
+    # kept whole in recipe.json instead.
+    fields = msgspec.to_builtins(config)
+    fields.pop("default_recipe")
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def config_toml(config: Loop2Config) -> str:
+    """The `config.toml` text of a run: every set field, unset ones named in a comment."""
+    unset = [f"# {n} = (unset)" for n, v in msgspec.structs.asdict(config).items() if v is None]
+    header = [
+        "# Loop 2 run configuration (written by apps/train; checked on resume).",
+        f"# The default recipe (trial 0) is in {RECIPE}.",
+        *unset,
+    ]
+    return "\n".join(header) + "\n" + tomli_w.dumps(_table(config))
+
+
+def save_config(config: Loop2Config) -> None:
+    """Writes `config.toml` and `recipe.json` into the run directory, atomically."""
+    run = Path(config.run_dir)
+    write_text_atomic(run / CONFIG, config_toml(config))
+    recipe = msgspec.json.format(msgspec.json.encode(config.default_recipe))
+    write_bytes_atomic(run / RECIPE, recipe + b"\n")
+
+
+def check_resume(config: Loop2Config) -> None:
+    """Raises `Loop2Error` naming every identity field (and the default recipe) on which the run
+    directory's stored configuration differs from `config`. A new directory passes."""
+    run = Path(config.run_dir)
+    path = run / CONFIG
+    if not path.exists():
+        return
+    try:
+        stored = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise Loop2Error(f"{path} is unreadable ({exc}); use a new --run-dir") from None
+    wanted = _table(config)
+    diffs = [
+        f"{name}: run has {stored.get(name)!r}, command asks for {wanted.get(name)!r}"
+        for name in IDENTITY_FIELDS
+        if stored.get(name) != wanted.get(name)
+    ]
+    if (run / RECIPE).is_file():
+        try:
+            old = load_recipe(run / RECIPE)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise Loop2Error(f"{run / RECIPE} is unreadable ({exc}); use a new --run-dir") from None
+        if old != config.default_recipe:
+            diffs.append(f"default recipe: run has {old.name!r}, command asks for a different one")
+    if diffs:
+        raise Loop2Error(
+            f"{run} was started with a different setup, so its pool, trials and evaluations "
+            "cannot be reused:\n  " + "\n  ".join(diffs) + "\nUse a new --run-dir, or the "
+            "original arguments."
+        )
