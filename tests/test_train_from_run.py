@@ -27,7 +27,7 @@ RECIPE = {
     "policy": {"name": "all", "builtin": "all"},
     "composition": {"log_share": None, "dedup": False},
     "train": {"lora": {"rank": 4, "alpha": 8}, "learning_rate": 0.005, "max_steps": 2,
-              "batch_size": 1, "grad_accum": 1, "checkpoint_every": 1, "max_length": 1024},
+              "batch_size": 1, "grad_accum": 1, "checkpoint_every": 1, "max_length": 4096},
 }  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def _command(loop1: Path, run: Path, *extra: str) -> list[str]:
         "--eval-max-steps", "1",
         "--trials", "1",
         "--min-examples", "1",
+        "--scaffold-rounds", "1",
         "--no-progress-bar",
         *extra,
     ]  # fmt: skip

@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-path", default=None, help="weights to train on (remote base-llm)")
     p.add_argument("--meta-llm", default=None, help="model spec of the meta-LLM")
     p.add_argument("--scaffold", default=None, help="built-in scaffold name or directory")
+    p.add_argument(
+        "--scaffold-rounds",
+        type=int,
+        default=None,
+        help="cap LOG/PLAN rounds in the run's copy of the scaffold (CPU demos; the demo: 2)",
+    )
     p.add_argument("--recipe", default=None, help="JSON file: the default (first) recipe")
     p.add_argument(
         "--eval-seeds",
@@ -106,9 +112,7 @@ def _run(a: argparse.Namespace) -> int:
         else Loop2Config(run_dir=a.run_dir or "runs/train")
     )
     if a.from_run:
-        source = loop1_source(a.from_run)
-        base = from_loop1(base, source)
-        print(source.describe(), flush=True)
+        base = from_loop1(base, loop1_source(a.from_run))
     overrides = {
         "traces": a.traces or None,
         "suite": a.suite,
@@ -118,6 +122,7 @@ def _run(a: argparse.Namespace) -> int:
         "base_path": a.base_path,
         "meta_llm": a.meta_llm,
         "scaffold": a.scaffold,
+        "scaffold_rounds": a.scaffold_rounds,
         "default_recipe": load_recipe(a.recipe) if a.recipe else None,
         "eval_seeds": a.eval_seeds,
         "eval_max_steps": a.eval_max_steps,

@@ -1,6 +1,7 @@
 """The data engine: the meta-LLM proposes the next recipe in a budgeted tool-use session.
 
-It reads the agent's code and the pool of traces (`index`, `view`, `grep`, `show_code`), writes
+It reads the agent's code and the pool of traces through Loop 1's reviewer's tools (`index`,
+`view`, `prompts`, `grep`, sandboxed `python`) and `show_code`, writes
 a selector as code (`run_selector` runs a pool selector over every trace in the sandbox and
 shows what it picked and why), and submits a recipe: the selector, post-processing, the
 composition and the LoRA config together. Every earlier trial's outcome (data statistics, loss
@@ -12,6 +13,7 @@ falls back to the default recipe and records why.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -183,8 +185,13 @@ async def propose_recipe(
         return f"recipe {recipe.name!r} accepted: {summary}. Call finish to end."
 
     roots = dict(code_roots or {"agent": Path(automem_agent.__file__).parent})
+    if run_dir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="automem-pool-")
+        cache = Path(scratch.name) / "pool-index"
+    else:
+        scratch, cache = None, Path(run_dir) / "pool-index"
     tools = [
-        *pool_tools(examples, roots),
+        *pool_tools(examples, roots, cache_dir=cache, python=not unsafe_no_sandbox),
         Tool(
             name="run_selector",
             description="Run a pool selector (Python source defining select(pool)) over the "
@@ -260,7 +267,11 @@ async def propose_recipe(
         finish_check=finish_check,
         max_finish_rejections=1,
     )
-    transcript = await session.run(task)
+    try:
+        transcript = await session.run(task)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     recipe = submitted.get("recipe")
     if recipe is not None and not recipe.rationale and transcript.rationale:
         recipe = msgspec.structs.replace(recipe, rationale=transcript.rationale)
