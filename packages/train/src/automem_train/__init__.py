@@ -46,10 +46,6 @@ from automem_train._fit import (
 )
 from automem_train._from_run import Loop1Source, Loop2Error, loop1_source, played_episodes
 from automem_train._loop import (
-    drop_eval_episodes,
-    eval_suite_of,
-    full_suite,
-    pool_suite_of,
     run_loop2,
     run_loop2_async,
     run_trial,
@@ -65,6 +61,7 @@ from automem_train._loop_config import (
     load_recipe,
 )
 from automem_train._policy import POLICY_CONTRACT, PolicyOutcome, SelectionPolicy, run_policy
+from automem_train._pool import drop_eval_episodes, eval_suite_of, full_suite, pool_suite_of
 from automem_train._postprocess import PostProcess, postprocess, strip_action
 from automem_train._propose import Proposal, pool_stats, propose_recipe
 from automem_train._recipe import (
