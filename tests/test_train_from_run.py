@@ -102,12 +102,12 @@ def test_from_run_end_to_end_records_and_resume_after_kill(loop1_run: Path, tmp_
     deadline = time.monotonic() + 400
     while not (checkpoints.is_dir() and any(checkpoints.glob("step-*"))):
         if proc.poll() is not None:
-            break  # finished before the kill point: the resume below still has to hold
+            pytest.fail(f"the run ended before the kill point:\n{log.read_text()[-3000:]}")
         assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.05)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert not (run / "trials.jsonl").exists()  # killed mid-trial: nothing finished yet
     pool = [
         trace_path(run / "pool", EpisodeSpec(env_id="crafter", seed=s, max_steps=2))
         for s in (1000, 1001)
