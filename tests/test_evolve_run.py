@@ -65,6 +65,8 @@ def test_two_iterations_keep_improvement_and_reject_broken_hooks(tmp_path: Path)
         meta_llm=f"replay:{replay}",
         review_turns=8,
         repair_attempts=1,
+        attempts=1,  # one attempt per iteration: this test follows each replayed reply
+        continuations=0,
     )
     agent = ScriptedModel(agent_policy, name="scripted-agent")
     summary = asyncio.run(evolve(config, agent_model=agent, meta_model=meta))

@@ -59,6 +59,8 @@ def test_screen_rejects_worse_candidate_and_pools_stay_apart(tmp_path: Path) -> 
         meta_llm=f"replay:{tmp_path / 'meta.jsonl'}",
         review_turns=4,
         repair_attempts=0,
+        attempts=1,  # one attempt per iteration: this test follows each replayed reply
+        continuations=0,
         screen_seeds=1,
         screen_max_steps=12,
         screen_margin=0.0,

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from automem_scaffold._gate import GateResult
+from automem_scaffold._lineage import AttemptRecord
 from automem_scaffold._screen import ScreenResult
 
 Stage = Literal["start", "review", "validation", "evaluation", "screen", "gate"]
@@ -40,6 +41,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     accept: dict[str, float] = {}
     accept_mean: float | None = None
     offered: list[int] = []  # Pareto-archive members the review could start from or merge
+    # every attempt of the iteration, in order; the last one's files are at the top
+    attempts: list[AttemptRecord] = []
 
 
 class LineageEntry(msgspec.Struct, frozen=True, kw_only=True):

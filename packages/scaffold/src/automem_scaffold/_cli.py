@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--meta-llm",
         default=d.meta_llm,
-        help="meta-LLM spec, e.g. anthropic:claude-opus-4-5; 'rules' is the rule-based baseline "
-        "reviewer (default: %(default)s)",
+        help="meta-LLM spec, e.g. anthropic:claude-opus-4-5; claude-code[:MODEL] runs the Claude "
+        "Code CLI headless; 'rules' is the rule-based baseline reviewer (default: %(default)s)",
     )
     p.add_argument("--run-dir", default=d.run_dir, help="run directory; rerun to resume")
     p.add_argument(
@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens per meta reply (demo 96, real 4096)",
     )
     p.add_argument("--repair-attempts", type=int, default=d.repair_attempts)
+    p.add_argument(
+        "--attempts",
+        type=int,
+        default=d.attempts,
+        help="fresh review attempts per iteration (default: %(default)s)",
+    )
+    p.add_argument(
+        "--continuations",
+        type=int,
+        default=d.continuations,
+        help="continuations of a failed attempt's session per iteration (default: %(default)s)",
+    )
     p.add_argument("--smoke-steps", type=int, default=d.smoke_steps)
     p.add_argument("--validate-timeout", type=float, default=d.validate_wall_s)
     p.add_argument("--validate-memory-mb", type=int, default=d.validate_memory_mb)
@@ -159,6 +171,8 @@ def config_from_args(args: argparse.Namespace) -> EvolveConfig:
         review_wall_s=pick(args.review_wall, "review_wall_s"),
         meta_max_tokens=pick(args.meta_max_tokens, "meta_max_tokens"),
         repair_attempts=args.repair_attempts,
+        attempts=args.attempts,
+        continuations=args.continuations,
         smoke_steps=args.smoke_steps,
         validate_wall_s=args.validate_timeout,
         validate_memory_mb=args.validate_memory_mb,

@@ -50,6 +50,13 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     review_wall_s: float = 900.0
     meta_max_tokens: int = 96  # per meta-LLM reply
     repair_attempts: int = 2
+    # attempts per iteration (the reference's 3 fresh + 1 continuation): a candidate rejected
+    # at review, validation, the screen or the gate is followed by the next attempt; the
+    # continuation resumes a failed attempt's session with its error or per-seed gate result.
+    # After `structural_after` rejections in a row the task asks for a structural change.
+    attempts: int = 3
+    continuations: int = 1
+    structural_after: int = 3
     # validation sandbox
     validate_wall_s: float = 120.0
     validate_memory_mb: int = 3072

@@ -28,8 +28,17 @@ from automem_scaffold._archive import (
     read_decisions,
     read_json,
 )
+from automem_scaffold._attempts import (
+    archive_attempt,
+    current_plan,
+    files_of,
+    read_attempts,
+    revisions,
+    seed_deltas,
+)
 from automem_scaffold._bundle import build_bundle
 from automem_scaffold._caps import cap_phases
+from automem_scaffold._claude_code import ClaudeCodeReviewer, is_claude_code
 from automem_scaffold._config import (
     EvolveConfig,
     EvolveError,
@@ -40,10 +49,24 @@ from automem_scaffold._config import (
 from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._gate import decide
 from automem_scaffold._ledger import build_ledger
+from automem_scaffold._lineage import (
+    AttemptPlan,
+    AttemptRecord,
+    lineage_section,
+    plan_next,
+    write_lineage,
+)
 from automem_scaffold._pareto import build_archive, offer_archive, offered_to
 from automem_scaffold._pools import search_accept_gap, seed_pools
+from automem_scaffold._prompt import continuation_message
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
-from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
+from automem_scaffold._review import (
+    CandidateOutcome,
+    Continuation,
+    ReviewSettings,
+    resumable,
+    revise,
+)
 from automem_scaffold._rules import RULES, RulesReviewer
 from automem_scaffold._screen import (
     ScreenResult,
@@ -99,7 +122,7 @@ class Evolver:
         config: EvolveConfig,
         *,
         agent_model: ChatModel | None = None,
-        meta_model: ChatModel | None = None,
+        meta_model: ChatModel | ClaudeCodeReviewer | None = None,
         progress: Any = None,
         show_episodes: bool = False,
     ):
@@ -123,11 +146,15 @@ class Evolver:
         return self._agent
 
     @property
-    def meta(self) -> ChatModel:
+    def meta(self) -> ChatModel | ClaudeCodeReviewer:
         if self._meta is None:
             from automem_agent.models import load_model
 
-            if self.config.meta_llm == RULES:
+            if is_claude_code(self.config.meta_llm):
+                self._meta = ClaudeCodeReviewer(
+                    self.config.meta_llm, unsafe_no_sandbox=self.config.unsafe_no_sandbox
+                )
+            elif self.config.meta_llm == RULES:
                 self._meta = RulesReviewer()  # the rule-based baseline: no LLM at all
             elif self.config.meta_llm == self.config.agent_llm:
                 self._meta = self.agent  # one model serves both roles: load it once
@@ -363,12 +390,83 @@ class Evolver:
         return number, decisions[number]
 
     async def _iteration(self, k: int) -> None:
+        """Attempts until one is kept or the iteration's attempts are used up (see
+        `plan_next`); every attempt is recorded in `decision.json`."""
         it = iteration_dir(self.run_dir, k)
         if (it / "decision.json").exists():
             return
+        c = self.config
         parent, parent_decision = self._incumbent(k)
+        done = read_attempts(it)
+        plan = current_plan(it, done) or plan_next(
+            done, fresh=c.attempts, continuations=c.continuations
+        )
+        while plan is not None:
+            if not (it / "attempt.json").exists():
+                it.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(it / "attempt.json", plan)
+            decision, record = await self._attempt(k, plan, parent, parent_decision, done)
+            following = (
+                None
+                if record.kept
+                else plan_next([*done, record], fresh=c.attempts, continuations=c.continuations)
+            )
+            if following is None:
+                self._decide(k, decision, [*done, record])
+                return
+            self._phase(
+                f"iteration {k}: attempt {plan.number} rejected at {record.stage}; "
+                f"attempt {following.number} ({following.kind}) follows"
+            )
+            done.append(archive_attempt(it, record))
+            plan = following
+
+    def _decide(self, k: int, decision: Decision, attempts: list[AttemptRecord]) -> None:
+        last = attempts[-1]
+        reason = decision.reason
+        if len(attempts) > 1:
+            reason = (
+                f"attempt {last.number} ({last.kind}): {reason}"
+                if last.kept
+                else f"all {len(attempts)} attempts rejected; the last (attempt {last.number}, "
+                f"{last.kind}) at {last.stage}: {reason}"
+            )
+        decision = msgspec.structs.replace(decision, reason=reason, attempts=attempts)
+        write_json_atomic(iteration_dir(self.run_dir, k) / "decision.json", decision)
+        if self.config.pareto and decision.stage == "gate":
+            build_archive(self.run_dir)
+        self._phase(
+            f"iteration {k}: {'KEPT' if decision.kept else 'rejected'}: {reason}", advance=True
+        )
+
+    def _continuation(self, it: Path, plan: AttemptPlan, done: list[AttemptRecord]):
+        earlier = next(a for a in done if a.number == plan.continues)
+        deltas = ", ".join(f"{key} {d:+.3f}" for key, d in sorted(earlier.deltas.items()))
+        message = continuation_message(
+            attempt=plan.number,
+            of=earlier.number,
+            stage=earlier.stage,
+            result=earlier.reason,
+            validation_error=earlier.validation_error,
+            deltas=deltas,
+        )
+        return Continuation(from_dir=str(files_of(it, earlier)), message=message)
+
+    async def _attempt(
+        self,
+        k: int,
+        plan: AttemptPlan,
+        parent: int,
+        parent_decision: Decision,
+        done: list[AttemptRecord],
+    ) -> tuple[Decision, AttemptRecord]:
+        """One attempt at the top of the iteration directory: review (fresh or continued),
+        validation, screen and gate. Returns the decision it would make as the last attempt,
+        and its record."""
+        it = iteration_dir(self.run_dir, k)
         parent_dir = iteration_dir(self.run_dir, parent)
         timings_path = it / "timings.json"
+        c = self.config
         if not (it / "candidate.json").exists():
             self._check_budget()
             bundle = parent_dir / "bundle"
@@ -383,8 +481,12 @@ class Evolver:
                 offered = offer_archive(self.run_dir, parent, bundle)
                 it.mkdir(parents=True, exist_ok=True)
                 write_json_atomic(it / "offered.json", offered)
-            self._phase(f"iteration {k}: review of iteration {parent} by {self.config.meta_llm}")
-            c = self.config
+            history = revisions(self.run_dir, before=k, current=done)
+            write_lineage(bundle, history)
+            self._phase(
+                f"iteration {k}: attempt {plan.number} ({plan.kind}): review of iteration "
+                f"{parent} by {self.config.meta_llm}"
+            )
             outcome = await revise(
                 iteration=k,
                 incumbent=parent,
@@ -407,6 +509,10 @@ class Evolver:
                     validate_memory_mb=c.validate_memory_mb,
                     unsafe_no_sandbox=c.unsafe_no_sandbox,
                 ),
+                lineage=lineage_section(history, structural_after=c.structural_after),
+                continuation=self._continuation(it, plan, done)
+                if plan.kind == "continuation"
+                else None,
             )
             timings = _load_timings(timings_path)
             timings.review += outcome.review_s
@@ -414,31 +520,59 @@ class Evolver:
             timings.meta_llm += outcome.meta_llm_s
             write_json_atomic(timings_path, timings)
         outcome = read_json(it / "candidate.json", CandidateOutcome)
-        if not outcome.ok:
-            self._phase(
-                f"iteration {k}: rejected at {outcome.stage}: {outcome.reason}", advance=True
+        record = AttemptRecord(
+            number=plan.number,
+            kind=plan.kind,
+            continues=plan.continues,
+            dir=".",
+            kept=False,
+            stage="review",
+            reason="",
+            rationale=outcome.rationale,
+            changed_files=outcome.changed_files,
+            resumable=resumable(it),
+        )
+
+        def rejected(decision: Decision, **extra: Any) -> tuple[Decision, AttemptRecord]:
+            return decision, msgspec.structs.replace(
+                record, stage=decision.stage, reason=decision.reason, **extra
             )
-            write_json_atomic(
-                it / "decision.json",
+
+        if not outcome.ok:
+            error = outcome.validation.message if outcome.validation else None
+            return rejected(
                 Decision(
                     iteration=k,
                     parent=parent,
                     kept=False,
                     stage=outcome.stage if outcome.stage != "ok" else "review",
                     reason=outcome.reason,
-                    validation_error=outcome.validation.message if outcome.validation else None,
+                    validation_error=error,
                     offered=offered_to(it),
                 ),
+                validation_error=error,
             )
-            return
+        diff = (it / "scaffold.diff").read_text(encoding="utf-8")
+        for earlier in done:
+            path = files_of(it, earlier) / "scaffold.diff"
+            if path.exists() and path.read_text(encoding="utf-8") == diff:
+                return rejected(
+                    Decision(
+                        iteration=k,
+                        parent=parent,
+                        kept=False,
+                        stage="review",
+                        reason=f"the same candidate as attempt {earlier.number} (rejected at "
+                        f"{earlier.stage}); not evaluated again",
+                        offered=offered_to(it),
+                    )
+                )
         screen = None
         if self.config.screen_seeds > 0:
             self._check_budget()
             screen = await self._screen(parent, it)
             if screen.rejected:
-                self._phase(f"iteration {k}: rejected at the screen: {screen.reason}", advance=True)
-                write_json_atomic(
-                    it / "decision.json",
+                return rejected(
                     Decision(
                         iteration=k,
                         parent=parent,
@@ -448,8 +582,9 @@ class Evolver:
                         screen=screen,
                         offered=offered_to(it),
                     ),
+                    screen=screen,
+                    deltas=seed_deltas(it / "screen", parent_dir / "screen"),
                 )
-                return
         self._check_budget()
         evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "gate")
         accept = None
@@ -486,15 +621,18 @@ class Evolver:
             accept_mean=accept.mean if accept else None,
             offered=offered_to(it),
         )
-        write_json_atomic(it / "decision.json", decision)
-        if self.config.pareto:
-            build_archive(self.run_dir)
         timings = _load_timings(timings_path)
         timings.gate += time.perf_counter() - start
         write_json_atomic(timings_path, timings)
-        self._phase(
-            f"iteration {k}: {'KEPT' if verdict.kept else 'rejected'}: {verdict.reason}",
-            advance=True,
+        return decision, msgspec.structs.replace(
+            record,
+            kept=verdict.kept,
+            stage="gate",
+            reason=reason,
+            mean_progression=evaluation.mean,
+            deltas=dict(verdict.deltas),
+            screen=screen,
+            gate=verdict,
         )
 
     async def _screen(self, parent: int, it: Path) -> ScreenResult:

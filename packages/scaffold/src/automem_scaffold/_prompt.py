@@ -25,6 +25,13 @@ Method:
 Your revision is kept only if mean progression on the same seeds improves. bundle/ is
 read-only; write only under candidate/."""
 
+# The paper's principles for a scaffold; every task states them.
+PRINCIPLES = """Principles (keep them in every revision):
+- Memory decisions stay with the agent's LLM: the scaffold may show, remind, gate and tidy,
+  but what to write, search and read is the model's call, never hard-coded for it.
+- An action's outcome is logged at the next step: LOG sees the env's response to the
+  previous action, so that is where what happened gets written down."""
+
 
 def task_message(
     *,
@@ -33,14 +40,36 @@ def task_message(
     mean_progression: float,
     episodes: list[str],
     summary_head: str,
+    lineage: str = "",
 ) -> str:
-    """The first user message of a review session."""
+    """The first user message of a review session; `lineage` is the history section."""
     return (
         f"Iteration {iteration}. The incumbent scaffold (from iteration {incumbent}) reached mean "
         f"progression {mean_progression:.3f} on {len(episodes)} episodes: {', '.join(episodes)}.\n"
         "Its copy is in candidate/; the evidence is in bundle/. The summary begins:\n\n"
-        f"{summary_head}\n\nDiagnose, revise candidate/, validate, then finish."
+        f"{summary_head}\n\n{PRINCIPLES}\n\n"
+        + (f"{lineage}\n\n" if lineage else "")
+        + "Diagnose, revise candidate/, validate, then finish."
     )
+
+
+def continuation_message(
+    *, attempt: int, of: int, stage: str, result: str, validation_error: str | None, deltas: str
+) -> str:
+    """What a continuation is told: its own candidate's fate, in the same conversation."""
+    lines = [
+        f"Attempt {of}'s candidate (yours, in candidate/ as you left it) was rejected at "
+        f"{stage}: {result}",
+    ]
+    if validation_error:
+        lines.append(f"Validation error:\n{validation_error}")
+    if deltas:
+        lines.append(f"Per-seed progression, your candidate minus the incumbent: {deltas}")
+    lines.append(
+        f"This is attempt {attempt}, a continuation. Find why, revise candidate/ (change "
+        "approach if the idea itself failed), validate, then finish with a rationale."
+    )
+    return "\n".join(lines)
 
 
 def repair_message(report: str, attempt: int, attempts: int) -> str:

@@ -13,14 +13,15 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from automem_agent import append_jsonl, write_json_atomic, write_text_atomic
 from automem_agent._chat import ChatModel
-from automem_agent.meta import Budget, SessionTranscript, SessionTurn, ToolSession
+from automem_agent.meta import Budget, SessionState, SessionTranscript, SessionTurn, ToolSession
 
-from automem_scaffold._archive import copy_scaffold, scaffold_diff
+from automem_scaffold._archive import copy_scaffold, read_json, scaffold_diff
+from automem_scaffold._claude_code import ClaudeCodeReviewer
 from automem_scaffold._prompt import SYSTEM, repair_message, task_message
 from automem_scaffold._review_tools import ReviewWorkspace
 from automem_scaffold._rules import NAME as RULES_NAME
@@ -61,6 +62,23 @@ class ReviewSettings(msgspec.Struct, frozen=True, kw_only=True):
     unsafe_no_sandbox: bool = False
 
 
+class Continuation(msgspec.Struct, frozen=True, kw_only=True):
+    """A continuation attempt: the earlier attempt's directory (its `scaffold/` is the starting
+    candidate, its `review/` holds the conversation to go on with) and what to tell it."""
+
+    from_dir: str
+    message: str
+
+
+CONVERSATION = "conversation.json"  # a tool session's saved conversation, in review/
+
+
+def resumable(out_dir: Path) -> bool:
+    """Whether the review session of the attempt in `out_dir` can be continued."""
+    review = out_dir / "review"
+    return (review / CONVERSATION).exists() or ClaudeCodeReviewer.resumable(review)
+
+
 def _changed(diff: str) -> list[str]:
     files = []
     for line in diff.splitlines():
@@ -87,10 +105,14 @@ async def revise(
     bundle_dir: Path,
     episodes: list[str],
     out_dir: Path,
-    meta: ChatModel,
+    meta: ChatModel | ClaudeCodeReviewer,
     settings: ReviewSettings,
+    lineage: str = "",
+    continuation: Continuation | None = None,
 ) -> CandidateOutcome:
-    """Runs the revise phase into `out_dir` (an `iterations/NNN` directory)."""
+    """Runs the revise phase into `out_dir` (an `iterations/NNN` directory). A fresh attempt
+    starts from the incumbent with `lineage` in its task; a continuation goes on with an
+    earlier attempt's conversation and candidate."""
     review_dir = out_dir / "review"
     review_dir.mkdir(parents=True, exist_ok=True)
     _archive_partials(review_dir)
@@ -99,7 +121,8 @@ async def revise(
     if work.exists():
         shutil.rmtree(work)
     candidate = work / "candidate"
-    copy_scaffold(incumbent_scaffold, candidate)
+    start_from = Path(continuation.from_dir) / "scaffold" if continuation else incumbent_scaffold
+    copy_scaffold(start_from, candidate)
     workspace = ReviewWorkspace(bundle_dir, candidate)
     validate_s = 0.0
 
@@ -126,40 +149,58 @@ async def revise(
     def on_turn(turn: SessionTurn) -> None:
         append_jsonl(log_path, turn)
 
-    session = ToolSession(
-        meta,
-        workspace.tools(validator=validate_tool),
-        system=SYSTEM,
-        budget=Budget(
-            max_turns=settings.turns, max_tokens=settings.tokens, max_wall_s=settings.wall_s
-        ),
-        max_tokens_per_turn=settings.max_tokens_per_turn,
-        purpose="meta",
-        on_turn=on_turn,
-    )
-    summary_path = bundle_dir / "summary.md"
-    summary_head = "\n".join(summary_path.read_text(encoding="utf-8").splitlines()[:12])
-    start = time.perf_counter()
-    transcript = await session.run(
-        task_message(
-            iteration=iteration,
-            incumbent=incumbent,
-            mean_progression=incumbent_mean,
-            episodes=episodes,
-            summary_head=summary_head,
+    session: ToolSession | Any
+    if isinstance(meta, ClaudeCodeReviewer):
+        session = meta.session(
+            work=work, candidate=candidate, bundle_dir=bundle_dir, review_dir=review_dir,
+            settings=settings, on_turn=on_turn,
+        )  # fmt: skip
+        escapes = session.escapes
+    else:
+        session = ToolSession(
+            meta,
+            workspace.tools(validator=validate_tool),
+            system=SYSTEM,
+            budget=Budget(
+                max_turns=settings.turns, max_tokens=settings.tokens, max_wall_s=settings.wall_s
+            ),
+            max_tokens_per_turn=settings.max_tokens_per_turn,
+            purpose="meta",
+            on_turn=on_turn,
         )
-    )
+        escapes = workspace.escapes
+    start = time.perf_counter()
+    if continuation is not None:
+        earlier = Path(continuation.from_dir) / "review"
+        if isinstance(session, ToolSession):
+            session.restore(read_json(earlier / CONVERSATION, SessionState))
+        else:
+            session.restore(earlier)
+        transcript = await session.resume(continuation.message)
+    else:
+        summary_path = bundle_dir / "summary.md"
+        summary_head = "\n".join(summary_path.read_text(encoding="utf-8").splitlines()[:12])
+        transcript = await session.run(
+            task_message(
+                iteration=iteration,
+                incumbent=incumbent,
+                mean_progression=incumbent_mean,
+                episodes=episodes,
+                summary_head=summary_head,
+                lineage=lineage,
+            )
+        )
     outcome_stage: Literal["review", "validation", "ok"] = "ok"
     reason = "validated"
     report: ValidationReport | None = None
     repairs = 0
     while True:
         diff = scaffold_diff(incumbent_scaffold, candidate)
-        if workspace.escapes:
+        if escapes:
             outcome_stage = "review"
             reason = (
                 "the meta-LLM tried to write outside its scaffold copy "
-                f"({', '.join(repr(p) for p in workspace.escapes[:5])}); the writes were refused"
+                f"({', '.join(repr(p) for p in escapes[:5])}); the writes were refused"
             )
             break
         if not diff:
@@ -187,6 +228,8 @@ async def revise(
     candidate.rename(final)
     shutil.rmtree(work, ignore_errors=True)
     write_text_atomic(out_dir / "scaffold.diff", diff)
+    if isinstance(session, ToolSession):
+        write_json_atomic(review_dir / CONVERSATION, session.state())
     write_json_atomic(review_dir / "transcript.json", transcript)
     llm_s = sum(t.latency_s for t in transcript.turns)
     outcome = CandidateOutcome(
@@ -194,7 +237,7 @@ async def revise(
         stage=outcome_stage,
         reason=reason,
         changed_files=_changed(diff),
-        escapes=list(workspace.escapes),
+        escapes=list(escapes),
         end_reason=transcript.end_reason,
         rationale=transcript.rationale,
         validation=report,
@@ -206,8 +249,11 @@ async def revise(
         review_s=max(0.0, total - validate_s),
         validate_s=validate_s,
     )
+    cli = review_dir / "cli-transcript.md"
     write_text_atomic(
-        out_dir / "review.md", render_review(iteration, incumbent, outcome, transcript)
+        out_dir / "review.md",
+        render_review(iteration, incumbent, outcome, transcript)
+        + (f"\n## Transcript (Claude Code)\n\n{cli.read_text()}" if cli.exists() else ""),
     )
     write_json_atomic(out_dir / "candidate.json", outcome)
     return outcome
@@ -229,6 +275,8 @@ def render_review(
         (
             f"- reviewer: {transcript.model}"
             if transcript.model == RULES_NAME
+            else f"- meta-LLM: {transcript.model} (headless CLI)"
+            if transcript.mode == "cli"
             else f"- meta-LLM: {transcript.model} ({transcript.mode} tool use)"
         ),
         f"- ended: {transcript.end_reason}"

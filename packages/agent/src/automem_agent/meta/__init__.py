@@ -33,6 +33,7 @@ from automem_agent.meta._sandbox import (
 from automem_agent.meta._session import (
     Budget,
     CallRecord,
+    SessionState,
     SessionTranscript,
     SessionTurn,
     Tool,
@@ -68,6 +69,7 @@ __all__ = [
     "SandboxLimits",
     "SandboxResult",
     "SandboxUnavailable",
+    "SessionState",
     "SessionTranscript",
     "SessionTurn",
     "TagCall",

@@ -130,6 +130,14 @@ class SessionTranscript(msgspec.Struct, frozen=True, kw_only=True):
         return self.input_tokens + self.output_tokens
 
 
+class SessionState(msgspec.Struct, frozen=True, kw_only=True):
+    """A conversation as saved on disk (after the system prompt), so that another process can
+    continue it: the messages as sent, and tool results not yet delivered."""
+
+    messages: list[ChatMessage]
+    unsent: ChatMessage | None = None
+
+
 FinishCheck = Callable[[str], "str | Awaitable[str | None] | None"]
 
 
@@ -207,6 +215,16 @@ class ToolSession:
         with this session's tools: a continuation that remembers everything said so far."""
         self.messages = [self.messages[0], *previous.messages[1:]]
         self._unsent = previous._unsent
+
+    def state(self) -> SessionState:
+        """The conversation so far, to save and `restore` later (for example in a continuation
+        attempt after a restart)."""
+        return SessionState(messages=list(self.messages[1:]), unsent=self._unsent)
+
+    def restore(self, state: SessionState) -> None:
+        """Carries on a saved conversation with this session's system prompt and tools."""
+        self.messages = [self.messages[0], *state.messages]
+        self._unsent = state.unsent
 
     async def run(self, task: str) -> SessionTranscript:
         """Start with `task` as the first user message and work until finish or budget."""
