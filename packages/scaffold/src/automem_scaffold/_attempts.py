@@ -163,3 +163,15 @@ def seed_deltas(candidate_root: Path, incumbent_root: Path) -> dict[str, float]:
         for k in sorted(cand.per_episode)
         if k in inc.per_episode
     }
+
+
+def attempts_meta_tokens(it: Path) -> int:
+    """Meta-LLM tokens of every attempt of an iteration (from their `candidate.json`)."""
+    from automem_scaffold._review import CandidateOutcome
+
+    total = 0
+    for root in [it, *sorted((it / "attempts").glob("[0-9][0-9]"))]:
+        if (root / "candidate.json").exists():
+            o = read_json(root / "candidate.json", CandidateOutcome)
+            total += o.meta_input_tokens + o.meta_output_tokens
+    return total

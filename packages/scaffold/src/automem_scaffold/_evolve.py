@@ -30,6 +30,7 @@ from automem_scaffold._archive import (
 )
 from automem_scaffold._attempts import (
     archive_attempt,
+    attempts_meta_tokens,
     current_plan,
     files_of,
     read_attempts,
@@ -202,11 +203,6 @@ class Evolver:
         rows = []
         for entry in entries:
             it = iteration_dir(self.run_dir, entry.iteration)
-            outcome = (
-                read_json(it / "candidate.json", CandidateOutcome)
-                if (it / "candidate.json").exists()
-                else None
-            )
             evaluation = load_evaluation(it)
             rows.append(
                 IterationRow(
@@ -218,9 +214,7 @@ class Evolver:
                     mean_progression=entry.mean_progression,
                     per_env=decisions[entry.iteration].per_env,
                     incumbent_after=entry.incumbent_after,
-                    meta_tokens=(outcome.meta_input_tokens + outcome.meta_output_tokens)
-                    if outcome
-                    else 0,
+                    meta_tokens=attempts_meta_tokens(it),
                     agent_tokens=sum(
                         v.get("input", 0) + v.get("output", 0) for v in evaluation.tokens.values()
                     )

@@ -44,9 +44,12 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
         model = json.loads(transcript.read_text(encoding="utf-8")).get("model", "")
     for path in sorted(review_dir.glob("*.jsonl")):
         tin = tout = 0
+        reported: list[float] = []  # what the provider billed, where it said (an agent CLI)
         for turn in read_jsonl(path).records:  # a line torn by a kill is skipped
             tin += int(turn.get("input_tokens", 0))
             tout += int(turn.get("output_tokens", 0))
+            if turn.get("dollars") is not None:
+                reported.append(float(turn["dollars"]))
         meta_model = model or _meta_model_hint(review_dir)
         out.append(
             LedgerEntry(
@@ -56,7 +59,7 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
                 model=meta_model,
                 input_tokens=tin,
                 output_tokens=tout,
-                dollars=cost_of(meta_model, tin, tout),
+                dollars=sum(reported) if reported else cost_of(meta_model, tin, tout),
             )
         )
     return out
@@ -95,11 +98,13 @@ def build_ledger(run_dir: Path) -> Ledger:
     entries: list[LedgerEntry] = []
     for it_dir in sorted((run_dir / "iterations").glob("[0-9][0-9][0-9]")):
         number = int(it_dir.name)
-        if (it_dir / "review").is_dir():
-            entries += _session_entries(number, it_dir / "review")
-        entries += _agent_entries(number, "evaluate" if number == 0 else "gate", it_dir)
-        entries += _agent_entries(number, "screen", it_dir / "screen")
-        entries += _agent_entries(number, "accept", it_dir / "accept")
+        # every attempt: the one at the top and the rejected ones archived under attempts/
+        for root in [it_dir, *sorted((it_dir / "attempts").glob("[0-9][0-9]"))]:
+            if (root / "review").is_dir():
+                entries += _session_entries(number, root / "review")
+            entries += _agent_entries(number, "evaluate" if number == 0 else "gate", root)
+            entries += _agent_entries(number, "screen", root / "screen")
+            entries += _agent_entries(number, "accept", root / "accept")
     entries += _agent_entries(None, "heldout", run_dir / "heldout")
     entries += _agent_entries(None, "report-start", run_dir / "report_start")
     meta = sum(e.input_tokens + e.output_tokens for e in entries if e.purpose == "meta")

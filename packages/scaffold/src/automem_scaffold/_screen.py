@@ -124,8 +124,16 @@ def screen_savings(run_dir: Path, *, tokens_per_s: float) -> ScreenSavings:
     so it is paid once)."""
     from automem_scaffold._archive import read_decisions  # _archive's Decision holds a screen
 
-    screens = [d.screen for d in read_decisions(run_dir).values() if d.screen is not None]
-    costs = [evaluation_cost(p) for p in sorted((run_dir / "iterations").glob("*/screen"))]
+    screens = [
+        s
+        for d in read_decisions(run_dir).values()
+        for s in ([a.screen for a in d.attempts] if d.attempts else [d.screen])
+        if s is not None
+    ]
+    roots = (run_dir / "iterations").glob
+    costs = [
+        evaluation_cost(p) for p in sorted([*roots("*/screen"), *roots("*/attempts/*/screen")])
+    ]
     return ScreenSavings(
         screened=len(screens),
         rejected=sum(s.rejected for s in screens),
