@@ -181,10 +181,13 @@ class ClaudeCodeSession:
             "workspace": str(self.work),
             "read_only": [str(self.bundle), str(self.candidate)],
             "unsafe": self.reviewer.unsafe_no_sandbox,
+            # this process's import path, so the wrapper runs the same code whatever its env
+            "sys_path": [p for p in sys.path if p and os.path.isabs(p)],
         }
         script.write_text(
             f"#!{sys.executable}\n"
             "import json, sys\n"
+            f"sys.path[:0] = json.loads({json.dumps(json.dumps(spec['sys_path']))})\n"
             "from automem_scaffold._claude_code import sandbox_main\n"
             f"sys.exit(sandbox_main(json.loads({json.dumps(json.dumps(spec))}), sys.argv[1:]))\n",
             encoding="utf-8",
@@ -456,6 +459,7 @@ def sandbox_main(spec: dict[str, Any], args: list[str]) -> int:
         {"command": command, "workspace": spec["workspace"]},
         cwd=spec["scratch"],
         read_only=[*spec["read_only"], spec["workspace"]],
+        sys_path=spec.get("sys_path", []),
         limits=SandboxLimits(wall_s=120.0, unsafe_no_sandbox=bool(spec["unsafe"])),
     )
     if not result.ok:

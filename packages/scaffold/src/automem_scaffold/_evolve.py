@@ -405,6 +405,13 @@ class Evolver:
                 if record.kept
                 else plan_next([*done, record], fresh=c.attempts, continuations=c.continuations)
             )
+            if following is not None:
+                try:
+                    self._check_budget()
+                except _Stop:
+                    # Out of budget between attempts: the iteration ends with what it has.
+                    self._decide(k, decision, [*done, record])
+                    raise
             if following is None:
                 self._decide(k, decision, [*done, record])
                 return
@@ -624,7 +631,12 @@ class Evolver:
             stage="gate",
             reason=reason,
             mean_progression=evaluation.mean,
-            deltas=dict(verdict.deltas),
+            # on the search pool: the accept pool's seeds never reach the reviewer
+            deltas={
+                key: value - parent_decision.per_episode[key]
+                for key, value in sorted(evaluation.per_episode.items())
+                if key in parent_decision.per_episode
+            },
             screen=screen,
             gate=verdict,
         )
