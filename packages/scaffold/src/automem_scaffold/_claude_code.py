@@ -256,6 +256,11 @@ class ClaudeCodeSession:
         result = _last_result(out.decode("utf-8", "replace"))
         self._account(result, proc.returncode, err.decode("utf-8", "replace"), timed_out)
         calls = self._calls()
+        for call in calls:  # a write aimed outside candidate/, refused or not, is an escape
+            target = str(call.input.get("file_path") or call.input.get("notebook_path") or "")
+            outside = call.name in WRITE_TOOLS and target and not self._in_candidate(target)
+            if outside and target not in self.escapes:
+                self.escapes.append(target)
         turn = SessionTurn(
             index=len(self.turns),
             response=str(result.get("result", "")) if result else "",
@@ -280,6 +285,11 @@ class ClaudeCodeSession:
         if _fingerprint(self.bundle) != self._bundle_print:
             self.escapes.append("bundle/ (files changed)")
         return self.transcript()
+
+    def _in_candidate(self, target: str) -> bool:
+        path = Path(os.path.normpath(self.work / target))  # an absolute target stays itself
+        root = Path(os.path.normpath(self.candidate))
+        return path == root or root in path.parents
 
     def _account(
         self, result: dict[str, Any] | None, code: int | None, stderr: str, timed_out: bool
@@ -308,7 +318,7 @@ class ClaudeCodeSession:
             for denial in result.get("permission_denials") or []:
                 tool = str(denial.get("tool_name", ""))
                 target = (denial.get("tool_input") or {}).get("file_path", "")
-                if tool in WRITE_TOOLS:
+                if tool in WRITE_TOOLS and str(target) not in self.escapes:
                     self.escapes.append(str(target))
 
     def transcript(self) -> SessionTranscript:

@@ -41,15 +41,14 @@ def task_message(
     episodes: list[str],
     summary_head: str,
     lineage: str = "",
+    closing: str = "Diagnose, revise candidate/, validate, then finish.",
 ) -> str:
     """The first user message of a review session; `lineage` is the history section."""
     return (
         f"Iteration {iteration}. The incumbent scaffold (from iteration {incumbent}) reached mean "
         f"progression {mean_progression:.3f} on {len(episodes)} episodes: {', '.join(episodes)}.\n"
         "Its copy is in candidate/; the evidence is in bundle/. The summary begins:\n\n"
-        f"{summary_head}\n\n{PRINCIPLES}\n\n"
-        + (f"{lineage}\n\n" if lineage else "")
-        + "Diagnose, revise candidate/, validate, then finish."
+        f"{summary_head}\n\n{PRINCIPLES}\n\n" + (f"{lineage}\n\n" if lineage else "") + closing
     )
 
 

@@ -188,6 +188,14 @@ async def revise(
                 episodes=episodes,
                 summary_head=summary_head,
                 lineage=lineage,
+                **(
+                    {
+                        "closing": "Diagnose, then revise candidate/; your last message is your "
+                        "rationale (the candidate is validated when you stop)."
+                    }
+                    if isinstance(meta, ClaudeCodeReviewer)
+                    else {}
+                ),
             )
         )
     outcome_stage: Literal["review", "validation", "ok"] = "ok"
