@@ -18,12 +18,14 @@ from automem_scaffold._attribute import (
 )
 from automem_scaffold._attribute_cli import attribute_main
 from automem_scaffold._bundle import EpisodeDiagnostics, build_bundle, diagnose, render_trace
+from automem_scaffold._claude_code import ClaudeCodeReviewer
 from automem_scaffold._cli import build_parser, config_from_args, main
 from automem_scaffold._config import EvolveConfig, EvolveError, check_resume, load_config
 from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._evolve import Evolver, Timings, evolve
 from automem_scaffold._gate import GATE_RULES, GateResult, bootstrap_ci, decide
 from automem_scaffold._ledger import Ledger, LedgerEntry, build_ledger
+from automem_scaffold._lineage import AttemptRecord
 from automem_scaffold._pools import SeedPools, check_disjoint, search_accept_gap, seed_pools
 from automem_scaffold._prices import PRICES_PER_MTOK, cost_of, price_for
 from automem_scaffold._report import IterationRow, RunSummary, format_end, format_table
@@ -41,10 +43,12 @@ from automem_scaffold._validate import ValidationReport, validate_candidate
 __all__ = [
     "GATE_RULES",
     "PRICES_PER_MTOK",
+    "AttemptRecord",
     "AttributionBudget",
     "AttributionError",
     "AttributionTable",
     "CandidateOutcome",
+    "ClaudeCodeReviewer",
     "Decision",
     "EpisodeDiagnostics",
     "Evaluation",
