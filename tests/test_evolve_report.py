@@ -41,6 +41,8 @@ def test_report_shows_memory_figures_per_iteration_and_says_progression_did_not_
         from_scaffold="demo",
         review_turns=6,
         smoke_steps=2,
+        attempts=1,  # the figures below are of the one revision, at the top of iterations/001
+        continuations=0,
     )
     summary = asyncio.run(evolve(config, agent_model=ScriptedModel(memory_agent, name="agent")))
     start, revised = summary.rows
