@@ -41,7 +41,9 @@ BIN_ENV = "AUTOMEM_CLAUDE_BIN"  # the CLI executable (default: `claude` on PATH)
 SESSION = "claude-session.json"  # in review/: the CLI session id, for a continuation
 HOME = "claude-home"  # in review/: the CLI's $HOME and config dir (its session files)
 TOOLS = "Read,Edit,Write,Grep,Glob,Bash"
-ALLOWED = "Read,Grep,Glob,Edit(./candidate/**),Write(./candidate/**),Bash(./sandbox:*)"
+ALLOWED = (
+    "Read(./**),Grep(./**),Glob(./**),Edit(./candidate/**),Write(./candidate/**),Bash(./sandbox:*)"
+)
 DISALLOWED = "Edit(./bundle/**),Write(./bundle/**),WebFetch,WebSearch,Agent,Task,NotebookEdit"
 WRITE_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 # The CLI's environment: an allow-list. Credentials for the API pass by name only.
