@@ -1,15 +1,31 @@
 """Benchmarks for the chat-model layer (figures go in packages/agent/MODELS.md).
 
-1. SmolLM2 load: dequantising the wheel's GGUF with transformers (the baseline) against loading
+1. Engines, SmolLM2-135M-Instruct on CPU: llama.cpp in-process (`llamacpp:smollm2`, the offline
+   default, on the wheel's Q4_1 GGUF as it is) against transformers (the baseline, on its float32
+   conversion). The prompts are real: the `demo` scaffold's requests in a scripted 2-step Crafter
+   episode, as sent. Repeats alternate between the engines; medians are reported.
+   - prefill: step 0's LOG prompt from an empty cache, tokens/s;
+   - generation: 48 greedy tokens after that prompt, tokens/s (end-of-turn ignored);
+   - next phase / next step: the PLAN request after LOG (one conversation), and step 1's LOG
+     request after step 0, through each backend's `complete_sync` (1 new token): prompt tokens
+     per second of request. llama.cpp evaluates only the part after the cached prefix,
+     transformers the whole prompt.
+   Targets on 2 cores: generation >= 5x, prefill >= 3x. Then a real episode: llama.cpp plays
+   `--episode-steps` demo steps; the share of prompt tokens its prefix cache served.
+2. SmolLM2 load: dequantising the wheel's GGUF with transformers (the baseline) against loading
    the cached safetensors conversion. Target: cached load < 1 s.
-2. Tiny test model: building it from scratch against reusing the cache entry.
-3. OpenAI-compatible client against a loopback server with 50 ms latency: 64 requests with
+3. Tiny test model: building it from scratch against reusing the cache entry.
+4. OpenAI-compatible client against a loopback server with 50 ms latency: 64 requests with
    `max_concurrency=1` (the baseline) against `max_concurrency=32`. The ideal ratio is 32x
    (two waves of 50 ms); the loopback server's threads share the machine's cores.
-4. Client overhead against the same server with no latency: raw `httpx` posts (the baseline)
+5. Client overhead against the same server with no latency: raw `httpx` posts (the baseline)
    against `OpenAICompatModel.complete` (retry policy, semaphore, parsing).
 
-    uv run python tools/bench_models.py [--skip-gguf]
+Wall-clock rates are what a user waits for; on a shared machine they also measure the
+neighbours, so the engine table prints CPU-time rates (tokens per CPU second of this process)
+beside them, and the load average before and after.
+
+    uv run python tools/bench_models.py [--skip-gguf] [--skip-engines] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -24,9 +41,219 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from automem_agent._chat import ChatMessage, ChatRequest
-from automem_agent.models import LocalModel, OpenAICompatModel, build_tiny_model, smollm2_path
+from automem_agent import (
+    ChatMessage,
+    ChatRequest,
+    RoleModels,
+    ScriptedModel,
+    builtin_scaffold,
+    load_scaffold,
+    memory_agent_factory,
+    read_trace,
+    run_episode,
+)
+from automem_agent.models import (
+    LocalModel,
+    OpenAICompatModel,
+    build_tiny_model,
+    load_model,
+    smollm2_path,
+)
 from automem_agent.models._smollm2 import smollm2_gguf
+from automem_envs._types import EpisodeSpec
+from automem_memfs import Action, Append, Done, format_call
+
+GEN_TOKENS = 48
+
+
+class Clock:
+    """Wall and CPU seconds of this process over a `with` block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# ---------------------------------------------------------------- 1. engines
+def _scripted_reply(request: ChatRequest) -> str:
+    if "LOG phase" in request.messages[-1].content:
+        return format_call(Append(path="log.md", content="grass and a tree to the west")) + (
+            "\n" + format_call(Done())
+        )
+    return format_call(Action(text="move west"))
+
+
+def demo_requests(tmp: Path) -> dict[str, list[ChatMessage]]:
+    """The demo scaffold's requests, as sent, in a scripted 2-step Crafter episode (seed 42)."""
+    scaffold = load_scaffold(builtin_scaffold("demo"))
+    try:
+        factory = memory_agent_factory(scaffold, RoleModels.single(ScriptedModel(_scripted_reply)))
+        spec = EpisodeSpec(env_id="crafter", seed=42, max_steps=2)
+        result = asyncio.run(run_episode(spec, factory, tmp))
+    finally:
+        scaffold.close()
+    steps = read_trace(tmp / result.trace).steps
+
+    def messages(step: int, phase: str) -> list[ChatMessage]:
+        turn = next(t for t in steps[step].turns if t.phase == phase)
+        return [ChatMessage(role=m["role"], content=m["content"]) for m in turn.messages]
+
+    return {"log0": messages(0, "log"), "plan0": messages(0, "plan"), "log1": messages(1, "log")}
+
+
+def _request(messages: list[ChatMessage]) -> ChatRequest:
+    return ChatRequest(messages=messages, max_tokens=1, temperature=0.0)
+
+
+def _prefix_cases(model, requests):
+    """(prime, timed) request pairs: a step's next phase, and the next step's first request."""
+
+    def case(prime: str, timed: str):
+        def run():
+            model.complete_sync(_request(requests[prime]))  # the cache holds the earlier request
+            reused = getattr(getattr(model, "stats", None), "reused_tokens", 0)
+            with Clock() as c:
+                reply = model.complete_sync(_request(requests[timed]))
+            reused = getattr(getattr(model, "stats", None), "reused_tokens", 0) - reused
+            return reply.input_tokens, c, reused
+
+        return run
+
+    return {"next_phase": case("log0", "plan0"), "next_step": case("plan0", "log1")}
+
+
+def llamacpp_runs(requests, threads: int | None):
+    model = load_model("llamacpp:smollm2", n_threads=threads)
+    llama = model._slots[0].llama  # raw eval/sample: the engine without the request wrapper
+    prompt = model.prompt_tokens(_request(requests["log0"]))
+
+    def prefill():
+        llama.reset()
+        with Clock() as c:
+            llama.eval(prompt)
+        return len(prompt), c, 0
+
+    def generate():
+        llama.reset()
+        llama.eval(prompt)
+        with Clock() as c:
+            for _ in range(GEN_TOKENS):
+                llama.eval([llama.sample(temp=0.0)])
+        return GEN_TOKENS, c, 0
+
+    return model, {"prefill": prefill, "generate": generate, **_prefix_cases(model, requests)}
+
+
+def transformers_runs(requests):
+    import torch
+
+    local = LocalModel(smollm2_path(), device="cpu")
+    tok, model = local.tokenizer, local.model
+    ids = tok.apply_chat_template(
+        [{"role": m.role, "content": m.content} for m in requests["log0"]],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )["input_ids"]
+
+    def prefill():
+        with torch.inference_mode(), Clock() as c:
+            model(ids)
+        return ids.shape[1], c, 0
+
+    def generate():
+        # a bare KV-cache decode loop: faster than `generate()`, so the baseline is not handicapped
+        with torch.inference_mode():
+            out = model(ids, use_cache=True)
+            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            with Clock() as c:
+                for _ in range(GEN_TOKENS):
+                    out = model(token, past_key_values=past, use_cache=True)
+                    past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        return GEN_TOKENS, c, 0
+
+    return {"prefill": prefill, "generate": generate, **_prefix_cases(local, requests)}
+
+
+def episode_reuse(model, steps: int, tmp: Path) -> str:
+    """Plays `steps` demo steps with the llama.cpp model; how much prefill the cache saved."""
+    before = model.stats.as_dict()
+    scaffold = load_scaffold(builtin_scaffold("demo"))
+    try:
+        factory = memory_agent_factory(scaffold, RoleModels.single(model))
+        spec = EpisodeSpec(env_id="crafter", seed=43, max_steps=steps)
+        with Clock() as c:
+            result = asyncio.run(run_episode(spec, factory, tmp))
+    finally:
+        scaffold.close()
+    after = model.stats.as_dict()
+    d = {k: after[k] - before[k] for k in after}
+    parsed = result.summary.parse_rate()
+    return (
+        f"real episode, llama.cpp, demo scaffold (grammar), {steps} Crafter steps: "
+        f"{d['requests']} requests, {d['prompt_tokens']} prompt tokens of which "
+        f"{d['reused_tokens']} ({d['reused_tokens'] / max(1, d['prompt_tokens']):.0%}) came from "
+        f"the prefix cache, {d['generated_tokens']} generated; {c.wall / steps:.1f} s/step wall, "
+        f"parse rate {parsed if parsed is None else f'{parsed:.0%}'}"
+    )
+
+
+def engines(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        requests = demo_requests(Path(tmp) / "scripted")
+        model, ours = llamacpp_runs(requests, args.threads)
+        base = transformers_runs(requests)
+        results: dict[str, dict[str, list]] = {"ours": {}, "base": {}}
+        for _ in range(args.repeats):
+            for who, runs in (("base", base), ("ours", ours)):
+                for case, fn in runs.items():
+                    results[who].setdefault(case, []).append(fn())
+        episode = episode_reuse(model, args.episode_steps, Path(tmp) / "episode")
+
+    def tokens(case: str) -> tuple[int, int]:
+        n, _, reused = results["ours"][case][-1]
+        return n, reused
+
+    names = {
+        "prefill": (f"prefill, {tokens('prefill')[0]}-token LOG prompt", ">=3x"),
+        "generate": (f"generation, {GEN_TOKENS} tokens", ">=5x"),
+        "next_phase": ("PLAN after LOG, {} tok ({} cached)".format(*tokens("next_phase")), ""),
+        "next_step": ("next step's LOG, {} tok ({} cached)".format(*tokens("next_step")), ""),
+    }
+    print(
+        f"threads: llama.cpp {args.threads or os.cpu_count()}, torch {os.cpu_count()}; "
+        f"cores {os.cpu_count()}"
+    )
+    head = f"{'case':<40} {'transformers tok/s':>19} {'llama.cpp tok/s':>16} {'ratio':>7} {'target':>11}"
+    print(head + f"   {'per CPU s: transformers':>24} {'llama.cpp':>10} {'ratio':>7}")
+    for case, (label, target) in names.items():
+        b_wall = statistics.median(n / c.wall for n, c, _ in results["base"][case])
+        o_wall = statistics.median(n / c.wall for n, c, _ in results["ours"][case])
+        b_cpu = statistics.median(n / max(c.cpu, 1e-9) for n, c, _ in results["base"][case])
+        o_cpu = statistics.median(n / max(c.cpu, 1e-9) for n, c, _ in results["ours"][case])
+        ratio = o_wall / b_wall
+        verdict = (
+            f"{target} {'met' if ratio >= float(target[2:-1]) else 'MISSED'}" if target else ""
+        )
+        print(
+            f"{label:<40} {b_wall:>19.1f} {o_wall:>16.1f} {ratio:>6.1f}x {verdict:>11}"
+            f"   {b_cpu:>24.1f} {o_cpu:>10.1f} {o_cpu / b_cpu:>6.1f}x"
+        )
+    print(
+        "PLAN/next step: prompt tokens of the whole request per second of the request (1 new token)"
+    )
+    print(episode)
+
+
+# ---------------------------------------------------------------- 2-5. loading and clients
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -104,9 +331,23 @@ async def ours_sequential(url: str, n: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skip-gguf", action="store_true", help="skip the ~25-80 s GGUF baseline")
+    parser.add_argument(
+        "--skip-engines", action="store_true", help="skip llama.cpp vs transformers"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="engine repeats (medians)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads (default: all)"
+    )
+    parser.add_argument("--episode-steps", type=int, default=3, help="steps of the real episode")
     args = parser.parse_args()
+    print(f"load average before: {load_average()} ({os.cpu_count()} cores, shared machine)")
+    if not args.skip_engines:
+        engines(args)
+        print()
     rows: list[tuple[str, str, float, str, float]] = []
 
     cached = smollm2_path()  # make sure the cache exists before timing its load
@@ -151,6 +392,7 @@ def main() -> None:
             f"{case:<22} {base_name:<20} {base_s:>8.3f}   {our_name:<20} {our_s:>8.3f}   {ratio:>6.1f}x"
         )
     print("ratio = baseline time / our time (higher is better for us; <1 means overhead)")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":
