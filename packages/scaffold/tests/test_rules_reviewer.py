@@ -72,28 +72,59 @@ def test_rules_reviewer_turns_trace_faults_into_stated_revisions(tmp_path: Path)
     assert '"grep"' in calls and "bundle/summary.md" in calls
 
 
-def test_stuck_spans_in_the_summary_change_the_stuck_warning(tmp_path: Path) -> None:
+def _stuck_trace(root: Path) -> None:
+    """A recorded Crafter episode (real trace records) whose observation does not change from
+    step 3 to step 11, and whose LOG reads notes.md every step."""
+    from automem_agent.trace import EpisodeSummary, LLMTurn, StepRecord, TraceHeader, TraceWriter
+    from automem_envs import EpisodeStats
+
+    header = TraceHeader(
+        env_id="crafter",
+        seed=42,
+        max_steps=12,
+        agent="memory",
+        scaffold_name="v0",
+        scaffold_hash="0" * 64,
+        models={"memory": "scripted"},
+    )
+    with TraceWriter(root / "eval" / "crafter" / "42.jsonl", header) as writer:
+        for i in range(12):
+            turn = LLMTurn(
+                phase="log",
+                role="memory",
+                round=1,
+                messages=[],
+                response="<|READ|>notes.md<|END|><|DONE|>",
+            )
+            writer.write(
+                StepRecord(
+                    step=i,
+                    observation=f"You face grass (step {min(i, 3)}).",
+                    turns=[turn],
+                    action="do",
+                    executed_action="do",
+                    valid_action=True,
+                    memory_bytes=90,
+                )
+            )
+        stats = EpisodeStats(env_id="crafter", seed=42, steps=12, end_reason="max_steps")
+        writer.write(EpisodeSummary(stats=stats, status="finished", steps=12, ending="step_limit"))
+
+
+def test_stuck_spans_in_the_index_change_the_stuck_warning(tmp_path: Path) -> None:
     from automem_agent.meta import Budget, ToolSession
     from automem_scaffold import ReviewWorkspace
 
     bundle, candidate = tmp_path / "bundle", tmp_path / "candidate"
     copy_scaffold(builtin_scaffold("v0"), candidate)
-    (bundle / "traces").mkdir(parents=True)
-    (bundle / "memory").mkdir()
-    (bundle / "summary.md").write_text(
-        "# iteration 000\n\n## Stuck spans (observation unchanged for >= 5 steps)\n\n"
-        "- crafter__42: 3-11 (9)\n"
-    )
-    steps = [
-        f"=== step {i} | progression 0.000 | reward 0 | action 'do' (valid) | memory 90 B\n"
-        "--- log round 1 (memory model)\n<|READ|>notes.md<|END|><|DONE|>\n"
-        for i in range(12)
-    ]
-    (bundle / "traces" / "crafter__42.txt").write_text("".join(steps))
+    _stuck_trace(tmp_path / "it0")
+    build_bundle(tmp_path / "it0", candidate, bundle, title="iteration 000")
+    assert "crafter__42: 3-11 (9)" in (bundle / "summary.md").read_text()
     workspace = ReviewWorkspace(bundle, candidate)
     session = ToolSession(RulesReviewer(), workspace.tools(), system="", budget=Budget(max_turns=4))
     transcript = asyncio.run(session.run("review"))
     assert transcript.end_reason == "finish"
+    assert transcript.turns[0].calls[2].name == "index"  # it read the index, not the text
     manifest = tomllib.loads((candidate / "scaffold.toml").read_text())
     assert manifest["stuck"]["window"] == 3  # v0's 4, one earlier
     assert "Do not repeat them" in manifest["stuck"]["message"]

@@ -85,6 +85,7 @@ class StoreBase:
         fsync: bool = False,
         read_only: bool = False,
         redact: Iterable[str] | Redactor = (),
+        display_prefix: str = "",
     ) -> None:
         self.root = Path(os.path.realpath(os.fspath(root)))
         self.redactor = redact if isinstance(redact, Redactor) else Redactor(redact)
@@ -98,7 +99,7 @@ class StoreBase:
         self._files: dict[str, _Entry] = {}
         self._own: dict[str, bool] = {}  # path -> whether the store could have created it
         self._total = 0
-        self._prefix = ""  # how paths are shown to the model (the Anthropic adapter sets one)
+        self._prefix = display_prefix  # how paths are shown to the model (e.g. "bundle/")
         self._keep_empty_dirs = False  # the Anthropic adapter keeps them, as Claude's tool does
         self._counts: Counter[str] = Counter()
         self._bytes_written = 0

@@ -34,11 +34,13 @@ def _encode(text: str) -> tuple[str, bytes]:
 class MemoryStore(ReadOps):
     """A sandboxed directory of memory files that executes typed ops (see `apply`).
 
-    `MemoryStore(root, limits=Limits(), schema=None, fsync=False, read_only=False, redact=())`:
+    `MemoryStore(root, limits=Limits(), schema=None, fsync=False, read_only=False, redact=(),
+    display_prefix="")`:
     the root is created if missing. With `fsync`, every write is flushed to disk before it is
     reported. With `read_only`, every write op is refused (e.g. for an agent's PLAN phase).
     `redact` lists secrets (or is a `Redactor`): every write, import and restore stores them,
-    plain or encoded, as "[redacted]".
+    plain or encoded, as "[redacted]". `display_prefix` is put before every path that a result
+    names (e.g. "bundle/" when a reviewer sees this store as one of several roots).
     """
 
     # -- shared write steps ----------------------------------------------------------------

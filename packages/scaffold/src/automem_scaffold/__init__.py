@@ -17,7 +17,7 @@ from automem_scaffold._attribute import (
     format_attribution,
 )
 from automem_scaffold._attribute_cli import attribute_main
-from automem_scaffold._bundle import EpisodeDiagnostics, build_bundle, diagnose, render_trace
+from automem_scaffold._bundle import build_bundle, bundle_library, episode_key, render_summary
 from automem_scaffold._claude_code import ClaudeCodeReviewer
 from automem_scaffold._cli import build_parser, config_from_args, main
 from automem_scaffold._config import EvolveConfig, EvolveError, check_resume, load_config
@@ -50,7 +50,6 @@ __all__ = [
     "CandidateOutcome",
     "ClaudeCodeReviewer",
     "Decision",
-    "EpisodeDiagnostics",
     "Evaluation",
     "EvolveConfig",
     "EvolveError",
@@ -76,12 +75,13 @@ __all__ = [
     "build_bundle",
     "build_ledger",
     "build_parser",
+    "bundle_library",
     "check_disjoint",
     "check_resume",
     "config_from_args",
     "cost_of",
     "decide",
-    "diagnose",
+    "episode_key",
     "estimate_replay_calls",
     "evaluate",
     "evolve",
@@ -95,7 +95,7 @@ __all__ = [
     "main",
     "price_for",
     "read_decisions",
-    "render_trace",
+    "render_summary",
     "revise",
     "scaffold_diff",
     "screen_episodes",

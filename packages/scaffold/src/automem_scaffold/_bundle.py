@@ -1,213 +1,152 @@
-"""The review bundle: what the meta-LLM reads, rendered as plain files it can list, read and grep.
+"""The review bundle: the evidence a reviewer reads, read-only, served by the shared review
+toolset of `automem_agent.meta` (index, step views, prompts as sent, grep, sandboxed Python).
 
-bundle/summary.md              per-seed table and diagnostics
-bundle/traces/<env>__<seed>.txt one block per step: observation, each turn verbatim, results
-bundle/memory/<env>/<seed>/    the final memory directory of each episode
-bundle/scaffold/               the incumbent scaffold's files (read-only reference)
+bundle/summary.md                  per-seed table, how each episode ended, stuck spans, how to look
+bundle/raw/<episode>.jsonl         each trace as recorded: every prompt as sent, every reply, the
+                                   hooks' outputs (what the agent really saw)
+bundle/traces/<episode>.txt        the trace as text, one `=== step N` block per step
+bundle/traces/<episode>.index.json its `EpisodeIndex` (endings, spans, counts, step offsets)
+bundle/memory/<env>/<seed>/        the final memory directory of each episode
+bundle/scaffold/                   the incumbent scaffold's files (read-only reference)
+
+The bundle is built once from an evaluation (`build_bundle`) and never written afterwards:
+`bundle_library` reads the prepared indexes back.
 """
 
 from __future__ import annotations
 
 import shutil
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
-from automem_agent.trace import StepRecord, Trace, iter_traces
-from automem_envs._types import env_family
+from automem_agent.meta import STUCK_MIN_STEPS, EpisodeIndex, TraceLibrary
+from automem_agent.trace import TraceHeader
+from automem_envs import env_family
 
-STUCK_MIN_STEPS = 5
-
-
-class EpisodeDiagnostics(msgspec.Struct, frozen=True, kw_only=True):
-    """The numbers `summary.md` reports for one episode."""
-
-    key: str
-    env_id: str
-    seed: int
-    finished: bool
-    steps: int
-    progression: float
-    achievements: list[str]
-    invalid_action_rate: float
-    fallback_actions: int
-    write_to_search: float | None
-    memory_growth_per_step: float
-    final_memory_bytes: int
-    stuck_spans: list[tuple[int, int]]  # (first step, last step) with an unchanged observation
-    longest_without_gain: int
+RAW_DIR = "raw"
+TEXT_DIR = "traces"
 
 
-def stuck_spans(steps: list[StepRecord], min_len: int = STUCK_MIN_STEPS) -> list[tuple[int, int]]:
-    """Maximal runs of at least `min_len` steps whose observation text did not change."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for i in range(1, len(steps) + 1):
-        if i < len(steps) and steps[i].observation == steps[start].observation:
-            continue
-        if i - start >= min_len:
-            spans.append((steps[start].step, steps[i - 1].step))
-        start = i
-    return spans
+def episode_key(env_id: str, seed: int) -> str:
+    """The bundle's name for an episode, e.g. `crafter__42`, `minihack-Corridor-R3__7`."""
+    return f"{env_id.replace('/', '-')}__{seed}"
 
 
-def _longest_without_gain(steps: list[StepRecord]) -> int:
-    best = run = 0
-    last = 0.0
-    for step in steps:
-        if step.progression > last:
-            last, run = step.progression, 0
-        else:
-            run += 1
-            best = max(best, run)
-    return best
+def _reply_limits(scaffold_dir: Path) -> dict[str, int]:
+    """The scaffold's max reply tokens per phase, so the index can flag cut replies."""
+    try:
+        manifest = tomllib.loads((scaffold_dir / "scaffold.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return {
+        phase: int(manifest[phase]["max_tokens"])
+        for phase in ("log", "plan")
+        if isinstance(manifest.get(phase), dict) and "max_tokens" in manifest[phase]
+    }
 
 
-def diagnose(trace: Trace) -> EpisodeDiagnostics:
-    """Per-episode diagnostics from a trace (finished or cut off)."""
-    steps = trace.steps
-    summary = trace.summary
-    n = len(steps)
-    progression = summary.stats.progression if summary else (steps[-1].progression if steps else 0)
-    invalid = sum(1 for s in steps if not s.valid_action)
-    ops: dict[str, int] = {}
-    for s in steps:
-        for kind, count in s.op_counts.items():
-            ops[kind] = ops.get(kind, 0) + count
-    writes = sum(ops.get(k, 0) for k in ("append", "write", "create", "str_replace", "insert"))
-    searches = sum(ops.get(k, 0) for k in ("search", "read", "tail", "count"))
-    if summary is not None:
-        w2s, growth = summary.write_to_search, summary.memory_growth_per_step
-    else:
-        w2s = writes / searches if searches else None
-        growth = (steps[-1].memory_bytes / n) if n else 0.0
-    h = trace.header
-    return EpisodeDiagnostics(
-        key=f"{h.env_id.replace('/', '-')}__{h.seed}",
-        env_id=h.env_id,
-        seed=h.seed,
-        finished=summary is not None,
-        steps=n,
-        progression=progression,
-        achievements=list(summary.stats.achievements) if summary else [],
-        invalid_action_rate=invalid / n if n else 0.0,
-        fallback_actions=sum(1 for s in steps if s.fallback),
-        write_to_search=w2s,
-        memory_growth_per_step=growth,
-        final_memory_bytes=steps[-1].memory_bytes if steps else 0,
-        stuck_spans=stuck_spans(steps),
-        longest_without_gain=_longest_without_gain(steps),
+def bundle_library(bundle_dir: Path) -> TraceLibrary:
+    """The bundle's traces as a `TraceLibrary` (empty for a bundle without raw traces)."""
+    raw = Path(bundle_dir) / RAW_DIR
+    traces = {p.stem: p for p in sorted(raw.glob("*.jsonl"))} if raw.is_dir() else {}
+    return TraceLibrary(
+        traces,
+        Path(bundle_dir) / TEXT_DIR,
+        reply_limits=_reply_limits(Path(bundle_dir) / "scaffold"),
     )
 
 
-def render_trace(trace: Trace) -> str:
-    """A trace as readable text: a header, then one block per step."""
-    h = trace.header
-    out = [
-        f"# {h.env_id} seed {h.seed} | scaffold {h.scaffold_name} ({h.scaffold_hash[:12]})",
-        f"# models: {', '.join(f'{k}={v}' for k, v in h.models.items())} | max_steps {h.max_steps}",
-        "",
-    ]
-    for step in trace.steps:
-        valid = "valid" if step.valid_action else f"INVALID, ran {step.executed_action!r}"
-        fallback = " FALLBACK" if step.fallback else ""
-        out.append(
-            f"=== step {step.step} | progression {step.progression:.3f} | reward {step.reward:g} "
-            f"| action {step.action!r} ({valid}){fallback} | memory {step.memory_bytes} B"
-        )
-        out.append("--- observation")
-        out.append(step.observation.rstrip())
-        for turn in step.turns:
-            cut = " [cut at max_tokens]" if turn.finish_reason == "length" else ""
-            out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model){cut}")
-            out.append(turn.response.rstrip() or "(empty response)")
-            for result in turn.results:
-                status = "ok" if result.ok else f"ERROR {result.error or ''}".rstrip()
-                text = result.text.replace("\n", "\n     ")
-                out.append(f"  -> {result.op} [{status}] {text}")
-            if turn.error:
-                out.append(f"  !! {turn.error}")
-        for event in getattr(step, "events", None) or []:
-            out.append(f"  !! EVENT {event}")
-        out.append("")
-    if trace.summary is not None:
-        s = trace.summary
-        out.append(
-            f"=== end: {s.status} after {s.steps} steps | progression {s.stats.progression:.3f} "
-            f"| achievements {', '.join(s.stats.achievements) or '-'}"
-        )
-    else:
-        out.append("=== (trace cut off: no summary)")
-    return "\n".join(out) + "\n"
+def read_header(path: Path) -> TraceHeader | None:
+    """A trace file's header line, decoded (None when the first line is not a header)."""
+    with path.open("rb") as f:
+        first = f.readline()
+    try:
+        return msgspec.json.decode(first, type=TraceHeader)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def render_summary(diags: Iterable[EpisodeDiagnostics], *, title: str) -> str:
-    """`summary.md`: a per-seed table, per-env means and the stuck spans."""
-    diags = sorted(diags, key=lambda d: (d.env_id, d.seed))
+def render_summary(indexes: Iterable[EpisodeIndex], *, title: str) -> str:
+    """`summary.md`: a per-seed table, per-env means, the stuck spans and where to look next."""
+    indexes = sorted(indexes, key=lambda i: (i.env_id, i.seed))
     lines = [
         f"# {title}",
         "",
-        "| episode | steps | progression | achievements | invalid rate | write/search "
+        "| episode | steps | ended | progression | achievements | invalid | write/search "
         "| memory growth/step | final memory B | longest w/o gain |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for d in diags:
+    for i in indexes:
+        final = i.memory_samples[-1][1] if i.memory_samples else 0
         lines.append(
-            f"| {d.key}{'' if d.finished else ' (cut off)'} | {d.steps} | {d.progression:.3f} "
-            f"| {', '.join(d.achievements) or '-'} | {d.invalid_action_rate:.2f} "
-            f"| {_fmt(d.write_to_search)} | {d.memory_growth_per_step:.1f} "
-            f"| {d.final_memory_bytes} | {d.longest_without_gain} |"
+            f"| {i.name} | {i.steps} | {i.ended} | {i.progression:.3f} "
+            f"| {', '.join(i.achievements) or '-'} | {len(i.invalid_steps)} "
+            f"| {_fmt(i.write_to_search)} | {i.memory_growth_per_step:.1f} | {final} "
+            f"| {i.longest_without_gain} |"
         )
     families: dict[str, list[float]] = {}
-    for d in diags:
-        families.setdefault(env_family(d.env_id), []).append(d.progression)
+    for i in indexes:
+        families.setdefault(env_family(i.env_id), []).append(i.progression)
     lines += ["", "## Mean progression per env family", ""]
     for fam, values in sorted(families.items()):
         lines.append(f"- {fam}: {100 * sum(values) / len(values):.1f}% over {len(values)} episodes")
     lines += ["", f"## Stuck spans (observation unchanged for >= {STUCK_MIN_STEPS} steps)", ""]
-    any_stuck = False
-    for d in diags:
-        if d.stuck_spans:
-            any_stuck = True
-            spans = ", ".join(f"{a}-{b} ({b - a + 1})" for a, b in d.stuck_spans[:20])
-            lines.append(f"- {d.key}: {spans}")
-    if not any_stuck:
+    stuck = [i for i in indexes if i.stuck_spans]
+    for i in stuck:
+        spans = ", ".join(f"{a}-{b} ({b - a + 1})" for a, b in i.stuck_spans[:20])
+        more = f", ... {len(i.stuck_spans) - 20} more" if len(i.stuck_spans) > 20 else ""
+        lines.append(f"- {i.name}: {spans}{more}")
+    if not stuck:
         lines.append("- none")
     lines += [
         "",
-        "Traces: `bundle/traces/<episode>.txt` (one `=== step N` block per step; grep for",
-        "`INVALID`, `ERROR`, `FALLBACK` or `progression`). Final memories: `bundle/memory/`.",
+        "## Where to look",
+        "",
+        "- `index` (one episode or all): endings, progression changes, stuck spans, invalid",
+        "  actions, errors, memory ops and growth, duplicate lines in the final memory files.",
+        "- `view` episode start..end: the steps as text; `prompts` episode step: the messages",
+        "  the agent's models received, verbatim, with the hooks' output in them.",
+        "- `grep` with context over `bundle/traces/` (one `=== step N` block per step;",
+        "  `INVALID`, `ERROR`, `FALLBACK`, `REJECTED`, `cut at max_tokens`).",
+        "- `python`: analysis code over `bundle/raw/*.jsonl` with the trace reader.",
+        "- `dry_run` episode start..end: what candidate/'s code would do at recorded steps.",
+        "- Final memories: `bundle/memory/`; the incumbent scaffold: `bundle/scaffold/`.",
     ]
     return "\n".join(lines) + "\n"
 
 
 def build_bundle(
     eval_root: Path, scaffold_dir: Path, bundle_dir: Path, *, title: str
-) -> list[EpisodeDiagnostics]:
-    """Writes the bundle for the evaluation under `eval_root` (holding `eval/` and `memory/`).
-
-    Returns the per-episode diagnostics. Overwrites `bundle_dir`.
-    """
+) -> list[EpisodeIndex]:
+    """Writes the bundle for the evaluation under `eval_root` (holding `eval/` and `memory/`)
+    and returns each episode's index. Overwrites `bundle_dir`. Every trace is read once,
+    streaming; later tool calls read only the bytes they show."""
     if bundle_dir.exists():
         shutil.rmtree(bundle_dir)
-    (bundle_dir / "traces").mkdir(parents=True)
-    diags = []
+    (bundle_dir / RAW_DIR).mkdir(parents=True)
+    (bundle_dir / TEXT_DIR).mkdir()
     eval_dir = eval_root / "eval"
-    traces = list(iter_traces(eval_dir)) if eval_dir.exists() else []
-    for trace in traces:
-        d = diagnose(trace)
-        diags.append(d)
-        (bundle_dir / "traces" / f"{d.key}.txt").write_text(render_trace(trace), encoding="utf-8")
-    (bundle_dir / "summary.md").write_text(render_summary(diags, title=title), encoding="utf-8")
+    for path in sorted(eval_dir.rglob("*.jsonl")) if eval_dir.exists() else []:
+        header = read_header(path)
+        if header is None:
+            continue  # not a trace (or torn before its header): nothing to review
+        shutil.copyfile(
+            path, bundle_dir / RAW_DIR / f"{episode_key(header.env_id, header.seed)}.jsonl"
+        )
+    shutil.copytree(
+        scaffold_dir, bundle_dir / "scaffold", ignore=shutil.ignore_patterns("__pycache__")
+    )
     if (eval_root / "memory").exists():
         shutil.copytree(eval_root / "memory", bundle_dir / "memory")
     else:
         (bundle_dir / "memory").mkdir()
-    shutil.copytree(
-        scaffold_dir, bundle_dir / "scaffold", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return diags
+    indexes = bundle_library(bundle_dir).prepare()
+    # Written last: a bundle with its summary is complete (the loop rebuilds one without).
+    (bundle_dir / "summary.md").write_text(render_summary(indexes, title=title), encoding="utf-8")
+    return indexes

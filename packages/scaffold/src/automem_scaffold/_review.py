@@ -123,7 +123,7 @@ async def revise(
     candidate = work / "candidate"
     start_from = Path(continuation.from_dir) / "scaffold" if continuation else incumbent_scaffold
     copy_scaffold(start_from, candidate)
-    workspace = ReviewWorkspace(bundle_dir, candidate)
+    workspace = ReviewWorkspace(bundle_dir, candidate, unsafe_no_sandbox=settings.unsafe_no_sandbox)
     validate_s = 0.0
 
     async def run_validation() -> ValidationReport:
@@ -222,7 +222,7 @@ async def revise(
             break
         if repairs >= settings.repair_attempts:
             outcome_stage = "validation"
-            reason = f"validation failed after {repairs} repair attempts: {report.for_model()}"
+            reason = f"validation failed after {repairs} repair attempts: {report.headline()}"
             break
         repairs += 1
         transcript = await session.resume(
@@ -296,7 +296,7 @@ def render_review(
         f"- outcome: {'sent to the gate' if outcome.ok else 'rejected'}: {outcome.reason}",
     ]
     if outcome.validation is not None:
-        lines.append(f"- validation: {outcome.validation.for_model()}")
+        lines.append(f"- validation: {outcome.validation.headline()}")
     calls = [
         f"  - turn {t.index}: {c.name}({json.dumps(c.input)[:120]}){' ERROR' if c.is_error else ''}"
         for t in transcript.turns

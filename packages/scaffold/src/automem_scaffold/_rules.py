@@ -1,8 +1,9 @@
 """`--meta-llm rules`: a rule-based reviewer, the offline default and an ablation baseline.
 
 It is not a meta-LLM. It stands where one would stand: a `ChatModel` with native tool use that
-works through the same review session, reading the same bundle with the same tools (list,
-read, grep) and editing `candidate/` with the same write tools. A fixed program turns trace
+works through the same review session, reading the same bundle with the same tools (the
+per-episode `index`, `grep` over the traces, `read` of the final memories) and editing
+`candidate/` with the same write tools. A fixed program turns trace
 diagnostics into revisions, each stated in the rationale that lands in `review.md`:
 
 - duplicate or bloated appends to a file  -> a keyed schema (lines that look like `key: value`)
@@ -18,6 +19,7 @@ It asks "does an LLM reviewer beat simple rules?" with the same gate and the sam
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from collections import Counter
@@ -36,15 +38,10 @@ INVALID_REPEATS = 2
 TRUNCATED_SHARE = 0.1
 MAX_TRACES = 8
 
-_GREP_HEAD = re.compile(r"^(\d+) matching lines?")
-# "path:line: text" over several files, "line: text" within one
-_HIT = re.compile(r"^(?:(?P<file>[^:\n]+):)?(?P<line>\d+): ?(?P<text>.*)$")
-_STEP = re.compile(
-    r"^=== step (?P<step>\d+) \|.*\| action '(?P<action>.*)' \((?P<valid>valid|INVALID[^)]*)\)"
-    r".*\| memory (?P<bytes>\d+) B"
-)
-_WRITE = re.compile(r"<\|(APPEND|WRITE|CREATE)\|>\s*(?P<path>[^|<]+?)\s*\|(?P<text>[^<]*)")
-_READ = re.compile(r"<\|(READ|SEARCH|TAIL|COUNT)\|>\s*(?P<arg>[^|<]*)")
+# a grep result's first line: "N matching lines in M of K file(s)..." or "no line matches ..."
+_GREP_HEAD = re.compile(r"^(\d+) matching lines? in ")
+# a shown hit on a step header: "  12 [step 3]: === step 3 | ... | action 'x' (INVALID, ran 'y')"
+_INVALID_HIT = re.compile(r"\]: === step \d+ \|.*?\| action '(?P<action>.*?)' \(INVALID, ran ")
 _LISTED = re.compile(r"^(?P<path>\S+)\s+\d+ lines?\b", re.M)
 _NUMBERED = re.compile(r"^\d+\t(?P<text>.*)$")
 KEY_PATTERN = r"^\s*([A-Za-z][A-Za-z0-9 _-]{0,30}):"
@@ -71,12 +68,16 @@ def _numbered_text(result: str) -> str | None:
     return "\n".join(body) + "\n" if body else None
 
 
-def _hits(result: str) -> tuple[int, list[tuple[str, str]]]:
-    """A grep result's total count and its shown (file, text) hits."""
-    lines = result.splitlines()
-    head = _GREP_HEAD.match(lines[0]) if lines else None
-    hits = [(m["file"], m["text"]) for line in lines[1:] if (m := _HIT.match(line))]
-    return (int(head[1]) if head else len(hits)), hits
+def _total(result: str) -> int:
+    """How many lines a grep result says matched (0 for "no line matches")."""
+    head = _GREP_HEAD.match(result)
+    return int(head[1]) if head else 0
+
+
+def _touches(path: str) -> str:
+    """A regex for a tag-syntax op that names `path` (read, search in, write, ...)."""
+    ops = "READ|SEARCH|TAIL|COUNT|APPEND|WRITE|CREATE|STR_REPLACE|INSERT|DELETE|RENAME"
+    return rf"<\|({ops})\|>\s*{re.escape(path)}\b"
 
 
 def _set_key(text: str, section: str, key: str, value: str) -> str:
@@ -151,21 +152,23 @@ class RulesReviewer:
         first = [
             call("read", path="bundle/summary.md"),
             call("read", path="candidate/scaffold.toml"),
-            call("list", path="bundle/traces"),
+            call("index", format="json"),
             call("list", path="bundle/memory"),
             call("list", path="candidate/memory"),
         ]
         got = yield first
-        summary, manifest_res, traces_res, memory_res, initial_res = (got[c.id] for c in first)
+        _, manifest_res, index_res, memory_res, initial_res = (got[c.id] for c in first)
         manifest_text = _numbered_text(manifest_res) or ""
         try:
             manifest = tomllib.loads(manifest_text)
         except tomllib.TOMLDecodeError:
             manifest = None
-        traces = [p for p in _LISTED.findall(traces_res) if p.endswith(".txt")][:MAX_TRACES]
-        actions_files = [
-            p for p in _LISTED.findall(memory_res) if p.endswith("reference/actions.md")
-        ]
+        try:
+            indexes = json.loads(index_res)[:MAX_TRACES]
+        except ValueError:
+            indexes = []  # no traces (or an index too big to parse): the rules see nothing
+        final_files = _LISTED.findall(memory_res)
+        actions_files = [p for p in final_files if p.endswith("reference/actions.md")]
         initial = [
             p.removeprefix("candidate/memory/")
             for p in _LISTED.findall(initial_res)
@@ -173,28 +176,67 @@ class RulesReviewer:
         ]
 
         second: list[ToolCall] = []
-        per_trace: dict[str, dict[str, ToolCall]] = {}
-        for t in traces:
-            per_trace[t] = {
-                "steps": call("grep", path=t, pattern=r"^=== step ", regex=True),
-                "writes": call("grep", path=t, pattern=r"<\|(APPEND|WRITE|CREATE)\|>", regex=True),
-                "reads": call(
-                    "grep", path=t, pattern=r"<\|(READ|SEARCH|TAIL|COUNT)\|>", regex=True
+        memory_reads: dict[str, list[ToolCall]] = {}
+        invalid_greps: list[ToolCall] = []
+        for ix in indexes:
+            where = f"bundle/memory/{ix['env_id']}/{ix['seed']}/"
+            for f in ix.get("memory_files", []):
+                if f["path"].startswith("reference/") or f["lines"] < 3:
+                    continue
+                bloated = ix.get("memory_growth_per_step", 0.0) >= BLOAT_CHARS_PER_STEP
+                if f["duplicate_lines"] / f["lines"] >= DUPLICATE_SHARE or bloated:
+                    read = call("read", path=where + f["path"])
+                    memory_reads.setdefault(f["path"], []).append(read)
+                    second.append(read)
+            if ix.get("invalid_steps"):
+                grep = call(
+                    "grep",
+                    path=f"bundle/traces/{ix['name']}.txt",
+                    pattern="INVALID, ran",
+                    per_file=20,
+                )
+                invalid_greps.append(grep)
+                second.append(grep)
+        phase_greps = {}
+        for phase in ("log", "plan"):
+            phase_greps[phase] = (
+                call("grep", path="bundle/traces", pattern=f"^--- {phase} round ", regex=True),
+                call(
+                    "grep",
+                    path="bundle/traces",
+                    pattern=f"^--- {phase} round .*cut at max_tokens",
+                    regex=True,
                 ),
-                "log_turns": call("count", path=t, pattern="--- log round"),
-                "plan_turns": call("count", path=t, pattern="--- plan round"),
-                "cut": call(
-                    "grep", path=t, pattern=r"^--- (log|plan) round .*cut at max_tokens", regex=True
-                ),
-            }
-            second.extend(per_trace[t].values())
+            )
+            second.extend(phase_greps[phase])
+        read_greps = {
+            f: call("grep", path="bundle/traces", pattern=_touches(f), regex=True)
+            for f in initial
+            if not f.startswith("reference/")
+        }
+        second.extend(read_greps.values())
+        if read_greps:
+            second.append(
+                search_all := call(
+                    "grep", path="bundle/traces", pattern=r"<\|SEARCH\|>[^|<]*<\|END\|>", regex=True
+                )
+            )
+        else:
+            search_all = None
         if actions_files:
             second.append(actions_call := call("read", path=actions_files[0]))
         else:
             actions_call = None
         got = yield second
 
-        findings = self._diagnose(summary, traces, per_trace, got, initial)
+        findings = self._diagnose(
+            indexes,
+            {path: [got[c.id] for c in calls] for path, calls in memory_reads.items()},
+            [got[c.id] for c in invalid_greps],
+            {p: (_total(got[a.id]), _total(got[b.id])) for p, (a, b) in phase_greps.items()},
+            {f: _total(got[c.id]) for f, c in read_greps.items()},
+            _total(got[search_all.id]) if search_all is not None else 0,
+        )
         valid_actions = []
         if actions_call is not None:
             valid_actions = [
@@ -214,80 +256,46 @@ class RulesReviewer:
     # -- diagnostics -------------------------------------------------------------------------
     def _diagnose(
         self,
-        summary: str,
-        traces: list[str],
-        per_trace: dict[str, dict[str, ToolCall]],
-        got: dict[str, str],
-        initial: list[str],
+        indexes: list[dict[str, Any]],
+        memory_texts: dict[str, list[str]],
+        invalid_results: list[str],
+        phases: dict[str, tuple[int, int]],
+        touched: dict[str, int],
+        searched_all: int,
     ) -> dict[str, Any]:
         appended: dict[str, list[str]] = {}
+        duplicates: dict[str, tuple[int, int]] = {}
+        for path, results in memory_texts.items():
+            lines = [
+                line
+                for result in results
+                for line in (_numbered_text(result) or "").splitlines()
+                if line.strip()
+            ]
+            appended[path] = lines
+            duplicates[path] = (len(lines) - len(set(lines)), len(lines))
         invalid: Counter[str] = Counter()
-        steps = 0
-        growth: list[float] = []
-        read_targets: Counter[str] = Counter()
-        written: Counter[str] = Counter()
-        turns = {"log": 0, "plan": 0}
-        cut = {"log": 0, "plan": 0}
-        for t in traces:
-            ids = per_trace[t]
-            _, step_hits = _hits(got[ids["steps"].id])
-            sizes = []
-            for _, text in step_hits:
-                m = _STEP.match(text)
-                if m is None:
-                    continue
-                steps += 1
-                sizes.append(int(m["bytes"]))
-                if m["valid"] != "valid":
-                    invalid[m["action"]] += 1
-            if len(sizes) > 1:
-                growth.append((sizes[-1] - sizes[0]) / (len(sizes) - 1))
-            _, write_hits = _hits(got[ids["writes"].id])
-            for _, text in write_hits:
-                for m in _WRITE.finditer(text):
-                    path = m["path"].strip()
-                    written[path] += 1
-                    if m[1] == "APPEND":
-                        appended.setdefault(path, []).append(m["text"].strip())
-            _, read_hits = _hits(got[ids["reads"].id])
-            for _, text in read_hits:
-                for m in _READ.finditer(text):
-                    arg = m["arg"].strip()
-                    read_targets[arg if m[1] != "SEARCH" or "." in arg else "*"] += 1
-            for phase in ("log", "plan"):
-                turns[phase] += _count(got[ids[f"{phase}_turns"].id])
-            _, cut_hits = _hits(got[ids["cut"].id])
-            for _, text in cut_hits:
-                cut["log" if text.startswith("--- log") else "plan"] += 1
-        duplicates = {}
-        for path, lines in appended.items():
-            seen: set[str] = set()
-            dup = 0
-            for line in lines:
-                dup += line in seen
-                seen.add(line)
-            duplicates[path] = (dup, len(lines))
-        stuck = re.findall(r"^\d+\t- (\S+): (.+)$", summary, re.M)
-        stuck = [(key, spans) for key, spans in stuck if re.search(r"\d+-\d+ \(\d+\)", spans)]
-        never_read = [
-            f
-            for f in initial
-            if not f.startswith("reference/")
-            and read_targets.get(f, 0) == 0
-            and read_targets.get("*", 0) == 0
-            and written.get(f, 0) == 0
+        for result in invalid_results:
+            for m in _INVALID_HIT.finditer(result):
+                invalid[m["action"]] += 1
+        growth = [ix.get("memory_growth_per_step", 0.0) for ix in indexes]
+        stuck = [
+            (ix["name"], ", ".join(f"{a}-{b} ({b - a + 1})" for a, b in ix["stuck_spans"][:6]))
+            for ix in indexes
+            if ix.get("stuck_spans")
         ]
+        never_read = [f for f, n in touched.items() if n == 0 and searched_all == 0]
         return {
-            "traces": len(traces),
-            "steps": steps,
+            "traces": len(indexes),
+            "steps": sum(ix.get("steps", 0) for ix in indexes),
             "appended": appended,
             "duplicates": duplicates,
             "growth": sum(growth) / len(growth) if growth else 0.0,
             "invalid": invalid,
             "stuck": stuck,
             "never_read": never_read,
-            "turns": turns,
-            "cut": cut,
+            "turns": {p: t for p, (t, _) in phases.items()},
+            "cut": {p: c for p, (_, c) in phases.items()},
         }
 
     # -- revisions ---------------------------------------------------------------------------
@@ -428,8 +436,3 @@ def _closest_action(action: str, valid: list[str]) -> str | None:
         return lowered[normal]
     match = difflib.get_close_matches(normal, list(lowered), n=1, cutoff=0.5)
     return lowered[match[0]] if match else None
-
-
-def _count(result: str) -> int:
-    m = re.match(r"^(\d+) of \d+ lines", result.strip())
-    return int(m[1]) if m else 0

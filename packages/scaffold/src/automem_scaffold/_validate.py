@@ -1,5 +1,7 @@
 """Validate a candidate scaffold in the sandbox: the manifest loads, `hooks.py` imports, and a
-smoke episode of a few steps runs with a scripted model, every hook call succeeding.
+smoke episode of a few steps runs with a scripted model, every hook call succeeding. The report
+carries what the smoke steps showed the agent (its prompts as sent, with the hooks' output in
+them) and the replies, so a reviewer sees its change at work, not only pass or fail.
 
 The host side (`validate_candidate`) runs the child side (`validate_in_child`) through
 `automem_agent.meta.run_sandboxed`: time and memory limits, no secrets, cwd in the candidate.
@@ -16,6 +18,9 @@ import msgspec
 from automem_agent.meta import SandboxLimits, run_sandboxed
 
 Stage = Literal["manifest", "hooks", "smoke", "sandbox", "ok"]
+SMOKE_FIRST_CHARS = 6_000  # the first smoke step's prompts, whole
+SMOKE_STEP_CHARS = 1_500  # each later step: the newest message of each turn, and the reply
+SMOKE_CHARS = 10_000
 
 
 class ValidationReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,11 +32,20 @@ class ValidationReport(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     steps: int = 0
     wall_s: float = 0.0
+    smoke: str = ""  # the smoke steps' prompts as sent and the replies (bounded)
 
-    def for_model(self) -> str:
+    def headline(self) -> str:
+        """One line for records (decisions, review.md): passed, or where it failed and why."""
         if self.ok:
             return f"Validation passed: manifest loads, hooks import, {self.steps} smoke steps ran."
         return f"Validation failed at {self.stage}: {self.message}"
+
+    def for_model(self) -> str:
+        """The headline and what the smoke steps showed the agent, for the reviewer."""
+        head = self.headline()
+        if not self.smoke:
+            return head
+        return f"{head}\n\nWhat the smoke steps showed the agent, and its replies:\n{self.smoke}"
 
 
 def validate_candidate(
@@ -69,6 +83,7 @@ def validate_candidate(
             message=str(value.get("message", "")),
             steps=int(value.get("steps", 0)),
             wall_s=result.wall_s,
+            smoke=str(value.get("smoke", "")),
         )
     if result.error == "timeout":
         message = (
@@ -92,6 +107,37 @@ def smoke_reply(syntax: str, action: str = "noop") -> str:
     from automem_memfs._syntax import format_call
 
     return format_call(Done(), syntax) + "\n" + format_call(Action(text=action), syntax)
+
+
+def smoke_transcript(trace: Any) -> str:
+    """The smoke steps as the agent met them: step 0's prompts whole (system prompt, memory
+    index, observation, hook notices), then for each later step the lines of each turn's newest
+    message that step 0 did not show (new observation, notices), the reply, and the program's
+    rejections. Bounded to `SMOKE_CHARS`."""
+    from automem_agent.meta import cut, render_prompts
+
+    if not trace.steps:
+        return ""
+    first = render_prompts(trace.steps[0], title="smoke step 0")
+    shown = set(first.splitlines())
+    parts = [cut(first, SMOKE_FIRST_CHARS)]
+    for step in trace.steps[1:]:
+        lines = [f"# smoke step {step.step}: what is new in each turn's prompt, then the reply"]
+        for turn in step.turns:
+            newest = str(turn.messages[-1].get("content", "")) if turn.messages else ""
+            fresh = [line for line in newest.splitlines() if line not in shown]
+            left_out = len(newest.splitlines()) - len(fresh)
+            lines.append(
+                f"## {turn.phase} round {turn.round} ({left_out} lines as at step 0 left out)"
+            )
+            lines += fresh
+            lines += ["--- [reply]", turn.response.rstrip() or "(empty)"]
+        if step.hooks is not None:
+            lines += [f"!! REJECTED {r.action!r}: {r.message}" for r in step.hooks.rejections]
+        lines.append(f"--- action {step.action!r} -> ran {step.executed_action!r}")
+        lines += [f"!! EVENT {event}" for event in step.events]
+        parts.append(cut("\n".join(lines) + "\n", SMOKE_STEP_CHARS))
+    return cut("\n".join(parts), SMOKE_CHARS)
 
 
 def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> dict[str, Any]:
@@ -140,6 +186,7 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
             return {"ok": False, "stage": "smoke", "message": "the smoke episode wrote no trace"}
         trace = traces[0]
         n = len(trace.steps)
+        shown = smoke_transcript(trace)
         if trace.summary is None or trace.summary.status != "finished":
             why = trace.summary.error if trace.summary else "no summary"
             return {
@@ -147,13 +194,20 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
                 "stage": "smoke",
                 "message": f"smoke episode failed: {why}",
                 "steps": n,
+                "smoke": shown,
             }
     # The agent program's failures are events of its steps (it runs inside the agent).
     hook_errors += [e for s in trace.steps for e in s.events if e.startswith("agent program")]
     if hook_errors:
         unique = list(dict.fromkeys(hook_errors))
-        return {"ok": False, "stage": "smoke", "message": "; ".join(unique)[:2000], "steps": n}
-    return {"ok": True, "stage": "ok", "steps": n}
+        return {
+            "ok": False,
+            "stage": "smoke",
+            "message": "; ".join(unique)[:2000],
+            "steps": n,
+            "smoke": shown,
+        }
+    return {"ok": True, "stage": "ok", "steps": n, "smoke": shown}
 
 
 def validate_async(candidate: Path, **kwargs: Any) -> Any:

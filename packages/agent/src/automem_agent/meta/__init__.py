@@ -43,6 +43,8 @@ from automem_agent.meta._session import (
 from automem_agent.meta._tags import TagCall, describe_tools, parse_tag_calls
 from automem_agent.meta._trace_tools import RootResolver, TraceTools, grep_files, schema
 from automem_agent.meta._traces import (
+    STUCK_MIN_STEPS,
+    VIEW_CHARS,
     EpisodeIndex,
     MemoryFile,
     TraceLibrary,
@@ -59,7 +61,9 @@ from automem_agent.meta._traces import (
 __all__ = [
     "INSTALL_HINT",
     "SECRET_PATTERN",
+    "STUCK_MIN_STEPS",
     "UNSAFE_FLAG",
+    "VIEW_CHARS",
     "AnalysisSettings",
     "Budget",
     "CallRecord",

@@ -21,17 +21,20 @@ PRELUDE_HELP = (
     "Preloaded names: `library` (a TraceLibrary: library.names, library.index(name), "
     "library.steps(name, start, end) yields StepRecords, library.step(name, n), "
     "library.view(name, a, b), library.prompts(name, n)), `read_trace(path)`, "
-    "`memory_at(trace, step)`, `Counter`, `re`, `json`. Print what you want to see; the value "
-    "of a final expression is printed too."
+    "`memory_at(trace, step)`, `roots` (name -> Path of each read-only root), `Counter`, `re`, "
+    "`json`. Print what you want to see; the value of a final expression is printed too."
 )
 
 
 class AnalysisSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Limits of one analysis run: wall time, address space, and output characters."""
+    """Limits of one analysis run: wall time, address space, and output characters.
+    `unsafe_no_sandbox` runs the code without bubblewrap (the user's explicit choice where it
+    cannot run; logged as a warning)."""
 
     wall_s: float = 60.0
     memory_mb: int = 2048
     max_output_chars: int = ANALYSIS_CHARS
+    unsafe_no_sandbox: bool = False
 
 
 def run_analysis(
@@ -41,21 +44,33 @@ def run_analysis(
     cache_dir: str | os.PathLike[str],
     cwd: str | os.PathLike[str],
     settings: AnalysisSettings = AnalysisSettings(),
+    roots: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> str:
     """Runs `code` in the sandbox with `library` over `traces` and returns its printed output,
     cut to `settings.max_output_chars` (a cut output ends with a line saying how much was cut).
-    An exception, a timeout or the memory limit comes back as text for the model."""
+    An exception, a timeout or the memory limit comes back as text for the model. `roots`
+    (read-only, like the traces) are named to the code as `roots`."""
     resolved = {k: str(Path(v).resolve()) for k, v in traces.items()}
+    named = {k: str(Path(v).resolve()) for k, v in (roots or {}).items()}
     readable = sorted({str(Path(p).parent) for p in resolved.values()} | {str(Path(cwd).resolve())})
-    readable.append(str(Path(cache_dir).resolve()))
+    readable += [str(Path(cache_dir).resolve()), *named.values()]
     with tempfile.TemporaryDirectory(prefix="automem-analysis-") as scratch:
         try:
             result = run_sandboxed(
                 "automem_agent.meta._analysis:analysis_in_child",
-                {"code": code, "traces": resolved, "cache_dir": str(Path(cache_dir).resolve())},
+                {
+                    "code": code,
+                    "traces": resolved,
+                    "cache_dir": str(Path(cache_dir).resolve()),
+                    "roots": named,
+                },
                 cwd=scratch,  # the only writable place; traces and cache are read-only
                 read_only=readable,
-                limits=SandboxLimits(wall_s=settings.wall_s, memory_mb=settings.memory_mb),
+                limits=SandboxLimits(
+                    wall_s=settings.wall_s,
+                    memory_mb=settings.memory_mb,
+                    unsafe_no_sandbox=settings.unsafe_no_sandbox,
+                ),
             )
         except SandboxUnavailable as exc:
             return f"the python tool cannot run here: {exc}"
@@ -68,7 +83,9 @@ def run_analysis(
     return cut(f"analysis failed: {result.describe()}", settings.max_output_chars)
 
 
-def analysis_in_child(code: str, traces: dict[str, str], cache_dir: str) -> dict[str, str]:
+def analysis_in_child(
+    code: str, traces: dict[str, str], cache_dir: str, roots: dict[str, str] | None = None
+) -> dict[str, str]:
     """Child side: exec `code` with the preloaded names; returns its stdout and any error."""
     import ast
     import contextlib
@@ -86,6 +103,7 @@ def analysis_in_child(code: str, traces: dict[str, str], cache_dir: str) -> dict
         "library": library,
         "read_trace": read_trace,
         "memory_at": memory_at,
+        "roots": {k: Path(v) for k, v in (roots or {}).items()},
         "Counter": Counter,
         "re": re,
         "json": json,

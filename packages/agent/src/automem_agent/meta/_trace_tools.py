@@ -4,10 +4,13 @@ a mapping of named read-only roots (`{"bundle": Path(...)}`, `{"pool": ..., "cod
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from automem_agent.meta._analysis import PRELUDE_HELP, AnalysisSettings, run_analysis
 from automem_agent.meta._session import Tool, ToolError
@@ -18,6 +21,8 @@ GREP_TOTAL = 40
 GREP_MAX_CONTEXT = 5
 GREP_LINE_CHARS = 300
 VIEW_MAX_STEPS = 50
+SKIPPED_IN_FOLDERS = (".json", ".jsonl")
+JSON_LIST_ITEMS = 100
 _STEP_HEADER = re.compile(rb"^=== step (\d+) ")
 
 
@@ -42,6 +47,20 @@ def _int(args: Mapping[str, Any], key: str, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ToolError(f"{key} must be an integer, got {value!r}") from None
+
+
+def _json_index(index: Any, keep: int = JSON_LIST_ITEMS) -> dict[str, Any]:
+    """An `EpisodeIndex` as plain data without byte offsets; a long list keeps its first
+    `keep` items and gains a `<name>_total` count."""
+    out: dict[str, Any] = {}
+    for key, value in msgspec.to_builtins(index).items():
+        if key.endswith("_offsets"):
+            continue
+        if isinstance(value, list) and len(value) > keep:
+            out[f"{key}_total"] = len(value)
+            value = value[:keep]
+        out[key] = value
+    return out
 
 
 class RootResolver:
@@ -197,10 +216,19 @@ class TraceTools:
         return name
 
     def index(self, args: Mapping[str, Any]) -> str:
-        """One episode's index, or every episode's (bounded)."""
-        if args.get("episode"):
-            return format_index(self.library.index(self._episode(args)))
-        parts = [format_index(self.library.index(name)) for name in self.library.names]
+        """One episode's index, or every episode's (bounded); `format="json"` gives the
+        `EpisodeIndex` records (without byte offsets) for a program to parse."""
+        names = [self._episode(args)] if args.get("episode") else self.library.names
+        if not names:
+            return "no episode traces here"
+        indexes = [self.library.index(name) for name in names]
+        if str(args.get("format") or "text") == "json":
+            return cut(
+                json.dumps([_json_index(i) for i in indexes]),
+                8 * VIEW_CHARS,
+                hint="Ask for one episode.",
+            )
+        parts = [format_index(i) for i in indexes]
         return cut("\n".join(parts), 4 * VIEW_CHARS, hint="Ask for one episode.")
 
     def view(self, args: Mapping[str, Any]) -> str:
@@ -225,7 +253,11 @@ class TraceTools:
             raise ToolError("grep needs a non-empty 'pattern'")
         head, target = self.resolver.resolve(str(args.get("path") or self.default_grep_path))
         if target.is_dir():
-            paths = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix != ".json")
+            # Raw JSON Lines and index files are one huge line per record: the rendered text
+            # next to them is what a search should hit (name a .jsonl file to search it).
+            paths = sorted(
+                p for p in target.rglob("*") if p.is_file() and p.suffix not in SKIPPED_IN_FOLDERS
+            )
         else:
             paths = [target]
         files = [(self.resolver.display(head, p), p) for p in paths]
@@ -251,6 +283,7 @@ class TraceTools:
             cache_dir=self.library.cache_dir,
             cwd=self.analysis_cwd,
             settings=self.analysis,
+            roots=self.resolver.roots,
         )
 
     def _counted(self, name: str, fn: Callable[[Mapping[str, Any]], str]) -> Callable:
@@ -270,10 +303,11 @@ class TraceTools:
                 description=(
                     "Per-episode index: steps, how it ended, progression changes, stuck spans, "
                     "invalid actions, errors, memory op counts and growth, final memory files "
-                    f"with duplicate lines, truncated replies. Omit episode for all. Episodes: "
+                    "with duplicate lines, truncated replies, what the scaffold's code did. Omit "
+                    'episode for all; format="json" for records. Episodes: '
                     f"{episodes}{' ...' if len(self.library.names) > 12 else ''}."
                 ),
-                input_schema=s([], episode="string"),
+                input_schema=s([], episode="string", format="string"),
                 handler=self.index,
             ),
             Tool(

@@ -17,7 +17,13 @@ from pathlib import Path
 import msgspec
 
 from automem_agent._jsonl import iter_jsonl
-from automem_agent._trace_records import EpisodeSummary, StepRecord, TraceHeader, TraceRecord
+from automem_agent._trace_records import (
+    EpisodeSummary,
+    HookRecord,
+    StepRecord,
+    TraceHeader,
+    TraceRecord,
+)
 from automem_agent.trace import apply_memory_diff
 
 STUCK_MIN_STEPS = 5
@@ -62,6 +68,9 @@ class EpisodeIndex(msgspec.Struct, frozen=True, kw_only=True):
     fallback_steps: list[int] = []
     error_steps: list[tuple[int, str]] = []  # turn errors, failed ops and harness events
     truncated_replies: list[int] = []  # steps with a reply cut at the phase's token limit
+    rejections: list[tuple[int, str]] = []  # (step, action) the agent program sent back
+    notice_steps: int = 0  # steps on which the scaffold's code added a notice
+    upkeep_op_counts: dict[str, int] = {}  # the agent program's scripted memory ops
     op_counts: dict[str, int] = {}
     write_to_search: float | None = None
     memory_growth_per_step: float = 0.0  # characters added per step (bytes if cut off)
@@ -110,8 +119,10 @@ def render_step(step: StepRecord) -> str:
         "--- observation",
         step.observation.rstrip(),
     ]
+    out += _hook_lines(step.hooks)
     for turn in step.turns:
-        out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model)")
+        cut = " [cut at max_tokens]" if turn.finish_reason == "length" else ""
+        out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model){cut}")
         out.append(turn.response.rstrip() or "(empty response)")
         for result in turn.results:
             status = "ok" if result.ok else f"ERROR {result.error or ''}".rstrip()
@@ -122,6 +133,30 @@ def render_step(step: StepRecord) -> str:
     for event in step.events:
         out.append(f"  !! EVENT {event}")
     return "\n".join(out) + "\n\n"
+
+
+def _hook_lines(hooks: HookRecord | None) -> list[str]:
+    """What the scaffold's code put in front of the model this step (the prompts hold it too,
+    verbatim; these lines make it greppable): notices, variables, analysis, rejections."""
+    if hooks is None:
+        return []
+    out = []
+    if hooks.observation is not None:
+        out.append("--- hooks: format_observation rewrote the observation the model saw")
+    if hooks.analysis:
+        out.append("--- hooks: analysis: " + hooks.analysis.strip().replace("\n", "\n     "))
+    for notice in hooks.notices:
+        out.append(f"--- hooks: notice: {notice}")
+    for name, value in hooks.variables.items():
+        out.append(f"--- hooks: variable {name} = {value[:200]!r}")
+    for change in hooks.action_changes:
+        out.append(f"--- hooks: {change}")
+    for rejection in hooks.rejections:
+        out.append(f"--- hooks: REJECTED {rejection.action!r}: {rejection.message}")
+    for result in hooks.upkeep:
+        status = "ok" if result.ok else f"ERROR {result.error or ''}".rstrip()
+        out.append(f"--- hooks: upkeep {result.op} [{status}] {result.text[:200]}")
+    return out
 
 
 def render_prompts(record: StepRecord, *, title: str = "") -> str:
@@ -207,6 +242,9 @@ def prepare_episode(
     observations: list[tuple[int, int]] = []
     changes: list[tuple[int, float]] = []
     invalid, fallback, truncated = [], [], []
+    rejections: list[tuple[int, str]] = []
+    notice_steps = 0
+    upkeep: dict[str, int] = {}
     errors: list[tuple[int, str]] = []
     ops: dict[str, int] = {}
     memory: list[tuple[int, int]] = []
@@ -248,8 +286,14 @@ def prepare_episode(
                     if not result.ok:
                         errors.append((step.step, f"{result.op}: {result.text[:140]}"))
                 limit = limits.get(turn.phase)
-                if limit and turn.output_tokens >= limit and step.step not in truncated[-1:]:
+                cut = turn.finish_reason == "length" or (limit and turn.output_tokens >= limit)
+                if cut and step.step not in truncated[-1:]:
                     truncated.append(step.step)
+            if step.hooks is not None:
+                rejections += [(step.step, r.action) for r in step.hooks.rejections]
+                notice_steps += bool(step.hooks.notices)
+                for kind, count in step.hooks.upkeep_op_counts.items():
+                    upkeep[kind] = upkeep.get(kind, 0) + count
             for event in step.events:
                 errors.append((step.step, f"event: {event[:150]}"))
             for kind, count in step.op_counts.items():
@@ -285,6 +329,9 @@ def prepare_episode(
         fallback_steps=fallback,
         error_steps=errors,
         truncated_replies=truncated,
+        rejections=rejections,
+        notice_steps=notice_steps,
+        upkeep_op_counts=dict(sorted(upkeep.items())),
         op_counts=dict(sorted(ops.items())),
         write_to_search=writes / searches if searches else None,
         memory_growth_per_step=summary.memory_growth_per_step
@@ -332,6 +379,7 @@ def format_index(index: EpisodeIndex) -> str:
         f"{_steps_list(index.truncated_replies)}",
         f"- errors: {errors}",
         f"- memory ops: {ops} (write/search {w2s})",
+        *_program_lines(index),
         f"- memory bytes by step: {growth}",
         "- final memory files (bytes, non-empty lines, duplicate lines):",
     ]
@@ -340,6 +388,20 @@ def format_index(index: EpisodeIndex) -> str:
     if len(index.memory_files) > 8:
         lines.append(f"  - ... {len(index.memory_files) - 8} more files")
     return "\n".join(lines) + "\n"
+
+
+def _program_lines(index: EpisodeIndex) -> list[str]:
+    """What the scaffold's code did (only when it did something)."""
+    if not (index.rejections or index.notice_steps or index.upkeep_op_counts):
+        return []
+    shown = ", ".join(f"{s}: {a!r}" for s, a in index.rejections[:6])
+    more = f", ... ({len(index.rejections)} in all)" if len(index.rejections) > 6 else ""
+    upkeep = ", ".join(f"{k} {v}" for k, v in index.upkeep_op_counts.items()) or "none"
+    return [
+        f"- scaffold code: actions sent back {len(index.rejections)}"
+        + (f" ({shown}{more})" if shown else "")
+        + f"; notices on {index.notice_steps} steps; upkeep ops: {upkeep}"
+    ]
 
 
 def cut(text: str, limit: int, *, hint: str = "") -> str:
