@@ -105,23 +105,48 @@ def test_screen_rejects_worse_candidate_and_pools_stay_apart(tmp_path: Path) -> 
     # The reviewer's bundle (iteration 1's, reviewed for iteration 2) holds search traces only,
     # and its tools cannot climb out to the accept or report traces.
     bundle = run / "iterations" / "001" / "bundle"
-    traces = sorted(p.name for p in (bundle / "traces").iterdir())
+    traces = sorted(p.name for p in (bundle / "traces").iterdir() if p.suffix == ".txt")
     assert traces == ["crafter__42.txt", "crafter__43.txt"]
+    assert sorted(p.name for p in (bundle / "raw").iterdir()) == [
+        "crafter__42.jsonl",
+        "crafter__43.jsonl",
+    ]
     assert sorted(p.name for p in (bundle / "memory" / "crafter").iterdir()) == ["42", "43"]
     text = "".join(p.read_text() for p in bundle.rglob("*") if p.is_file())
-    assert "crafter__44" not in text and '"seed": 44' not in text
+    assert "crafter__44" not in text and '"seed":44' not in text and '"seed": 44' not in text
     workspace = ReviewWorkspace(bundle, tmp_path / "candidate")
+    tools = {t.name: t for t in workspace.tools()}
+    accept = run / "iterations" / "001" / "accept" / "eval" / "crafter" / "44.jsonl"
+    assert accept.exists()
     for path in (
         "bundle/../accept/eval/crafter/44.jsonl",
         "bundle/../../heldout/eval/crafter/46.jsonl",
-        str(run / "iterations" / "001" / "accept" / "eval" / "crafter" / "44.jsonl"),
+        str(accept),
         "../accept/eval/crafter/44.jsonl",
     ):
-        for tool in (workspace.read, workspace.tail, workspace.count):
+        for name in ("read", "tail", "count", "list"):
             with pytest.raises(ToolError):
-                tool({"path": path})
+                tools[name].handler({"path": path})
         with pytest.raises(ToolError):
-            workspace.grep({"pattern": "step", "path": path})
+            tools["grep"].handler({"pattern": "step", "path": path})
+    for name, args in [
+        ("index", {"episode": "crafter__44"}),
+        ("view", {"episode": "crafter__44", "start": 0}),
+        ("prompts", {"episode": "crafter__44", "step": 0}),
+        ("dry_run", {"episode": "crafter__44", "start": 0}),
+    ]:
+        with pytest.raises(ToolError, match="no episode"):
+            result = tools[name].handler(args)
+            if asyncio.iscoroutine(result):
+                asyncio.run(result)
+    # The sandboxed analysis sees the bundle only: the accept trace is not there to open.
+    peek = tools["python"].handler({"code": f"print(open({str(accept)!r}).read()[:50])"})
+    assert "No such file" in peek or "Permission" in peek, peek
+    assert library_names(tools) == "['crafter__42', 'crafter__43']"
+
+
+def library_names(tools: dict) -> str:
+    return tools["python"].handler({"code": "print(library.names)"}).strip()
 
 
 def test_pools_are_disjoint_consecutive_blocks(tmp_path: Path) -> None:

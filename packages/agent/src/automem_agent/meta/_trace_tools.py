@@ -277,6 +277,7 @@ class TraceTools:
             raise ToolError("python needs the code to run as its body")
         if self.analysis is None:
             raise ToolError("the python tool is off in this session")
+        self.library.prepare()  # the sandbox cannot write the cache, so it must be ready
         return run_analysis(
             code,
             traces=self.library.traces,
