@@ -47,20 +47,26 @@ def test_probe_step_logs_searches_and_acts(ctx, v0):
 
     first = run(agent, obs())
     second = run(agent, obs(pos=(4, 4)), result(obs(pos=(4, 4))))
+    # v0 has no LOG at step 0 (nothing has happened yet); every later step opens with it.
+    assert [(t.phase, t.role, t.round) for t in first.turns] == [
+        ("plan", "memory", 1),
+        ("plan", "action", 2),
+    ]
+    assert [(t.phase, t.role, t.round) for t in second.turns] == [
+        ("log", "memory", 1),
+        ("plan", "memory", 1),
+        ("plan", "action", 2),
+    ]
     for d in (first, second):
-        assert [(t.phase, t.role, t.round) for t in d.turns] == [
-            ("log", "memory", 1),
-            ("plan", "memory", 1),
-            ("plan", "action", 2),
-        ]
         assert d.action in ACTIONS and not d.fallback
-        assert d.op_counts == {"append": 1, "search": 1}
+    assert first.op_counts == {"search": 1}
+    assert second.op_counts == {"append": 1, "search": 1}
     log_turn = second.turns[0]
     assert log_turn.results[0].ok and isinstance(log_turn.calls[0], Append)
     # Step 0's diff starts from nothing; step 1's is an append to log.md at position (4, 4).
     assert "reference/rules.md" in first.memory_diff
     assert second.memory_diff == {"log.md": {"append": "at (4, 4)\n"}}
-    assert agent.memory.files()["log.md"].endswith("at (3, 4)\nat (4, 4)\n")
+    assert agent.memory.files()["log.md"].endswith("what happened.\nat (4, 4)\n")
     # The search ran against real memory and found the logged position.
     assert "(4, 4)" in second.turns[1].results[0].text
     # Each turn records exactly what the model saw; the conversation is shared within a step.
@@ -72,7 +78,9 @@ def test_probe_step_logs_searches_and_acts(ctx, v0):
 def test_garbage_forever_uses_the_fallback(ctx, v0):
     model = ScriptedModel(lambda r: "I think I will explore!!! }{")
     agent = MemoryAgent(ctx, v0, RoleModels.single(model))
-    d = run(agent, obs())
+    first = run(agent, obs("Start."))
+    assert first.fallback and [t.phase for t in first.turns] == ["plan"] * 5
+    d = run(agent, obs(), result(obs()))
     assert d.fallback and d.action == "noop"
     # v0's LOG ends on a reply without calls; PLAN keeps asking for all 5 rounds.
     assert [t.phase for t in d.turns] == ["log"] + ["plan"] * 5
@@ -87,6 +95,7 @@ def test_garbage_forever_uses_the_fallback(ctx, v0):
 def test_mistakes_go_back_to_the_model(ctx, v0):
     replies = iter(
         [
+            fmt(Action(text="noop")),  # step 0 (PLAN only)
             # LOG 1: a path escaping the sandbox, and an ACTION where DONE belongs.
             fmt(Read(path="../../etc/passwd"), Action(text="do")),
             # LOG 2: fine.
@@ -99,7 +108,8 @@ def test_mistakes_go_back_to_the_model(ctx, v0):
     )
     model = ScriptedModel(lambda r: next(replies))
     agent = MemoryAgent(ctx, v0, RoleModels.single(model))
-    d = run(agent, obs())
+    run(agent, obs("Start."))
+    d = run(agent, obs(), result(obs()))
     log1, _log2, plan1, plan2 = d.turns
     assert not log1.results[0].ok  # sandbox refused the path
     assert "not allowed in LOG" in log1.error
@@ -108,7 +118,7 @@ def test_mistakes_go_back_to_the_model(ctx, v0):
     assert d.action == "move left"  # the v0 repair hook mapped "Move Left"
     assert agent.memory.files()["notes.md"].endswith("tree north\n")  # PLAN's write never ran
     assert d.op_counts == {"read": 1, "append": 1, "search": 1}
-    told = model.calls[1].messages[-1].content
+    told = model.calls[2].messages[-1].content
     assert "ERROR" in told and "ACTION is not allowed in LOG" in told
 
 
@@ -117,7 +127,14 @@ def test_two_model_mode_routes_roles(ctx, v0):
     action = ScriptedModel(lambda r: fmt(Action(text="move up")), name="base")
     models = RoleModels(memory=memory, action=action, memory_adapter="mem-lora")
     agent = MemoryAgent(ctx, v0, models)
-    d = run(agent, obs())
+    first = run(agent, obs("Start."))
+    # Step 0 has no LOG: PLAN consultation (search), the memory role's ACTION, the handover.
+    assert [(t.phase, t.role) for t in first.turns] == [
+        ("plan", "memory"),
+        ("plan", "memory"),
+        ("plan", "action"),
+    ]
+    d = run(agent, obs(), result(obs()))
     # memory: LOG, PLAN consultation (search), then its ACTION (advice) -> handover.
     assert [(t.phase, t.role) for t in d.turns] == [
         ("log", "memory"),
@@ -127,7 +144,7 @@ def test_two_model_mode_routes_roles(ctx, v0):
     ]
     assert d.action == "move up"  # the action role's choice runs
     assert all(r.adapter == "mem-lora" and r.purpose == "memory" for r in memory.calls)
-    assert [r.adapter for r in action.calls] == [None]
+    assert [r.adapter for r in action.calls] == [None, None]
     # The action model saw the whole shared conversation, ending with the commit prompt.
     seen = action.calls[0].messages
     assert seen[0].role == "system" and "commit exactly one ACTION" in seen[-1].content
@@ -144,7 +161,8 @@ def test_two_model_memory_action_is_only_advice(ctx, v0):
     )
     action = ScriptedModel(lambda r: fmt(Action(text="move down")))
     agent = MemoryAgent(ctx, v0, RoleModels(memory=memory, action=action))
-    d = run(agent, obs())
+    run(agent, obs("Start."))
+    d = run(agent, obs(), result(obs()))
     assert [(t.phase, t.role) for t in d.turns] == [
         ("log", "memory"),
         ("plan", "memory"),
@@ -153,21 +171,25 @@ def test_two_model_memory_action_is_only_advice(ctx, v0):
     assert d.action == "move down"
 
 
-def test_stuck_warning_after_window(ctx, v0):
+def test_stuck_warning_after_window(ctx, scaffold_copy):
+    toml = scaffold_copy / "scaffold.toml"
+    toml.write_text(toml.read_text().replace("window = 2", "window = 4"))
     prompts: list[str] = []
 
     def policy(r):
         prompts.append(r.messages[1].content)
         return fmt(Done()) if len(r.messages) == 2 else fmt(Action(text="noop"))
 
-    agent = MemoryAgent(ctx, v0, RoleModels.single(ScriptedModel(policy)))
-    window = v0.manifest.stuck.window
+    scaffold = load_scaffold(scaffold_copy)
+    agent = MemoryAgent(ctx, scaffold, RoleModels.single(ScriptedModel(policy)))
+    window = scaffold.manifest.stuck.window
+    assert window == 4
     events = []
     for _ in range(window + 1):
         events.append(run(agent, obs("same view"), result(obs("same view"))).events)
     assert not any(e for e in events[: window - 1])
     assert events[window - 1] == [f"stuck: observation unchanged for {window} steps"]
-    assert f"has not changed for {window + 1} steps" in prompts[-2]
+    assert f"({window + 1} steps unchanged)" in prompts[-2]
 
 
 def test_scaffold_choices_drive_the_agent(ctx, scaffold_copy):
@@ -175,6 +197,7 @@ def test_scaffold_choices_drive_the_agent(ctx, scaffold_copy):
     text = toml.read_text().replace("max_rounds = 5", "max_rounds = 2")
     text = text.replace('fallback_action = ""', 'fallback_action = "do"')
     text = text.replace("stop_on_empty = true", "stop_on_empty = false")
+    text = text.replace("at_first_step = false", "at_first_step = true")
     text = text.replace(
         "max_calls_per_round = 6\nprompt", 'max_calls_per_round = 6\nstop = ["<<"]\nprompt'
     )

@@ -178,3 +178,13 @@ def _has_boxoban(path: str) -> bool:
     import os
 
     return os.path.isdir(path) and any(files for _, _, files in os.walk(path))
+
+
+@pytest.mark.parametrize("observation_format", ["compact", "balrog"])
+def test_the_map_grid_is_placed_by_its_origin(observation_format):
+    # Code reading the map (a scaffold's analysis) finds you at position - origin.
+    with make("minihack/Room-5x5", seed=3, observation_format=observation_format) as env:
+        for obs in (env.reset(), env.step(env.actions[0]).observation):
+            (x, y), (ox, oy) = obs.position, obs.grid_origin
+            assert obs.grid[y - oy][x - ox] == "@"
+            assert all(row in obs.text for row in obs.grid if row.strip())

@@ -24,6 +24,7 @@ from automem_memfs import (
     call_from_tool,
     format_call,
     parse_calls,
+    strip_calls,
     syntax_help,
     tool_schemas,
 )
@@ -261,3 +262,27 @@ def test_parsing_never_raises(text: str) -> None:
     for syntax in ("tags", "json"):
         for call in parse_calls(text, syntax):
             assert isinstance(call, (*OP_TYPES.values(), Done, Action, ParseError))
+
+
+def test_strip_calls_cuts_exactly_the_calls_the_parser_finds():
+    text = (
+        "Notes first.\n<|SEARCH|>tree<|END|>\n"
+        "<ACTION|>move west<|END|> then\n<|APPEND|>log.md|a | b<|END|><|act|>do"
+    )
+    stripped = strip_calls(text, ["action"])
+    assert stripped == "Notes first.\n<|SEARCH|>tree<|END|>\n then\n<|APPEND|>log.md|a | b<|END|>"
+    assert parse_calls(stripped) == [c for c in parse_calls(text) if not isinstance(c, Action)]
+    assert strip_calls("no calls here", ["action"]) == "no calls here"
+    kept = parse_calls(strip_calls(text, ["search", "append"]))
+    assert kept == [Action(text="move west"), Action(text="do")]
+
+
+def test_strip_calls_in_json_keeps_the_other_calls():
+    text = (
+        'I will look. {"tool": "search", "args": {"pattern": "tree"}} '
+        '{"tool": "action", "args": {"text": "do"}} and '
+        '[{"tool": "read", "args": {"path": "a.md"}}, {"tool": "action", "args": {"text": "x"}}]'
+    )
+    stripped = strip_calls(text, ["action"], syntax="json")
+    assert parse_calls(stripped, "json") == [Search(pattern="tree"), Read(path="a.md")]
+    assert stripped.startswith('I will look. {"tool": "search"')

@@ -46,7 +46,13 @@ from automem_agent._jsonl import (
     torn_notice,
     write_jsonl,
 )
-from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest, PhaseSpec, PlanPhaseSpec
+from automem_agent._manifest import (
+    TEMPLATE_VARIABLES,
+    LogPhaseSpec,
+    Manifest,
+    PhaseSpec,
+    PlanPhaseSpec,
+)
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
 from automem_agent._play import PlayConfig, parse_seeds, play
 from automem_agent._program import (
@@ -120,6 +126,7 @@ __all__ = [
     "MemoryAgent",
     "MemoryView",
     "ModelUnavailable",
+    "LogPhaseSpec",
     "PhaseSpec",
     "PlanPhaseSpec",
     "PlayConfig",

@@ -63,11 +63,22 @@ class PhaseSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     grammar_max_calls: Rounds = 2
 
 
+class LogPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """LOG adds `at_first_step`: false skips LOG at step 0, where no action has happened yet
+    and there is nothing to record (the step starts with PLAN)."""
+
+    at_first_step: bool = True
+
+
 class PlanPhaseSpec(PhaseSpec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """PLAN adds `commit_prompt`: the message that asks for the ACTION, sent when the action
-    role takes over in two-model mode and on the last round."""
+    role takes over in two-model mode and on the last round.
+
+    `hide_memory_actions`: in two-model mode the action role sees the memory role's replies
+    with their ACTION calls cut out, so it decides for itself instead of copying the advice."""
 
     commit_prompt: str
+    hide_memory_actions: bool = False
 
 
 class StuckSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -111,7 +122,7 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     decoding: Literal["free", "grammar"] = "free"
     grammar_text_chars: Annotated[int, msgspec.Meta(ge=8, le=4000)] = 100  # per text field
     system_prompt: str = "prompts/system.md"
-    log: PhaseSpec
+    log: LogPhaseSpec
     plan: PlanPhaseSpec
     fallback_action: str = ""  # "" = the env's default action
     # proposed action -> env action, applied before the repair_action hook (e.g. a reviewer

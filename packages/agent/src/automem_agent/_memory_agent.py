@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 from automem_envs._types import Observation, StepResult, env_family
-from automem_memfs import call_grammar
+from automem_memfs import call_grammar, strip_calls
 from automem_memfs._ops import Action, Call, Done, OpResult, ParseError, op_kind
 
 from automem_agent._agent import (
@@ -45,7 +45,7 @@ from automem_agent._memory import EpisodeMemory
 from automem_agent._program import ActionRecord, EpisodeInfo, StepUpdate, Turn
 from automem_agent._scaffold import Scaffold
 from automem_agent._syntax import parse, phase_syntax
-from automem_agent._trace_records import HookRecord, LLMTurn, Rejection
+from automem_agent._trace_records import TRUNCATED_REASONS, HookRecord, LLMTurn, Rejection
 
 UPKEEP_MAX_OPS = 32  # scripted memory ops per step; more are skipped with an event
 
@@ -135,6 +135,7 @@ class MemoryAgent:
             else None
         )
         self._previous_turns: list[LLMTurn] = []
+        self._memory_replies: set[int] = set()  # this step's memory-role replies (message index)
         self._grammar = m.decoding == "grammar"
         if self._grammar:
             for model in {
@@ -184,8 +185,10 @@ class MemoryAgent:
         ]
         turns: list[LLMTurn] = []
         op_counts: dict[str, int] = {}
+        self._memory_replies = set()
 
-        await self._log_phase(m.log, variables, messages, turns, op_counts, events, record)
+        if self._step > 0 or m.log.at_first_step:
+            await self._log_phase(m.log, variables, messages, turns, op_counts, events, record)
         action = await self._plan_phase(variables, messages, turns, op_counts, events, record)
         fallback = action is None
         if action is None:
@@ -403,7 +406,7 @@ class MemoryAgent:
         response, request = await ask(
             self.models,
             role,
-            messages,
+            self._shown_to(role, messages),
             max_tokens=phase.max_tokens,
             purpose=role,
             stop=phase.stop,
@@ -416,6 +419,14 @@ class MemoryAgent:
         for name, argument in program_calls + more:
             self._program_op(name, argument, outcome, events, record)
         messages.append(ChatMessage(role="assistant", content=response.text))
+        if role == "memory":
+            self._memory_replies.add(len(messages) - 1)
+        truncated = response.finish_reason in TRUNCATED_REASONS
+        if truncated:
+            events.append(
+                f"{phase_name} round {round_no} ({role}): reply cut at max_tokens "
+                f"({phase.max_tokens}), finish_reason {response.finish_reason!r}"
+            )
         turn = LLMTurn(
             phase=phase_name,
             role=role,
@@ -432,8 +443,27 @@ class MemoryAgent:
             adapter=request.adapter,
             finish_reason=response.finish_reason,
             constrained=grammar is not None,
+            truncated=truncated,
         )
         return turn, outcome
+
+    def _shown_to(self, role: str, messages: list[ChatMessage]) -> list[ChatMessage]:
+        """The conversation as `role` sees it: with `[plan] hide_memory_actions`, the action
+        role of a two-model pair gets the memory role's replies without their ACTION calls."""
+        plan = self.scaffold.manifest.plan
+        if role != "action" or not self.models.two_model or not plan.hide_memory_actions:
+            return messages
+        syntax = self.scaffold.manifest.syntax
+        shown = list(messages)
+        for i in self._memory_replies:
+            text = shown[i].content
+            stripped = strip_calls(text, ["action"], syntax)
+            if stripped != text:
+                # Some APIs refuse an empty assistant message: a reply that held only an
+                # ACTION leaves a marker.
+                content = stripped.strip() or "(ACTION removed)"
+                shown[i] = msgspec.structs.replace(shown[i], content=content)
+        return shown
 
     def _phase_grammar(self, phase: PhaseSpec, end: str, *, commit: bool) -> str | None:
         """The grammar for this round's reply, or None under free decoding."""

@@ -21,11 +21,14 @@ def probe_policy(
     LOG: appends one line with the player's position (the last `(x, y)` in the prompt) to
     `log_file`, then DONE. PLAN round 1: searches `log_file` for that position. PLAN round 2:
     commits an ACTION chosen from `actions` by a hash of the conversation, so a run is
-    reproducible. The phase is read from the conversation: PLAN starts after the first DONE.
+    reproducible. The phase is read from the conversation: PLAN starts after the first DONE,
+    or at once when the step opens with PLAN (its first prompt shows ACTION's syntax, not
+    DONE's: a scaffold without LOG at step 0).
     """
-    from automem_memfs import format_call
+    from automem_memfs import example, format_call
 
     actions = list(actions)
+    action_help, done_help = example("action", syntax), example("done", syntax)
 
     def fmt(*calls) -> str:
         return "\n".join(format_call(c, syntax=syntax) for c in calls)
@@ -34,6 +37,9 @@ def probe_policy(
         said = [m.content for m in request.messages if m.role == "assistant"]
         done_at = next((i for i, text in enumerate(said) if "DONE" in text.upper()), None)
         prompt = next(m.content for m in reversed(request.messages) if m.role == "user")
+        opening = next(m.content for m in request.messages if m.role == "user")
+        if done_at is None and action_help in opening and done_help not in opening:
+            done_at = -1  # no LOG this step
         if done_at is None:
             found = _POSITION.findall(prompt)
             where = f"({found[-1][0]}, {found[-1][1]})" if found else "(?)"

@@ -21,9 +21,9 @@ from automem_agent import _program
 from automem_agent._hooks import HOOK_SIGNATURES, HookLimits
 from automem_agent._manifest import (
     TEMPLATE_VARIABLES,
+    LogPhaseSpec,
     Manifest,
     MemorySpec,
-    PhaseSpec,
     PlanPhaseSpec,
     ProgramSpec,
     StuckSpec,
@@ -143,8 +143,8 @@ def scaffold_reference() -> str:
         *_struct_table(Manifest),
     ]
     for title, cls in (
-        ("[log] (a phase)", PhaseSpec),
-        ("[plan] (a phase, plus commit_prompt)", PlanPhaseSpec),
+        ("[log] (a phase, plus at_first_step)", LogPhaseSpec),
+        ("[plan] (a phase, plus commit_prompt and hide_memory_actions)", PlanPhaseSpec),
         ("[stuck]", StuckSpec),
         ("[memory]", MemorySpec),
         ("[program]", ProgramSpec),

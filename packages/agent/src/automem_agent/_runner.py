@@ -238,6 +238,7 @@ class _Tally:
         self.ops: dict[str, int] = {}
         self.turns: dict[str, int] = {}
         self.parsed: dict[str, int] = {}
+        self.truncated: dict[str, int] = {}
         self.initial_chars = 0
         self.last_chars: int | None = None
         self.traceback = ""
@@ -254,6 +255,8 @@ class _Tally:
             t["output"] += turn.output_tokens
             self.turns[turn.phase] = self.turns.get(turn.phase, 0) + 1
             self.parsed[turn.phase] = self.parsed.get(turn.phase, 0) + turn.parsed
+            if turn.truncated:
+                self.truncated[turn.phase] = self.truncated.get(turn.phase, 0) + 1
         for k, v in decision.op_counts.items():
             self.ops[k] = self.ops.get(k, 0) + v
         if decision.hooks is not None:
@@ -281,6 +284,7 @@ class _Tally:
             upkeep_op_counts=self.upkeep,
             turns=self.turns,
             parsed_turns=self.parsed,
+            truncated_turns=self.truncated,
         )
 
 

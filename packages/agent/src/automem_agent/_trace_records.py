@@ -13,6 +13,10 @@ from automem_memfs import ParseError
 from automem_memfs._ops import Call, OpResult
 
 
+# Finish reasons that mean the reply was cut at its token budget (OpenAI/vLLM, Anthropic, ...).
+TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
+
+
 class TraceHeader(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="header"):
     env_id: str
     seed: int
@@ -44,6 +48,9 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     adapter: str | None = None  # added: the adapter requested for this turn
     finish_reason: str = ""  # added: "stop", "length" (cut at max_tokens), ...
     constrained: bool = False  # added: decoded under the scaffold's grammar
+    # added: the reply was cut at max_tokens (finish_reason in TRUNCATED_REASONS); reviewers
+    # flag it and Loop 2 leaves it out of training data by default
+    truncated: bool = False
 
     @property
     def parsed(self) -> bool:
@@ -112,6 +119,7 @@ class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"
     # added: per phase ("log", "plan"), turns and turns whose reply parsed (`LLMTurn.parsed`)
     turns: dict[str, int] = {}
     parsed_turns: dict[str, int] = {}
+    truncated_turns: dict[str, int] = {}  # added: per phase, replies cut at max_tokens
 
     def parse_rate(self, phase: str | None = None) -> float | None:
         """Share of turns that parsed, in one phase or over all; None without turns."""

@@ -20,6 +20,7 @@ import msgspec
 
 from automem_agent._jsonl import JsonlError, JsonlWriter, iter_jsonl
 from automem_agent._trace_records import (
+    TRUNCATED_REASONS,
     EpisodeSummary,
     LLMTurn,
     StepRecord,
@@ -29,6 +30,7 @@ from automem_agent._trace_records import (
 from automem_agent.models._secrets import redactor
 
 __all__ = [
+    "TRUNCATED_REASONS",
     "EpisodeSummary",
     "LLMTurn",
     "StepRecord",

@@ -504,10 +504,14 @@ class NleEnv(TextEnv):
             (obs[k["inv_strs"]], obs[k["inv_letters"]]),
         )
         self._balrog_parts = (short_term, long_term)
+        # The terminal's rows 1..21 are the map's rows 0..20, column for column.
+        screen = obs[k["tty_chars"]][1:22].tobytes().decode("latin-1")
         observation = Observation(
             text=f"{short_term}\n{long_term}",
             message=message,
             position=(int(blstats[0]), int(blstats[1])),
+            grid=[screen[o : o + 80].rstrip() for o in range(0, len(screen), 80)],
+            grid_origin=(0, 0),
             prompt=message if self._waiting else None,
         )
         return observation, reward, done, info

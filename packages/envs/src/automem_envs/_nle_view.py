@@ -95,7 +95,7 @@ class NleView:
         self._near: list[str] = []
         self._map_raw = b""
         self._map_at = (-1, -1)
-        self._map: tuple[str, list[str]] = ("", [])
+        self._map: tuple[str, list[str], tuple[int, int] | None] = ("", [], None)
         self._condition_bits = [
             (getattr(nethack, f"BL_MASK_{name}"), name.lower()) for name in _CONDITIONS
         ]
@@ -210,7 +210,9 @@ class NleView:
             out.append(f"{name} {_where(dx, dy)}{more}")
         return out
 
-    def _map_rows(self, chars: np.ndarray, raw: bytes, px: int, py: int) -> tuple[str, list[str]]:
+    def _map_rows(
+        self, chars: np.ndarray, raw: bytes, px: int, py: int
+    ) -> tuple[str, list[str], tuple[int, int] | None]:
         height, width = chars.shape
         if self.map_radius is not None:
             r = self.map_radius
@@ -220,7 +222,7 @@ class NleView:
             # The used rows from the bytes (fast strips), the used columns from one numpy mask.
             end = len(raw.rstrip(b" "))
             if not end:
-                return "Map: nothing seen yet.", []
+                return "Map: nothing seen yet.", [], None
             start = len(raw) - len(raw.lstrip(b" "))
             y0, y1 = start // width, (end - 1) // width + 1
             used = (chars[y0:y1] != _BLANK).any(axis=0).tobytes()
@@ -230,7 +232,7 @@ class NleView:
         n = x1 - x0
         grid = [text[o : o + n].rstrip() for o in range(y0 * width + x0, y1 * width, width)]
         header = f"Map (x {x0}-{x1 - 1}, y {y0}-{y1 - 1}; @ is you, north is up):"
-        return header, grid
+        return header, grid, (x0, y0)
 
     def _compose(self, parts: tuple[Any, ...]) -> str:
         message, prompt, typing, screen, status_line, near_line, inv_text, shown = parts
@@ -307,5 +309,6 @@ class NleView:
             status=self._status,
             inventory=counts.copy(),
             grid=shown[1],
+            grid_origin=shown[2],
             prompt=prompt,
         )

@@ -28,6 +28,9 @@ class Observation(msgspec.Struct, frozen=True, kw_only=True):
     status: dict[str, Any] = {}  # health, food, depth, xp level, ... as the game names them
     inventory: dict[str, int] = {}  # item name -> count
     grid: list[str] = []  # map rows as characters, as in `text`
+    # (x, y) in map coordinates of grid[0][0] when `grid` is a window of the game map (NetHack,
+    # MiniHack), so `position` indexes it; None when it is not (Crafter's local view)
+    grid_origin: tuple[int, int] | None = None
     prompt: str | None = None  # a question the game is asking (e.g. "What do you want to eat?")
 
 

@@ -39,6 +39,7 @@ from automem_memfs._syntax import (
     example,
     format_call,
     parse_calls,
+    strip_calls,
     syntax_help,
     tool_schemas,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "normalize_path",
     "op_kind",
     "parse_calls",
+    "strip_calls",
     "syntax_help",
     "tool_schemas",
 ]

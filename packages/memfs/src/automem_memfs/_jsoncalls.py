@@ -87,6 +87,27 @@ def _next_brace(s: str, i: int) -> int:
     return m.start() if m is not None else -1
 
 
+def json_spans(text: str) -> list[tuple[list[Call], int, int]]:
+    """Each JSON value in `text` (fences are not special here) with its calls and its
+    `text[start:end]` span, in order; values that hold no call are left out."""
+    too_deep = _too_deep(text)
+    out: list[tuple[list[Call], int, int]] = []
+    i = 0
+    while (j := _next_brace(text, i)) >= 0:
+        if j in too_deep:
+            i = j + 1
+            continue
+        try:
+            value, end = _DECODER.raw_decode(text, j)
+        except (ValueError, RecursionError):
+            i = j + 1
+            continue
+        items = value if isinstance(value, list) else [value]
+        out.append(([call_from_dict(item) for item in items], j, end))
+        i = end
+    return out
+
+
 def parse_json(text: str) -> list[Call]:
     """Every call in `text`, in order. Never raises; bad calls become ParseError values.
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
-from automem_memfs._jsoncalls import call_from_tool, format_json, parse_json
-from automem_memfs._ops import OP_TYPES, Call
-from automem_memfs._tags import format_tags, parse_tags
+from automem_memfs._jsoncalls import call_from_tool, format_json, json_spans, parse_json
+from automem_memfs._ops import OP_TYPES, Call, ParseError, op_kind
+from automem_memfs._tags import format_tags, parse_tags, tag_spans
 
 SYNTAXES = ("tags", "json")
 CONTROL_CALLS = ("done", "action")
@@ -90,6 +90,36 @@ def parse_calls(text: str, syntax: str = "tags") -> list[Call]:
     if not isinstance(text, str):
         return []
     return parse_tags(text) if syntax == "tags" else parse_json(text)
+
+
+def strip_calls(text: str, kinds: Iterable[str], syntax: str = "tags") -> str:
+    """`text` without its calls of `kinds` (e.g. `["action"]`), cut out exactly where
+    `parse_calls` finds them; all other text, calls included, is kept verbatim. A JSON list
+    that mixes kinds is written again without the removed ones."""
+    _check_syntax(syntax)
+    wanted = set(kinds)
+
+    def cut(call: Call) -> bool:
+        return not isinstance(call, ParseError) and op_kind(call) in wanted
+
+    pieces: list[str] = []
+    last = 0
+    if syntax == "tags":
+        spans = [(start, end, "") for call, start, end in tag_spans(text) if cut(call)]
+    else:
+        spans = []
+        for calls, start, end in json_spans(text):
+            kept = [c for c in calls if not cut(c)]
+            if len(kept) < len(calls):
+                shown = (c.raw if isinstance(c, ParseError) else format_json(c) for c in kept)
+                spans.append((start, end, ", ".join(shown)))
+    for start, end, replacement in spans:
+        pieces.append(text[last:start])
+        if replacement:
+            pieces.append(f"[{replacement}]")
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def format_call(call: Call, syntax: str = "tags") -> str:

@@ -149,7 +149,12 @@ def parse_tags(text: str) -> list[Call]:
 
     Runs in time linear in the text: model text can be long and adversarial.
     """
-    calls: list[Call] = []
+    return [call for call, _, _ in tag_spans(text)]
+
+
+def tag_spans(text: str) -> list[tuple[Call, int, int]]:
+    """`parse_tags`, with each call's `text[start:end]` span (its tags included)."""
+    calls: list[tuple[Call, int, int]] = []
     pos = 0
     n = len(text)
     ends = _EndFinder(text)
@@ -163,10 +168,10 @@ def parse_tags(text: str) -> list[Call]:
             pos = m.end()  # a chat-template token such as <|im_end|>: not ours
             continue
         if kind == "done":
-            calls.append(Done())
             pos = m.end()
             if (e := END.match(text, _WS.match(text, pos).end())) is not None:  # type: ignore[union-attr]
                 pos = e.end()  # a model that closes DONE with <|END|> too
+            calls.append((Done(), m.start(), pos))
             continue
         start = m.end()
         e = ends.search(start)
@@ -181,9 +186,10 @@ def parse_tags(text: str) -> list[Call]:
         raw = text[m.start() : pos]
         if kind is None:
             known = ", ".join(sorted(set(TAG_OF.values())))
-            calls.append(ParseError(message=f"Unknown op <|{name}|>. Known ops: {known}.", raw=raw))
+            error = ParseError(message=f"Unknown op <|{name}|>. Known ops: {known}.", raw=raw)
+            calls.append((error, m.start(), pos))
             continue
-        calls.append(_build(kind, body, raw))
+        calls.append((_build(kind, body, raw), m.start(), pos))
     return calls
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from automem_agent import iter_jsonl, write_jsonl
 from automem_agent._trace_records import EpisodeSummary, LLMTurn, StepRecord, TraceHeader
-from automem_agent.trace import TraceError, read_trace
+from automem_agent.trace import TRUNCATED_REASONS, TraceError, read_trace
 from automem_memfs._ops import READ_ONLY_OPS, WRITE_OPS, Action, Done, ParseError, op_kind
 
 
@@ -107,12 +107,24 @@ def _example_id(env_id: str, seed: int, step: int, phase: str, rnd: int, scaffol
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
+def is_truncated(turn: LLMTurn) -> bool:
+    """The reply was cut at its token budget (older traces only carry the finish reason)."""
+    return turn.truncated or turn.finish_reason in TRUNCATED_REASONS
+
+
 def extract_from_trace(
-    trace: Any, *, horizon: int = 10, source: str = "", plan_actions: bool = False
+    trace: Any,
+    *,
+    horizon: int = 10,
+    source: str = "",
+    plan_actions: bool = False,
+    include_truncated: bool = False,
 ) -> list[MemoryExample]:
     """Every memory turn of one episode as an example, in the order the model saw them.
 
-    `horizon` is how many following steps count as "the outcome" of a turn.
+    `horizon` is how many following steps count as "the outcome" of a turn. Replies cut at
+    max_tokens are left out (a half-written op teaches the specialist to stop mid-call)
+    unless `include_truncated`.
     """
     header: TraceHeader = trace.header
     steps: Sequence[StepRecord] = trace.steps
@@ -179,6 +191,8 @@ def extract_from_trace(
                 later_used = later_used or phase == "plan"
         if not is_memory_turn(turn, plan_actions=plan_actions):
             continue
+        if is_truncated(turn) and not include_truncated:
+            continue
         end = min(index + horizon, len(steps) - 1)
         following = steps[index + 1 : end + 1]
         valid_rate = sum(s.valid_action for s in following) / len(following) if following else 1.0
@@ -240,9 +254,14 @@ def trace_files(root: Path | str) -> list[Path]:
 
 
 def extract_examples(
-    traces: Path | str | Iterable[Path | str], *, horizon: int = 10, plan_actions: bool = False
+    traces: Path | str | Iterable[Path | str],
+    *,
+    horizon: int = 10,
+    plan_actions: bool = False,
+    include_truncated: bool = False,
 ) -> list[MemoryExample]:
-    """Examples from every trace file under one or more paths (directories are searched)."""
+    """Examples from every trace file under one or more paths (directories are searched);
+    replies cut at max_tokens are left out unless `include_truncated`."""
     roots = [traces] if isinstance(traces, str | Path) else list(traces)
     out: list[MemoryExample] = []
     for root in roots:
@@ -253,7 +272,11 @@ def extract_examples(
                 continue  # not a trace (e.g. a results file); pools mix both
             out.extend(
                 extract_from_trace(
-                    trace, horizon=horizon, source=str(path), plan_actions=plan_actions
+                    trace,
+                    horizon=horizon,
+                    source=str(path),
+                    plan_actions=plan_actions,
+                    include_truncated=include_truncated,
                 )
             )
     return out

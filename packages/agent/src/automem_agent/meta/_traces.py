@@ -121,7 +121,7 @@ def render_step(step: StepRecord) -> str:
     ]
     out += _hook_lines(step.hooks)
     for turn in step.turns:
-        cut = " [cut at max_tokens]" if turn.finish_reason == "length" else ""
+        cut = " [cut at max_tokens]" if turn.truncated or turn.finish_reason == "length" else ""
         out.append(f"--- {turn.phase} round {turn.round} ({turn.role} model){cut}")
         out.append(turn.response.rstrip() or "(empty response)")
         for result in turn.results:
