@@ -50,14 +50,17 @@ def test_suite_writes_traces_memory_and_results(tmp_path, v0):
         assert trace.header.scaffold_hash == v0.content_hash and trace.header.agent == "memory"
         assert trace.header.instructions  # the env's rules are kept with the trace
         assert [s.step for s in trace.steps] == [0, 1, 2, 3] and trace.steps[-1].done
-        assert trace.summary.steps == 4 and trace.summary.op_counts == {"append": 4, "search": 4}
-        assert trace.summary.write_to_search == 1.0
+        # v0 runs no LOG at step 0: 3 appends, and a search in each of the 4 PLANs.
+        assert trace.summary.steps == 4 and trace.summary.op_counts == {"append": 3, "search": 4}
+        assert trace.summary.turns == {"plan": 8, "log": 3} and not trace.summary.truncated_turns
+        assert all(t.finish_reason == "stop" for s in trace.steps for t in s.turns)
+        assert trace.summary.write_to_search == 0.75
         assert trace.summary.memory_growth_per_step > 0
         mem = tmp_path / "memory" / "crafter" / str(trace.header.seed) / "log.md"
-        assert mem.read_text().count("at (") == 4
+        assert mem.read_text().count("at (") == 3
     fam = result.families["crafter"]
     assert fam.episodes == 2 and fam.errored == 0 and fam.steps == 8
-    assert fam.write_to_search == 1.0 and fam.tokens_per_step > 0
+    assert fam.write_to_search == 0.75 and fam.tokens_per_step > 0
     assert (tmp_path / "results.json").is_file()
     assert "crafter" in format_summary(result)
 
@@ -93,7 +96,8 @@ def test_resume_skips_finished_and_replays_partial(tmp_path, v0):
     before = len(model.calls)
     result = asyncio.run(run_suite(_suite(2), factory, tmp_path, progress=False))
     assert [e.resumed for e in result.episodes] == [True, False]
-    assert len(model.calls) - before == 4 * 3  # only episode 1 played again, all 4 steps
+    # Only episode 1 played again, all 4 steps (step 0 without LOG).
+    assert len(model.calls) - before == 2 + 3 * 3
     assert read_trace(path).finished and (tmp_path / "partial" / "crafter" / "1.jsonl").exists()
     assert sorted(t.header.seed for t in iter_traces(tmp_path / "eval")) == [0, 1]
 
