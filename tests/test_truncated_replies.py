@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("httpx", reason="needs the 'openai' extra (httpx)")
 pytest.importorskip("crafter", reason="needs the crafter extra (uv sync --extra crafter)")
 
-from automem_agent import (  # noqa: E402
+from automem_agent import (
     RoleModels,
     builtin_scaffold,
     iter_traces,
@@ -22,10 +22,10 @@ from automem_agent import (  # noqa: E402
     memory_agent_factory,
     run_suite,
 )
-from automem_agent.models import load_model  # noqa: E402
-from automem_envs import EpisodeSpec, Suite  # noqa: E402
-from automem_scaffold import render_trace  # noqa: E402
-from automem_train import extract_examples  # noqa: E402
+from automem_agent.meta import render_step
+from automem_agent.models import load_model
+from automem_envs import EpisodeSpec, Suite
+from automem_train import extract_examples
 
 
 class _Endpoint:
@@ -99,7 +99,8 @@ def test_cut_replies_are_recorded_flagged_and_kept_out_of_training(tmp_path, end
     assert len(cut) == len(trace.steps)  # each PLAN's first round
     assert trace.summary.truncated_turns == {"plan": len(cut)}
     assert any("reply cut at max_tokens (4096)" in e for e in trace.steps[0].events)
-    assert render_trace(trace).count("[cut at max_tokens]") == len(cut)
+    rendered = "".join(render_step(step) for step in trace.steps)  # the review views
+    assert rendered.count("[cut at max_tokens]") == len(cut)
     # Loop 2: LOG turns and the cut PLAN consultations are candidates; the cut ones are left
     # out unless asked for.
     kept = extract_examples(tmp_path / "eval")

@@ -12,7 +12,6 @@ from automem_envs._types import EpisodeStats
 from automem_memfs import ParseError
 from automem_memfs._ops import Call, OpResult
 
-
 # Finish reasons that mean the reply was cut at its token budget (OpenAI/vLLM, Anthropic, ...).
 TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
 
