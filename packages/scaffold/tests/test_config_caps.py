@@ -1,4 +1,4 @@
-"""Config round trip, resume identity, demo defaults and start-scaffold caps."""
+"""Config round trip, resume identity, protocol-driven CLI defaults and the start sampling."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from automem_scaffold import (
     config_from_args,
     load_config,
 )
-from automem_scaffold._caps import cap_phases
+from automem_scaffold._caps import set_sampling
 from automem_scaffold._config import save_config
 
 
@@ -32,33 +32,81 @@ def test_resume_identity() -> None:
         check_resume(a, EvolveConfig(run_dir="r", max_steps=99))
 
 
-def test_cli_defaults_are_the_capped_offline_demo() -> None:
-    config = config_from_args(build_parser().parse_args([]))
-    assert config.agent_llm == config.meta_llm == "smollm2" and config.demo_scale
-    assert (config.start_max_rounds, config.start_max_tokens) == (1, 24)
-    assert config.seeds == 2 and config.envs == ["crafter"]
-    real = config_from_args(
-        build_parser().parse_args(
-            [
-                "--agent-llm",
-                "openai:http://h:8000/v1#qwen",
-                "--meta-llm",
-                "anthropic:claude-opus-4-5",
-            ]
-        )
+REAL = ["--agent-llm", "openai:http://h:8000/v1#qwen", "--meta-llm", "anthropic:claude-opus-4-5"]
+
+
+def configure(*argv: str) -> tuple[EvolveConfig, str]:
+    config = config_from_args(build_parser().parse_args(list(argv)))
+    return config, config.scale_line
+
+
+def test_cli_defaults_are_the_demo_protocol() -> None:
+    config, first = configure()
+    assert (config.agent_llm, config.meta_llm, config.from_scaffold) == (
+        "llamacpp:smollm2",
+        "rules",
+        "demo",
     )
-    assert not real.demo_scale and real.start_max_rounds is None
-    assert (real.review_turns, real.meta_max_tokens) == (40, 4096)  # room to read long traces
-    assert (config.review_turns, config.meta_max_tokens) == (2, 96)
-    assert config_from_args(build_parser().parse_args(["--no-caps"])).start_max_rounds is None
+    assert config.protocol == "demo" and config.demo_scale
+    assert config.seeds == {"crafter": 3, "minihack": 3, "nethack": 3}
+    assert config.max_steps["crafter"] == 30 and config.envs == ["crafter"]
+    assert first.startswith("protocol demo [DEMO scale (small caps)]")
+    assert "rule-based baseline, not a meta-LLM" in first
 
 
-def test_cap_phases_lowers_and_adds_keys(tmp_path: Path) -> None:
+def test_a_real_model_runs_the_paper_protocol() -> None:
+    real, first = configure(*REAL)
+    assert real.protocol == "paper" and not real.demo_scale
+    assert real.seeds == {"crafter": 10, "minihack": 10, "nethack": 10}
+    assert real.max_steps == {"crafter": 2000, "minihack": 100, "nethack": 100000}
+    assert (real.observation_format, real.action_set) == ("balrog", "balrog")
+    assert (real.start_temperature, real.start_max_tokens) == (1.0, 4096)
+    assert (real.review_turns, real.meta_max_tokens, real.held_out) == (40, 4096, 0)
+    assert first.startswith("protocol paper [full scale]") and "OVERRIDDEN" not in first
+    shrunk, first = configure(*REAL, "--max-steps", "50", "--seeds", "42-43")
+    assert shrunk.max_steps == {"crafter": 50, "minihack": 50, "nethack": 50}
+    assert shrunk.seeds == [42, 43]
+    assert "OVERRIDDEN: max_steps crafter 2000 -> 50" in first and "seeds [42, 43]" in first
+
+
+def test_fixed_and_heldout_follow_the_protocol() -> None:
+    from automem_scaffold._suite import fixed_and_heldout
+
+    config, _ = configure(*REAL, "--env", "crafter,nethack", "--held-out", "1")
+    fixed, held = fixed_and_heldout(config)
+    assert [e.seed for e in fixed if e.env_id == "nethack"] == list(range(42, 52))
+    assert [(e.env_id, e.seed) for e in held] == [("crafter", 52), ("nethack", 52)]
+    nethack = next(e for e in fixed if e.env_id == "nethack")
+    assert (nethack.max_steps, nethack.no_progress_steps, nethack.action_set) == (
+        100000,
+        150,
+        "balrog",
+    )
+    explicit, _ = configure(*REAL, "--seeds", "7,9", "--held-out", "2")
+    fixed, held = fixed_and_heldout(explicit)
+    assert [e.seed for e in fixed] == [7, 9] and [e.seed for e in held] == [42, 43]
+
+
+def test_dry_run_prints_the_plan_and_spends_nothing(tmp_path: Path, capsys) -> None:
+    from automem_scaffold import main
+
+    run_dir = tmp_path / "run"
+    assert main([*REAL, "--run-dir", str(run_dir), "--iterations", "2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert not run_dir.exists()
+    assert out.splitlines()[0].startswith("protocol paper [full scale]")
+    assert "start" in out and "gate" in out and "GPU-hours" in out
+    # iteration 0 plus two candidates, 10 Crafter episodes of at most 2,000 steps each
+    assert "60,000" in out.splitlines()[-3] or "60,000" in out
+    assert "at most 2,000,000 billed tokens" in out
+
+
+def test_set_sampling_sets_and_adds_keys(tmp_path: Path) -> None:
     root = tmp_path / "s"
     shutil.copytree(builtin_scaffold("v0"), root)
     manifest = root / "scaffold.toml"
     text = manifest.read_text()
-    # Drop [plan]'s max_tokens so the default applies and the cap must add the key.
+    # Drop [plan]'s max_tokens so the default applies and the setting must add the key.
     manifest.write_text(
         "\n".join(
             line
@@ -67,12 +115,18 @@ def test_cap_phases_lowers_and_adds_keys(tmp_path: Path) -> None:
         )
         + "\n"
     )
-    changes = cap_phases(manifest, max_rounds=2, max_tokens=24)
+    changes = set_sampling(manifest, max_rounds=2, max_tokens=24, temperature=1.0)
     assert any("[log] max_rounds = 2" in c for c in changes)
+    assert "temperature = 1.0 (was the default)" in changes
     scaffold = load_scaffold(root)
+    assert scaffold.manifest.temperature == 1.0
     for phase in (scaffold.manifest.log, scaffold.manifest.plan):
         assert phase.max_rounds == 2 and phase.max_tokens == 24
-    assert cap_phases(manifest, max_rounds=None, max_tokens=None) == []
+    assert set_sampling(manifest, max_rounds=None, max_tokens=None) == []
+    assert set_sampling(manifest, max_tokens=4096) == [
+        "[log] max_tokens = 4096 (was 24)",
+        "[plan] max_tokens = 4096 (was 24)",
+    ]
 
 
 def test_start_point_is_a_directory_or_a_builtin(tmp_path: Path) -> None:

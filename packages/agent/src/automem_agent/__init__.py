@@ -52,9 +52,12 @@ from automem_agent._manifest import (
     Manifest,
     PhaseSpec,
     PlanPhaseSpec,
+    with_sampling,
 )
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
+from automem_agent._plan import PhasePlan, format_phase_table, plan_episodes, read_manifest
 from automem_agent._play import PlayConfig, parse_seeds, play
+from automem_agent._play_cli import main as play_main
 from automem_agent._program import (
     ActionRecord,
     EpisodeInfo,
@@ -64,8 +67,20 @@ from automem_agent._program import (
     Turn,
     Verdict,
 )
+from automem_agent._protocol import (
+    OFFLINE_MODELS,
+    Protocol,
+    ProtocolError,
+    builtin_protocols,
+    is_offline_model,
+    load_protocol,
+    parse_per_family,
+    resolve_protocol,
+    with_overrides,
+)
 from automem_agent._reference import scaffold_reference
 from automem_agent._replay import ReplayStep, replay_hooks
+from automem_agent._run_args import RunProtocol, add_run_arguments, protocol_from_args
 from automem_agent._runner import episode_ending, memory_path, run_episode, run_suite, trace_path
 from automem_agent._scaffold import (
     Scaffold,
@@ -97,6 +112,7 @@ from automem_agent.models import ReplayModel, ScriptedModel, load_model
 from automem_agent.trace import Trace, TraceWriter, iter_traces, memory_at, read_trace
 
 __all__ = [
+    "OFFLINE_MODELS",
     "TEMPLATE_VARIABLES",
     "ActionRecord",
     "Agent",
@@ -127,14 +143,18 @@ __all__ = [
     "MemoryAgent",
     "MemoryView",
     "ModelUnavailable",
+    "PhasePlan",
     "PhaseSpec",
     "PlanPhaseSpec",
     "PlayConfig",
     "ProgramOutput",
+    "Protocol",
+    "ProtocolError",
     "Rejection",
     "ReplayModel",
     "ReplayStep",
     "RoleModels",
+    "RunProtocol",
     "Scaffold",
     "ScaffoldError",
     "ScriptedModel",
@@ -150,31 +170,42 @@ __all__ = [
     "TraceWriter",
     "Turn",
     "Verdict",
+    "add_run_arguments",
     "aggregate",
     "append_jsonl",
     "balrog_env_name",
     "balrog_summaries",
     "balrog_task",
+    "builtin_protocols",
     "builtin_scaffold",
     "content_hash",
     "episode_ending",
     "episode_hooks",
+    "format_phase_table",
     "format_summary",
     "history_agent_factory",
+    "is_offline_model",
     "iter_jsonl",
     "iter_traces",
     "load_model",
+    "load_protocol",
     "load_scaffold",
     "mean_and_stderr",
     "memory_agent_factory",
     "memory_at",
     "memory_path",
     "overall_figure",
+    "parse_per_family",
     "parse_seeds",
+    "plan_episodes",
     "play",
+    "play_main",
+    "protocol_from_args",
     "read_jsonl",
+    "read_manifest",
     "read_trace",
     "replay_hooks",
+    "resolve_protocol",
     "run_episode",
     "run_suite",
     "scaffold_reference",
@@ -182,6 +213,8 @@ __all__ = [
     "torn_notice",
     "trace",
     "trace_path",
+    "with_overrides",
+    "with_sampling",
     "write_balrog_summary",
     "write_bytes_atomic",
     "write_json_atomic",

@@ -136,6 +136,7 @@ async def ask(
     *,
     max_tokens: int,
     purpose: str,
+    temperature: float = 0.0,
     stop: list[str] | None = None,
     grammar: str | None = None,
 ) -> tuple[ChatResponse, ChatRequest]:
@@ -144,6 +145,7 @@ async def ask(
     request = ChatRequest(
         messages=list(messages),
         max_tokens=max_tokens,
+        temperature=temperature,
         adapter=adapter,
         purpose=purpose,
         stop=list(stop or []),

@@ -125,6 +125,8 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     log: LogPhaseSpec
     plan: PlanPhaseSpec
     fallback_action: str = ""  # "" = the env's default action
+    # sampling temperature of every agent request (0 = greedy; the paper's agent samples at 1.0)
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.0
     # proposed action -> env action, applied before the repair_action hook (e.g. a reviewer
     # mapping an action the model keeps proposing onto the valid one it means)
     action_aliases: dict[str, str] = {}
@@ -134,3 +136,21 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     result_chars: Annotated[int, msgspec.Meta(ge=50)] = 1500  # op results longer than this are cut
     observation_history: Annotated[int, msgspec.Meta(ge=1)] = 32  # observations kept for hooks
     program: ProgramSpec = ProgramSpec()  # the episode-scoped agent program in the hooks file
+
+
+def with_sampling(
+    manifest: Manifest,
+    *,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    max_rounds: int | None = None,
+) -> Manifest:
+    """`manifest` with a protocol's sampling set (None keeps the manifest's value): the
+    temperature, and tokens per reply and rounds of both phases."""
+    phase = {k: v for k, v in (("max_tokens", max_tokens), ("max_rounds", max_rounds)) if v}
+    return msgspec.structs.replace(
+        manifest,
+        temperature=manifest.temperature if temperature is None else temperature,
+        log=msgspec.structs.replace(manifest.log, **phase),
+        plan=msgspec.structs.replace(manifest.plan, **phase),
+    )

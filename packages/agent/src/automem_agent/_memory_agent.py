@@ -408,6 +408,7 @@ class MemoryAgent:
             role,
             self._shown_to(role, messages),
             max_tokens=phase.max_tokens,
+            temperature=self.scaffold.manifest.temperature,
             purpose=role,
             stop=phase.stop,
             grammar=grammar,

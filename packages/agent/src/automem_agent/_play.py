@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
 from pathlib import Path
 from typing import Literal
 
 import msgspec
-from automem_envs._types import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite
 
 from automem_agent._agent import AgentFactory, RoleModels
 from automem_agent._files import write_bytes_atomic
 from automem_agent._history_agent import history_agent_factory
 from automem_agent._hooks import HookLimits
+from automem_agent._manifest import with_sampling
 from automem_agent._memory_agent import memory_agent_factory
 from automem_agent._scaffold import builtin_scaffold, load_scaffold
 from automem_agent._summary import SuiteResult
@@ -21,12 +23,19 @@ from automem_agent._summary import SuiteResult
 
 class PlayConfig(msgspec.Struct, frozen=True, kw_only=True):
     """One `apps/play` run. Model specs are `load_model` strings (e.g. `smollm2`, `tiny`,
-    `openai:http://host:8000/v1#qwen`); `memory_llm`/`action_llm` override `llm` per role."""
+    `openai:http://host:8000/v1#qwen`); `memory_llm`/`action_llm` override `llm` per role.
+    `episodes`, when given, are played instead of `envs` x `seeds` (apps/play builds them from
+    its protocol); `temperature`/`max_tokens`/`max_rounds` set the scaffold's sampling."""
 
     envs: list[str]
     seeds: list[int]
     max_steps: int = 30
     no_progress_steps: int | None = None
+    episodes: list[EpisodeSpec] | None = None
+    protocol: str | None = None  # the protocol the episodes come from (recorded in config.json)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_rounds: int | None = None
     agent: Literal["memory", "history"] = "memory"
     llm: str = "smollm2"
     memory_llm: str | None = None
@@ -59,6 +68,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def build_suite(config: PlayConfig) -> Suite:
+    if config.episodes is not None:
+        return Suite(name=config.protocol or "play", episodes=list(config.episodes))
     episodes = [
         EpisodeSpec(
             env_id=env,
@@ -113,6 +124,14 @@ def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
         path if path.is_dir() else builtin_scaffold(config.scaffold),
         hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
     )
+    sampled = with_sampling(
+        scaffold.manifest,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        max_rounds=config.max_rounds,
+    )
+    if sampled != scaffold.manifest:
+        scaffold = dataclasses.replace(scaffold, manifest=sampled)
     return memory_agent_factory(scaffold, models)
 
 

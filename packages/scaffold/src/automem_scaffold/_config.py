@@ -14,8 +14,6 @@ from automem_scaffold._gate import GateRule
 DEMO_MODELS = frozenset({"smollm2", "tiny"})
 # Offline specs: results show the loop works at small scale, not what a real model reaches.
 OFFLINE_SPECS = frozenset({*DEMO_MODELS, "llamacpp", "rules"})
-# A CPU agent affords one round of a few tokens per phase (v0 ships 5 rounds of 120-200 tokens).
-DEMO_START_CAPS = (1, 24)
 
 
 class EvolveError(RuntimeError):
@@ -23,23 +21,34 @@ class EvolveError(RuntimeError):
 
 
 class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything that decides a Loop 1 run. The defaults are the offline demo: SmolLM2 as agent
-    and meta-LLM, Crafter, two seeds, a small step cap and few, small meta-LLM turns.
-    `--agent-llm llamacpp:smollm2 --meta-llm rules --from demo` is the fast offline setting."""
+    """Everything that decides a Loop 1 run. `apps/evolve` fills it from a protocol
+    (`--protocol`, see `automem_agent.load_protocol`) and its flags; the field defaults here are
+    a small offline setting for library users and tests.
+
+    `seeds` and `max_steps` are one number for every game family or a per-family table
+    (`{"crafter": 2000, "nethack": 100000}`); `max_steps` counts raw game steps."""
 
     run_dir: str
+    protocol: str = "demo"  # the protocol the run was built from (recorded; flags may override)
     suite: str = "automem"
     envs: list[str] = msgspec.field(default_factory=lambda: ["crafter"])
-    seeds: int = 2  # the first N seeds of the suite per env are the fixed gate seeds
+    # the gate seeds per env: the suite's first N (one N, or per family), or an explicit list
+    seeds: int | dict[str, int] | list[int] = 2
     held_out: int = 1  # held-out seeds: the N seeds after the fixed ones
-    max_steps: int = 2
+    max_steps: int | dict[str, int] = 2
+    # BALROG's no-progress timeout per family (raw steps without the game clock moving)
+    no_progress_steps: dict[str, int] = msgspec.field(default_factory=lambda: {"nethack": 150})
+    observation_format: str = "compact"  # compact | balrog (BALROG's own text)
+    action_set: str = "automem"  # automem | balrog (BALROG's action names only)
     iterations: int = 2
     agent_llm: str = "smollm2"
     meta_llm: str = "smollm2"
     from_scaffold: str = "v0"  # a built-in scaffold name or a directory
-    # caps applied to the start scaffold's copy (None = as shipped); the demo needs them on CPU
+    # the agent's sampling, written into the start scaffold's copy (None = as shipped): rounds
+    # per phase, tokens per reply (both phases), temperature
     start_max_rounds: int | None = None
     start_max_tokens: int | None = None
+    start_temperature: float | None = None
     gate: GateRule = "mean"
     ci_level: float = 0.9
     bootstrap: int = 2000
@@ -84,6 +93,8 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_meta_tokens: int | None = None
     max_cost: float | None = None
     max_hours: float | None = None
+    # what the command line changed in the protocol (recorded; shown on the first output line)
+    overrides: list[str] = []
 
     @property
     def demo_agent(self) -> bool:
@@ -94,6 +105,33 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     def demo_scale(self) -> bool:
         """True when the models are the offline toy ones: results show the loop works, not more."""
         return any(spec.split(":")[0] in OFFLINE_SPECS for spec in (self.agent_llm, self.meta_llm))
+
+    @property
+    def scale_line(self) -> str:
+        """The run's protocol, scale and overrides in one line: the first output line of
+        `apps/evolve` and the top of report.md."""
+        scale = "DEMO scale (small caps)" if self.demo_scale else "full scale"
+        reviewer = (
+            "reviewer rules (a rule-based baseline, not a meta-LLM)"
+            if self.rule_reviewer
+            else f"meta-LLM {self.meta_llm}"
+        )
+        from automem_scaffold._suite import per_env
+
+        def seeds(env: str) -> str:
+            if isinstance(self.seeds, list):
+                return f"seeds {','.join(map(str, self.seeds))}"
+            return f"{per_env(self.seeds, env)} seeds"
+
+        episodes = ", ".join(
+            f"{env} {seeds(env)} x {per_env(self.max_steps, env)} steps" for env in self.envs
+        )
+        line = (
+            f"protocol {self.protocol} [{scale}]: {episodes}; {self.observation_format} text, "
+            f"{self.action_set} actions; agent {self.agent_llm}; {reviewer}; "
+            f"{self.iterations} iteration(s)"
+        )
+        return line + ("; OVERRIDDEN: " + "; ".join(self.overrides) if self.overrides else "")
 
     @property
     def rule_reviewer(self) -> bool:
@@ -108,10 +146,14 @@ IDENTITY_FIELDS = (
     "seeds",
     "held_out",
     "max_steps",
+    "no_progress_steps",
+    "observation_format",
+    "action_set",
     "agent_llm",
     "from_scaffold",
     "start_max_rounds",
     "start_max_tokens",
+    "start_temperature",
     "screen_seeds",
     "screen_max_steps",
     "accept_seeds",

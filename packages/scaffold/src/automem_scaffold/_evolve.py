@@ -38,7 +38,7 @@ from automem_scaffold._attempts import (
     seed_deltas,
 )
 from automem_scaffold._bundle import build_bundle
-from automem_scaffold._caps import cap_phases
+from automem_scaffold._caps import set_sampling
 from automem_scaffold._claude_code import ClaudeCodeReviewer, is_claude_code
 from automem_scaffold._config import (
     EvolveConfig,
@@ -242,6 +242,7 @@ class Evolver:
         summary = RunSummary(
             run_dir=str(self.run_dir),
             demo_scale=self.config.demo_scale,
+            scale_line=self.config.scale_line,
             unsafe_no_sandbox=self.config.unsafe_no_sandbox,
             stopped=stopped,
             iterations_planned=self.config.iterations,
@@ -338,13 +339,14 @@ class Evolver:
         if not (it / "scaffold").exists():
             tmp = it / ".scaffold.tmp"
             copy_scaffold(self._start_scaffold(), tmp)
-            caps = cap_phases(
+            caps = set_sampling(
                 tmp / "scaffold.toml",
                 max_rounds=self.config.start_max_rounds,
                 max_tokens=self.config.start_max_tokens,
+                temperature=self.config.start_temperature,
             )
             if caps:
-                self._phase(f"start scaffold capped: {'; '.join(caps)}")
+                self._phase(f"start scaffold set by the protocol: {'; '.join(caps)}")
             tmp.rename(it / "scaffold")
         self._check_budget()
         evaluation = await self._evaluate(it / "scaffold", self.fixed, it, "evaluate")
@@ -361,12 +363,7 @@ class Evolver:
                 kept=True,
                 stage="start",
                 reason=f"start point ({self.config.from_scaffold}"
-                + (
-                    f", capped to {self.config.start_max_rounds} round(s) x "
-                    f"{self.config.start_max_tokens} tokens per phase)"
-                    if self.config.start_max_rounds or self.config.start_max_tokens
-                    else ")"
-                ),
+                + (f"; {'; '.join(caps)})" if caps else ")"),
                 scaffold_hash=evaluation.scaffold_hash,
                 mean_progression=evaluation.mean,
                 per_env=evaluation.per_env,

@@ -20,6 +20,8 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     input_tokens: int
     output_tokens: int
     dollars: float | None
+    cache_read_tokens: int = 0  # of input_tokens: read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of input_tokens: written to it
 
 
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,11 +45,13 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
     if transcript.exists():
         model = json.loads(transcript.read_text(encoding="utf-8")).get("model", "")
     for path in sorted(review_dir.glob("*.jsonl")):
-        tin = tout = 0
+        tin = tout = cread = cwrite = 0
         reported: list[float] = []  # what the provider billed, where it said (an agent CLI)
         for turn in read_jsonl(path).records:  # a line torn by a kill is skipped
             tin += int(turn.get("input_tokens", 0))
             tout += int(turn.get("output_tokens", 0))
+            cread += int(turn.get("cache_read_tokens", 0))
+            cwrite += int(turn.get("cache_write_tokens", 0))
             if turn.get("dollars") is not None:
                 reported.append(float(turn["dollars"]))
         meta_model = model or _meta_model_hint(review_dir)
@@ -59,7 +63,13 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
                 model=meta_model,
                 input_tokens=tin,
                 output_tokens=tout,
-                dollars=sum(reported) if reported else cost_of(meta_model, tin, tout),
+                cache_read_tokens=cread,
+                cache_write_tokens=cwrite,
+                dollars=sum(reported)
+                if reported
+                else cost_of(
+                    meta_model, tin, tout, cache_read_tokens=cread, cache_write_tokens=cwrite
+                ),
             )
         )
     return out

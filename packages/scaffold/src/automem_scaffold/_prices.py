@@ -30,9 +30,26 @@ def price_for(model: str) -> tuple[float, float] | None:
     return None
 
 
-def cost_of(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """Dollars for this many tokens, or None when the model's price is unknown."""
+# Anthropic bills prompt-cache reads at a tenth of the input price and 5-minute cache writes at
+# 1.25 times it.
+CACHE_READ_FACTOR = 0.1
+CACHE_WRITE_FACTOR = 1.25
+
+
+def cost_of(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> float | None:
+    """Dollars for this many tokens, or None when the model's price is unknown.
+    `input_tokens` counts every prompt token; the cache reads and writes among them are priced
+    at their own rates, so a cached re-read does not count at full weight."""
     price = price_for(model)
     if price is None:
         return None
-    return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000
+    fresh = max(0, input_tokens - cache_read_tokens - cache_write_tokens)
+    prompt = fresh + cache_read_tokens * CACHE_READ_FACTOR + cache_write_tokens * CACHE_WRITE_FACTOR
+    return (prompt * price[0] + output_tokens * price[1]) / 1_000_000

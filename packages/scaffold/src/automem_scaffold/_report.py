@@ -64,6 +64,7 @@ class RunSummary(msgspec.Struct, frozen=True, kw_only=True):
     screen: ScreenSavings | None = None
     report_start_mean: float | None = None
     accept_report_gap: float | None = None  # gain final - start: accept minus report
+    scale_line: str = ""  # the run's protocol and scale (EvolveConfig.scale_line)
 
     def phase_totals(self) -> dict[str, float]:
         """Wall seconds per phase over the whole run, plus seconds inside the LLMs."""
@@ -158,7 +159,7 @@ def progression_note(summary: RunSummary) -> str | None:
 
 
 def _headline(summary: RunSummary) -> list[str]:
-    lines = []
+    lines = [summary.scale_line] if summary.scale_line else []
     if summary.unsafe_no_sandbox:
         lines.append(
             "UNSAFE: --unsafe-no-sandbox was set, so the LLM-written hooks and validation ran "

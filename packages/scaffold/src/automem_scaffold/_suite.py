@@ -2,58 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from automem_envs._types import EpisodeSpec
+from automem_envs import EnvError, EpisodeSpec, env_family, suite
 
 from automem_scaffold._config import EvolveConfig, EvolveError
 
-FIRST_SEED = 42  # AutoMem fixes seeds 42..51
+
+def per_env(value: int | dict[str, int], env_id: str) -> int:
+    """A setting given for every family (an int) or per family (a dict), for `env_id`."""
+    if isinstance(value, int):
+        return value
+    family = env_family(env_id)
+    if family not in value:
+        raise EvolveError(f"no value for family {family!r} (env {env_id!r}) in {value}")
+    return value[family]
 
 
-def _suite_episodes(name: str, envs: list[str]) -> list[EpisodeSpec]:
+def _listed_seeds(config: EvolveConfig, env_id: str) -> list[int]:
     try:
-        from automem_envs import suite as load_suite  # type: ignore[attr-defined]
-    except ImportError:
-        load_suite = None
-    if load_suite is None:
-        return [
-            EpisodeSpec(env_id=e, seed=FIRST_SEED + i, max_steps=0) for e in envs for i in range(10)
-        ]
-    try:
-        loaded: Any = load_suite(name, envs=envs)
-    except (KeyError, ValueError) as exc:
-        raise EvolveError(f"suite {name!r} with envs {envs}: {exc}") from None
-    return list(loaded.episodes)
+        episodes = suite(config.suite, skip_unavailable=False).episodes
+    except EnvError as exc:
+        raise EvolveError(f"suite {config.suite!r}: {exc}") from None
+    family = env_family(env_id)
+    exact = [e.seed for e in episodes if e.env_id == env_id]
+    return sorted(exact or {e.seed for e in episodes if env_family(e.env_id) == family})
 
 
 def fixed_and_heldout(config: EvolveConfig) -> tuple[list[EpisodeSpec], list[EpisodeSpec]]:
-    """Per env, the suite's first `config.seeds` seeds (fixed) and the next `config.held_out`
-    seeds after them (held out), all capped at `config.max_steps` steps."""
-    episodes = _suite_episodes(config.suite, list(config.envs))
+    """Per env, the suite's first `seeds` seeds (fixed; or the explicit seed list) and the next
+    `held_out` seeds after them (held out), with the run's step limit, no-progress timeout, observation format and action
+    set. Past the suite's listed seeds, seeds continue one by one."""
     fixed: list[EpisodeSpec] = []
     heldout: list[EpisodeSpec] = []
     for env in config.envs:
-        specs = sorted((e for e in episodes if e.env_id == env), key=lambda e: e.seed)
-        if not specs:
-            raise EvolveError(f"suite {config.suite!r} has no episodes for env {env!r}")
-        template = specs[0]
-        chosen = specs[: config.seeds]
-        seeds = [e.seed for e in chosen]
-        while len(seeds) < config.seeds:
-            seeds.append(seeds[-1] + 1)
-        held = [e.seed for e in specs if e.seed > seeds[-1]][: config.held_out]
-        while len(held) < config.held_out:
-            held.append((held[-1] if held else seeds[-1]) + 1)
+        if isinstance(config.seeds, list):  # explicit seeds; held out: the ones after them
+            count = len(config.seeds)
+            seeds = list(config.seeds)
+            listed = [s for s in _listed_seeds(config, env) if s > max(seeds)]
+            seeds += listed[: config.held_out]
+        else:
+            count = per_env(config.seeds, env)
+            seeds = _listed_seeds(config, env)[: count + config.held_out]
+        while len(seeds) < count + config.held_out:
+            seeds.append((max(seeds) + 1) if seeds else 0)
+        no_progress = config.no_progress_steps.get(env_family(env))
 
-        def spec(seed: int, template: EpisodeSpec = template) -> EpisodeSpec:
+        def spec(seed: int, env: str = env, no_progress: int | None = no_progress) -> EpisodeSpec:
             return EpisodeSpec(
-                env_id=template.env_id,
+                env_id=env,
                 seed=seed,
-                max_steps=config.max_steps,
-                no_progress_steps=template.no_progress_steps,
+                max_steps=per_env(config.max_steps, env),
+                no_progress_steps=no_progress,
+                observation_format=config.observation_format,  # type: ignore[arg-type]
+                action_set=config.action_set,  # type: ignore[arg-type]
             )
 
-        fixed += [spec(s) for s in seeds]
-        heldout += [spec(s) for s in held]
+        fixed += [spec(s) for s in seeds[:count]]
+        heldout += [spec(s) for s in seeds[count:]]
     return fixed, heldout

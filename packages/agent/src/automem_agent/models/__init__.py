@@ -6,10 +6,11 @@ that needs them is built.
 """
 
 from automem_agent.models._anthropic import AnthropicModel
+from automem_agent.models._balanced import BalancedModel
 from automem_agent.models._cache import cache_dir
 from automem_agent.models._ledger import MeteredModel, TokenLedger, UsageTotals
 from automem_agent.models._local import LocalModel
-from automem_agent.models._openai import OpenAICompatModel
+from automem_agent.models._openai import OpenAICompatModel, RequestRejected
 from automem_agent.models._registry import backends, load_model, register_backend
 from automem_agent.models._replay import (
     RecordingModel,
@@ -36,12 +37,14 @@ __all__ = [
     "TINY_CHAT_TEMPLATE",
     "VLLM_LORA_RANKS",
     "AnthropicModel",
+    "BalancedModel",
     "LocalModel",
     "MeteredModel",
     "OpenAICompatModel",
     "RecordingModel",
     "ReplayEntry",
     "ReplayModel",
+    "RequestRejected",
     "RetryPolicy",
     "ScriptedModel",
     "TokenLedger",

@@ -23,6 +23,10 @@ from automem_agent.models._secrets import env_key, remember_key_env, scrub
 from automem_agent.models._text import message_text
 
 
+class RequestRejected(ModelUnavailable):
+    """The server refused this request itself (HTTP 4xx): retrying elsewhere will not help."""
+
+
 def _message_json(message: ChatMessage) -> dict[str, str]:
     # Chat templates and served open models get tool traffic as text.
     return {"role": message.role, "content": message_text(message)}
@@ -120,7 +124,7 @@ class OpenAICompatModel:
                 parse_retry_after(resp.headers),
             )
         if resp.status_code >= 400:
-            raise ModelUnavailable(
+            raise RequestRejected(
                 scrub(f"{self.name}: HTTP {resp.status_code}: {resp.text[:500]}", key)
             )
         try:
@@ -149,9 +153,23 @@ class OpenAICompatModel:
         return f"OpenAICompatModel(base_url={self.base_url!r}, model={self.model!r})"
 
 
-def load_openai(rest: str, **options) -> OpenAICompatModel:
-    """Loader for `openai:http://host:port/v1#<model>`."""
-    url, sep, model = rest.partition("#")
-    if not sep or not url or not model:
-        raise ValueError(f"openai spec needs a URL and a model: openai:<url>#<model>, got {rest!r}")
-    return OpenAICompatModel(url, model, **options)
+def load_openai(rest: str, **options):
+    """Loader for `openai:http://host:port/v1#<model>`; several comma-separated URLs are
+    replicas of one model, balanced with failover (`BalancedModel`)."""
+    urls, sep, model = rest.partition("#")
+    endpoints = [u.strip() for u in urls.split(",") if u.strip()]
+    if not sep or not endpoints or not model:
+        raise ValueError(
+            f"openai spec needs a URL and a model: openai:<url>[,<url>...]#<model>, got {rest!r}"
+        )
+    if len(endpoints) == 1:
+        return OpenAICompatModel(endpoints[0], model, **options)
+    from automem_agent.models._balanced import BalancedModel
+
+    cooldown = options.pop("cooldown_s", 30.0)
+    # A dead replica should cost seconds, not the single-endpoint minute of backoff: the
+    # other replicas are the retry.
+    options.setdefault("retry", RetryPolicy(max_attempts=3, max_delay=4.0))
+    return BalancedModel(
+        [OpenAICompatModel(url, model, **options) for url in endpoints], cooldown_s=cooldown
+    )

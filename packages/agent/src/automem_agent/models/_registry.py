@@ -24,7 +24,7 @@ _BACKENDS: dict[str, str | Loader] = {
 
 SPEC_FORMS = {
     "anthropic": "anthropic:<model>",
-    "openai": "openai:http://host:port/v1#<model>",
+    "openai": "openai:http://host:port/v1[,http://host2:port/v1...]#<model>",
     "hf": "hf:<path-or-cached-name>",
     "smollm2": "smollm2",
     "llamacpp": "llamacpp:smollm2 | llamacpp:<path.gguf>",

@@ -1,0 +1,116 @@
+"""Loop 1's plan, printed before a run spends anything (and alone with `--dry-run`): the
+episodes of every phase, their step limits, the agent's and the meta-LLM's calls and tokens,
+and an estimated cost from the price table (GPU-hours for an unpriced agent model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from automem_agent import (
+    PhasePlan,
+    builtin_scaffold,
+    format_phase_table,
+    plan_episodes,
+    read_manifest,
+    with_sampling,
+)
+
+from automem_scaffold._config import EvolveConfig, EvolveError
+from automem_scaffold._pools import seed_pools
+from automem_scaffold._prices import cost_of
+from automem_scaffold._screen import screen_episodes
+
+
+class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """Every phase's episodes and calls, the meta-LLM's token bound and the cost estimate."""
+
+    phases: list[PhasePlan]
+    meta_tokens_max: int
+    meta_dollars_max: float | None
+    agent_dollars: float | None  # typical, where the agent model has a price
+    gpu_hours: float  # typical agent tokens at `gpu_tokens_per_s`
+
+
+def _start_dir(config: EvolveConfig) -> Path:
+    source = Path(config.from_scaffold)
+    if source.is_dir():
+        return source
+    try:
+        return builtin_scaffold(config.from_scaffold)
+    except ValueError as exc:
+        raise EvolveError(f"start scaffold {config.from_scaffold!r}: {exc}") from None
+
+
+def plan_run(config: EvolveConfig) -> RunPlan:
+    """The plan of `config`, counting every candidate as screened and gated (an upper bound on
+    episodes; rejected-at-screen candidates cost less)."""
+    manifest = with_sampling(
+        read_manifest(_start_dir(config)),
+        max_tokens=config.start_max_tokens,
+        max_rounds=config.start_max_rounds,
+    )
+    pools = seed_pools(config)
+    n = config.iterations
+    phases = [plan_episodes("start", pools.search + pools.accept, manifest, note="iteration 0")]
+    if config.screen_seeds:
+        screen = screen_episodes(pools.search, config.screen_seeds, config.screen_max_steps)
+        phases.append(_times(plan_episodes("screen", screen, manifest), n, f"{n} candidate(s)"))
+    gate = plan_episodes("gate", pools.gate if pools.accept else pools.search, manifest)
+    phases.append(_times(gate, n, f"{n} candidate(s), if all pass the screen"))
+    if pools.report:
+        phases.append(
+            _times(plan_episodes("report", pools.report, manifest), 2, "start and final scaffold")
+        )
+    meta_max = 0 if config.rule_reviewer else n * config.review_tokens
+    meta_dollars = (
+        cost_of(config.meta_llm, meta_max, n * config.review_turns * config.meta_max_tokens)
+        if meta_max
+        else 0.0
+    )
+    tokens_in = sum(p.input_tokens for p in phases)
+    tokens_out = sum(p.output_tokens for p in phases)
+    return RunPlan(
+        phases=phases,
+        meta_tokens_max=meta_max,
+        meta_dollars_max=meta_dollars,
+        agent_dollars=cost_of(config.agent_llm, tokens_in, tokens_out),
+        gpu_hours=(tokens_in + tokens_out) / config.gpu_tokens_per_s / 3600,
+    )
+
+
+def _times(plan: PhasePlan, k: int, note: str) -> PhasePlan:
+    return PhasePlan(
+        phase=plan.phase,
+        episodes=plan.episodes * k,
+        steps=plan.steps * k,
+        calls_typical=plan.calls_typical * k,
+        calls_max=plan.calls_max * k,
+        input_tokens=plan.input_tokens * k,
+        output_tokens=plan.output_tokens * k,
+        output_tokens_max=plan.output_tokens_max * k,
+        note=note,
+    )
+
+
+def format_plan(plan: RunPlan) -> str:
+    """The plan as text: the phase table, then meta-LLM and cost lines."""
+
+    def dollars(value: float | None) -> str:
+        return "unpriced" if value is None else f"${value:,.2f}"
+
+    lines = [
+        "Plan (estimates; episodes that end early cost less):",
+        format_phase_table(plan.phases),
+    ]
+    lines.append(
+        f"meta-LLM: at most {plan.meta_tokens_max:,} billed tokens "
+        f"({dollars(plan.meta_dollars_max)} at most)"
+        if plan.meta_tokens_max
+        else "meta-LLM: none (rule-based reviewer)"
+    )
+    lines.append(
+        f"agent: {dollars(plan.agent_dollars)} typical; "
+        f"about {plan.gpu_hours:,.2f} GPU-hours at the configured tokens/s"
+    )
+    return "\n".join(lines)
