@@ -124,8 +124,8 @@ def test_apps_play_runs_offline_and_resumes(tmp_path, capsys, monkeypatch, tiny_
     scaffold = _small_scaffold(tmp_path, rounds=2, log_tokens=8, plan_tokens=8)
     out = tmp_path / "play"
     argv = [
-        "apps/play", "--env", "crafter", "--seeds", "1-2", "--llm", "tiny", "--max-steps", "2",
-        "--scaffold", str(scaffold), "--out", str(out), "--no-progress-bar",
+        "apps/play", "--env", "crafter", "--seeds", "1-2", "--agent-llm", "tiny", "--max-steps", "2",
+        "--scaffold", str(scaffold), "--run-dir", str(out), "--no-progress",
         "--memory-adapter", f"mem={tiny_adapter[1]}",
     ]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)

@@ -228,7 +228,7 @@ def test_openai_spec_parsing(server):
     model = load_model(f"openai:{server.url}#Qwen/Qwen2.5-32B-Instruct")
     assert isinstance(model, OpenAICompatModel)
     assert model.name == "Qwen/Qwen2.5-32B-Instruct" and model.base_url == server.url
-    with pytest.raises(ValueError, match="openai:<url>#<model>"):
+    with pytest.raises(ValueError, match=r"openai:<url>\[,<url>...\]#<model>"):
         load_model("openai:http://localhost:8000/v1")
 
 

@@ -43,7 +43,7 @@ def test_unknown_spec_lists_every_form():
     message = str(info.value)
     for form in (
         "anthropic:<model>",
-        "openai:http://host:port/v1#<model>",
+        "openai:http://host:port/v1",
         "smollm2",
         "tiny",
         "replay:",

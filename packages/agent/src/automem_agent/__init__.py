@@ -80,7 +80,12 @@ from automem_agent._protocol import (
 )
 from automem_agent._reference import scaffold_reference
 from automem_agent._replay import ReplayStep, replay_hooks
-from automem_agent._run_args import RunProtocol, add_run_arguments, protocol_from_args
+from automem_agent._run_args import (
+    RunProtocol,
+    add_run_arguments,
+    package_version,
+    protocol_from_args,
+)
 from automem_agent._runner import episode_ending, memory_path, run_episode, run_suite, trace_path
 from automem_agent._scaffold import (
     Scaffold,
@@ -195,6 +200,7 @@ __all__ = [
     "memory_at",
     "memory_path",
     "overall_figure",
+    "package_version",
     "parse_per_family",
     "parse_seeds",
     "plan_episodes",

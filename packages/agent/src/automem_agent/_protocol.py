@@ -114,12 +114,15 @@ class Protocol(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             action_set=self.action_set,  # type: ignore[arg-type]
         )
 
-    def summary(self) -> str:
-        """One line naming the protocol, its scale and its episodes, e.g. for a run's first
-        output line and the top of its report."""
-        limits = ", ".join(f"{f} {self.seeds[f]}x{self.max_steps[f]}" for f in FAMILIES)
+    def summary(self, envs: list[str] | None = None) -> str:
+        """One line naming the protocol, its scale and the episodes of `envs` (default: its
+        own), for a run's first output line and the top of its report."""
+        limits = ", ".join(
+            f"{env} {self.seeds_for(env)} seeds x {self.max_steps_for(env)} steps"
+            for env in (envs or self.envs)
+        )
         label = "DEMO scale (small caps)" if self.is_demo else "full scale"
-        return f"protocol {self.name} [{label}]: {self.suite} seeds, {limits} steps"
+        return f"protocol {self.name} [{label}]: {limits} ({self.suite} seeds)"
 
 
 def suite_seeds(suite_name: str, env_id: str) -> list[int]:

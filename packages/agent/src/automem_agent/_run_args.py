@@ -111,7 +111,7 @@ class RunProtocol(msgspec.Struct, frozen=True, kw_only=True):
 
     def first_line(self) -> str:
         """The run's first output line: protocol, scale, episodes and every override."""
-        line = self.protocol.summary() + f"; envs {', '.join(self.envs)}; agent {self.agent_llm}"
+        line = self.protocol.summary(self.envs) + f"; agent {self.agent_llm}"
         if self.seeds is not None:
             line += f"; seeds {self.seeds}"
         if self.overrides:

@@ -8,7 +8,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from automem_agent import builtin_scaffold, parse_seeds, read_trace, write_json_atomic
+from automem_agent import (
+    builtin_scaffold,
+    package_version,
+    parse_seeds,
+    read_trace,
+    write_json_atomic,
+)
 
 from automem_scaffold._attribute import (
     DEFAULT_HORIZON,
@@ -25,6 +31,7 @@ def build_attribute_parser() -> argparse.ArgumentParser:
         prog="apps/attribute",
         description="What each memory write was worth: replay the episode without it and "
         "compare the progression reached `horizon` steps later.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run_dir", type=Path, help="a Loop 1 run or an apps/play output directory")
     p.add_argument("--episode", required=True, help="episode key, e.g. crafter__42")
@@ -35,7 +42,16 @@ def build_attribute_parser() -> argparse.ArgumentParser:
     p.add_argument("--agent-llm", help="model spec (default: the one named in the trace)")
     p.add_argument("--max-replays", type=int, help="test at most this many writes")
     p.add_argument("--max-calls", type=int, help="refuse to start above this many model calls")
-    p.add_argument("--plan", action="store_true", help="print the estimate only; replay nothing")
+    p.add_argument(
+        "--plan",
+        "--dry-run",
+        dest="plan",
+        action="store_true",
+        help="print the estimate only; replay nothing",
+    )
+    p.add_argument(
+        "--version", action="version", version=f"%(prog)s {package_version('automem-scaffold')}"
+    )
     p.add_argument("--out", type=Path, help="table path (default RUN/attribution/EPISODE.json)")
     return p
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from automem_agent import package_version
+
 from automem_view._api import ViewError
 from automem_view._export import export_static
 from automem_view._server import serve
@@ -16,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Browse a run directory (Loop 1, Loop 2 or apps/play output) in the browser.",
     )
     p.add_argument("run_dir", help="the run directory; read in place, never copied")
+    p.add_argument(
+        "--version", action="version", version=f"%(prog)s {package_version('automem-view')}"
+    )
     p.add_argument("--port", type=int, default=8765, help="port on --host (0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--export", metavar="OUT", help="write a static copy into OUT and exit")
