@@ -96,9 +96,9 @@ def test_dry_run_prints_the_plan_and_spends_nothing(tmp_path: Path, capsys) -> N
     assert not run_dir.exists()
     assert out.splitlines()[0].startswith("protocol paper [full scale]")
     assert "start" in out and "gate" in out and "GPU-hours" in out
-    # iteration 0 plus two candidates, 10 Crafter episodes of at most 2,000 steps each
-    assert "60,000" in out.splitlines()[-3] or "60,000" in out
-    assert "at most 2,000,000 billed tokens" in out
+    # iteration 0 plus 2 iterations x (3 attempts + 1 continuation), 10 x 2,000 steps each
+    assert "180,000" in out
+    assert "at most 8,000,000 billed tokens" in out
 
 
 def test_set_sampling_sets_and_adds_keys(tmp_path: Path) -> None:

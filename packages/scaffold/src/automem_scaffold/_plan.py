@@ -51,13 +51,14 @@ def plan_run(config: EvolveConfig) -> RunPlan:
         max_rounds=config.start_max_rounds,
     )
     pools = seed_pools(config)
-    n = config.iterations
+    # every attempt of every iteration counted as reaching the gate: an upper bound
+    n = config.iterations * (config.attempts + config.continuations)
     phases = [plan_episodes("start", pools.search + pools.accept, manifest, note="iteration 0")]
     if config.screen_seeds:
         screen = screen_episodes(pools.search, config.screen_seeds, config.screen_max_steps)
         phases.append(_times(plan_episodes("screen", screen, manifest), n, f"{n} candidate(s)"))
     gate = plan_episodes("gate", pools.gate if pools.accept else pools.search, manifest)
-    phases.append(_times(gate, n, f"{n} candidate(s), if all pass the screen"))
+    phases.append(_times(gate, n, f"{n} candidate(s) at most ({config.attempts}+{config.continuations} per iteration)"))
     if pools.report:
         phases.append(
             _times(plan_episodes("report", pools.report, manifest), 2, "start and final scaffold")
