@@ -58,7 +58,13 @@ def plan_run(config: EvolveConfig) -> RunPlan:
         screen = screen_episodes(pools.search, config.screen_seeds, config.screen_max_steps)
         phases.append(_times(plan_episodes("screen", screen, manifest), n, f"{n} candidate(s)"))
     gate = plan_episodes("gate", pools.gate if pools.accept else pools.search, manifest)
-    phases.append(_times(gate, n, f"{n} candidate(s) at most ({config.attempts}+{config.continuations} per iteration)"))
+    phases.append(
+        _times(
+            gate,
+            n,
+            f"{n} candidate(s) at most ({config.attempts}+{config.continuations} per iteration)",
+        )
+    )
     if pools.report:
         phases.append(
             _times(plan_episodes("report", pools.report, manifest), 2, "start and final scaffold")
