@@ -116,7 +116,7 @@ def test_stuck_spans_in_the_index_change_the_stuck_warning(tmp_path: Path) -> No
     from automem_scaffold import ReviewWorkspace
 
     bundle, candidate = tmp_path / "bundle", tmp_path / "candidate"
-    copy_scaffold(builtin_scaffold("v0"), candidate)
+    copy_scaffold(builtin_scaffold("demo"), candidate)  # window 4 (v0 warns at the first repeat)
     _stuck_trace(tmp_path / "it0")
     build_bundle(tmp_path / "it0", candidate, bundle, title="iteration 000")
     assert "crafter__42: 3-11 (9)" in (bundle / "summary.md").read_text()
@@ -126,7 +126,7 @@ def test_stuck_spans_in_the_index_change_the_stuck_warning(tmp_path: Path) -> No
     assert transcript.end_reason == "finish"
     assert transcript.turns[0].calls[2].name == "index"  # it read the index, not the text
     manifest = tomllib.loads((candidate / "scaffold.toml").read_text())
-    assert manifest["stuck"]["window"] == 3  # v0's 4, one earlier
+    assert manifest["stuck"]["window"] == 3  # the demo's 4, one earlier
     assert "Do not repeat them" in manifest["stuck"]["message"]
     assert "crafter__42: 3-11 (9)" in transcript.rationale
     assert (candidate / "memory" / "notes.md").exists()  # it was read: not removed
