@@ -76,6 +76,7 @@ from automem_agent._protocol import (
     load_protocol,
     parse_per_family,
     resolve_protocol,
+    suite_seeds,
     with_overrides,
 )
 from automem_agent._reference import scaffold_reference
@@ -215,6 +216,7 @@ __all__ = [
     "run_episode",
     "run_suite",
     "scaffold_reference",
+    "suite_seeds",
     "summarize",
     "torn_notice",
     "trace",

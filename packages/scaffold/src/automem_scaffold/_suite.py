@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from automem_envs import EnvError, EpisodeSpec, env_family, suite
+from automem_agent import suite_seeds
+from automem_envs import EnvError, EpisodeSpec, env_family
 
 from automem_scaffold._config import EvolveConfig, EvolveError
 
@@ -19,12 +20,9 @@ def per_env(value: int | dict[str, int], env_id: str) -> int:
 
 def _listed_seeds(config: EvolveConfig, env_id: str) -> list[int]:
     try:
-        episodes = suite(config.suite, skip_unavailable=False).episodes
+        return suite_seeds(config.suite, env_id)
     except EnvError as exc:
         raise EvolveError(f"suite {config.suite!r}: {exc}") from None
-    family = env_family(env_id)
-    exact = [e.seed for e in episodes if e.env_id == env_id]
-    return sorted(exact or {e.seed for e in episodes if env_family(e.env_id) == family})
 
 
 def fixed_and_heldout(config: EvolveConfig) -> tuple[list[EpisodeSpec], list[EpisodeSpec]]:
