@@ -33,9 +33,12 @@ def _small_scaffold(tmp_path: Path, *, rounds: int, log_tokens: int, plan_tokens
     dst = tmp_path / "small"
     shutil.copytree(builtin_scaffold("v0"), dst)
     toml = dst / "scaffold.toml"
-    text = toml.read_text().replace("max_rounds = 5", f"max_rounds = {rounds}")
-    text = text.replace("max_tokens = 160", f"max_tokens = {log_tokens}")
-    text = text.replace("max_tokens = 80", f"max_tokens = {plan_tokens}")
+    text = toml.read_text()
+    # v0's [log] then [plan] budgets; fail here, not in a 4,096-token generation, if they move
+    assert text.count("max_rounds = 5") == 2 and text.count("max_tokens = 4096") == 2
+    text = text.replace("max_rounds = 5", f"max_rounds = {rounds}")
+    text = text.replace("max_tokens = 4096", f"max_tokens = {log_tokens}", 1)
+    text = text.replace("max_tokens = 4096", f"max_tokens = {plan_tokens}", 1)
     toml.write_text(text)
     return dst
 

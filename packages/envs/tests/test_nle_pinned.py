@@ -3,7 +3,9 @@
 Each case hashes every `StepResult` (text and structured fields) of a 400-step random run on a
 fixed seed. The digests were taken with the view before it was optimised for speed; a change
 to what the agent sees must be deliberate, and then these digests are regenerated with it
-(nle is pinned in uv.lock, so a new NLE release can also move them).
+(nle is pinned in uv.lock, so a new NLE release can also move them). Last regenerated when
+`Observation` gained the map's `grid` and `grid_origin` for v0's map analysis; the text of all four
+runs was checked unchanged against the view before that commit.
 """
 
 from __future__ import annotations
@@ -26,18 +28,18 @@ PINNED = [
     (
         "minihack/MazeWalk-15x15",
         {},
-        "11a4a528fb24470b6421fd8fa6849c6fef82582587b348d5f4843fe33c62b4e5",
+        "5220cde212565be3fb45ebf0db398c26ce0a3c4eb7ec79993fa4a3485da1b84d",
     ),
     (
         "minihack/Quest-Easy",
         {"map_radius": 3},
-        "639489aa76baac731c60ec09c3f26f84f011009204acba5359d48df4da3c88d8",
+        "2b183641c04c6efe5ace3aeb233aa906bed4c0506b5d385d1e1d9707f44744f3",
     ),
-    ("nethack", {}, "33c189e2e46daf54dfc28bf333db963ac34c9b5800981b7eb47f7027f8f4e16a"),
+    ("nethack", {}, "20777d4b7e8a9593cfc240f478307c4e3da70613b8b1c27c423d7b188031aa7a"),
     (
         "nethack",
         {"map_radius": 2, "show_inventory": False},
-        "e3aa229200a85a0e1e43c4fbe4329c18f50865b125a81b30644f768e1fc2f180",
+        "f04803181ef9aa18f3e3af7c1fd4b0de7e76f131aa44009cf824f9137a3ee209",
     ),
 ]
 
