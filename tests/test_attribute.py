@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from automem_agent import (
     RoleModels,
@@ -18,7 +19,7 @@ from automem_agent import (
     run_suite,
 )
 from automem_agent.meta import ToolError
-from automem_envs._types import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite
 from automem_scaffold import (
     AttributionBudget,
     AttributionError,
@@ -113,3 +114,64 @@ def test_attribute_app_writes_the_table(tmp_path: Path) -> None:
         timeout=120,
     )
     assert bad.returncode == 2 and "crafter__99" in bad.stderr
+
+
+class _AttributingReviewer:
+    """A scripted meta-LLM that asks the review's `attribute` tool what the write at
+    `KEY_STEP` of crafter__42 was worth, then finishes with the answer as its rationale."""
+
+    name = "scripted-attributing-reviewer"
+    supports_tools = True
+    supports_grammar = False
+
+    def __init__(self) -> None:
+        self.tool_names: list[list[str]] = []
+
+    async def complete(self, request):
+        from automem_agent import ChatResponse, ToolCall
+
+        self.tool_names.append([t.name for t in request.tools])
+        results = [r for m in request.messages for r in m.tool_results]
+        if not results:
+            args = {"episode": "crafter__42", "steps": [KEY_STEP], "horizon": 24}
+            call = ToolCall(id="a1", name="attribute", input=args)
+        else:
+            call = ToolCall(id="f1", name="finish", input={"rationale": results[-1].content})
+        return ChatResponse(text="", model=self.name, finish_reason="tool_use", tool_calls=[call])
+
+
+@pytest.mark.slow
+def test_the_reviewer_attributes_writes_within_the_planned_budget(tmp_path: Path) -> None:
+    """Loop 1 with `attribution_replays`: the plan counts the replays, the LLM reviewer gets
+    the `attribute` tool over its reviewed traces, and the table reaches its rationale."""
+    from automem_scaffold import EvolveConfig, evolve, format_plan, plan_run
+
+    config = EvolveConfig(
+        run_dir=str(tmp_path / "run"),
+        seeds=[42],
+        held_out=0,
+        max_steps=30,
+        iterations=1,
+        attempts=1,
+        continuations=0,
+        agent_llm="scripted:attribution_policies:key_policy",
+        meta_llm="scripted-attributing-reviewer",
+        review_turns=3,
+        attribution_replays=1,
+        attribution_horizon=24,
+        concurrency=1,
+    )
+    plan = format_plan(plan_run(config))
+    assert "attribution" in plan and "1 replay(s) per review" in plan
+    reviewer = _AttributingReviewer()
+    agent = ScriptedModel(key_policy, name="scripted:attribution_policies:key_policy")
+    asyncio.run(evolve(config, agent_model=agent, meta_model=reviewer))
+    assert "attribute" in reviewer.tool_names[0]
+    review = tmp_path / "run" / "iterations" / "001" / "review" / "transcript.json"
+    rationale = msgspec.json.decode(review.read_bytes())["rationale"]
+    assert "notes.md" in rationale and "budget left: 0 replay(s)" in rationale
+
+    # Off by default: no tool, no plan row.
+    assert "attribution" not in format_plan(
+        plan_run(msgspec.structs.replace(config, attribution_replays=0))
+    )

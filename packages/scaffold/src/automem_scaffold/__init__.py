@@ -5,7 +5,15 @@ summary = asyncio.run(evolve(config))   # resumable: run it again on the same ru
 print(format_end(summary))
 """
 
-from automem_scaffold._archive import Decision, LineageEntry, lineage, read_decisions, scaffold_diff
+from automem_scaffold._archive import (
+    Decision,
+    LineageEntry,
+    copy_scaffold,
+    lineage,
+    read_decisions,
+    scaffold_diff,
+)
+from automem_scaffold._attempts import archive_attempt, read_attempts
 from automem_scaffold._attribute import (
     AttributionBudget,
     AttributionError,
@@ -25,9 +33,11 @@ from automem_scaffold._evaluate import Evaluation, evaluate, load_evaluation
 from automem_scaffold._evolve import Evolver, Timings, evolve
 from automem_scaffold._gate import GATE_RULES, GateResult, bootstrap_ci, decide
 from automem_scaffold._ledger import Ledger, LedgerEntry, build_ledger
-from automem_scaffold._lineage import AttemptRecord
+from automem_scaffold._lineage import AttemptPlan, AttemptRecord, plan_next
+from automem_scaffold._plan import RunPlan, format_plan, plan_run
 from automem_scaffold._pools import SeedPools, check_disjoint, search_accept_gap, seed_pools
 from automem_scaffold._prices import PRICES_PER_MTOK, cost_of, price_for
+from automem_scaffold._prompt import SYSTEM as REVIEW_SYSTEM
 from automem_scaffold._report import IterationRow, RunSummary, format_end, format_table
 from automem_scaffold._review import CandidateOutcome, ReviewSettings, revise
 from automem_scaffold._review_tools import ReviewWorkspace
@@ -43,6 +53,8 @@ from automem_scaffold._validate import ValidationReport, validate_candidate
 __all__ = [
     "GATE_RULES",
     "PRICES_PER_MTOK",
+    "REVIEW_SYSTEM",
+    "AttemptPlan",
     "AttemptRecord",
     "AttributionBudget",
     "AttributionError",
@@ -61,6 +73,7 @@ __all__ = [
     "LineageEntry",
     "ReviewSettings",
     "ReviewWorkspace",
+    "RunPlan",
     "RunSummary",
     "ScreenResult",
     "ScreenSavings",
@@ -68,6 +81,7 @@ __all__ = [
     "Timings",
     "ValidationReport",
     "WriteEffect",
+    "archive_attempt",
     "attribute_main",
     "attribute_writes",
     "attribution_tool",
@@ -79,6 +93,7 @@ __all__ = [
     "check_disjoint",
     "check_resume",
     "config_from_args",
+    "copy_scaffold",
     "cost_of",
     "decide",
     "episode_key",
@@ -87,13 +102,17 @@ __all__ = [
     "evolve",
     "format_attribution",
     "format_end",
+    "format_plan",
     "format_table",
     "judge_screen",
     "lineage",
     "load_config",
     "load_evaluation",
     "main",
+    "plan_next",
+    "plan_run",
     "price_for",
+    "read_attempts",
     "read_decisions",
     "render_summary",
     "revise",

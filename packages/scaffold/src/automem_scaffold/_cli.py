@@ -100,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--no-pareto", action="store_true", help="do not offer the review the Pareto archive"
     )
+    g.add_argument(
+        "--attribution-replays",
+        type=int,
+        default=None,
+        help="counterfactual replays the reviewer's `attribute` tool may run per review "
+        "session (0 = no tool); each costs agent calls, counted in the plan",
+    )
+    g.add_argument(
+        "--attribution-horizon",
+        type=int,
+        default=None,
+        help="live steps each attribution replay plays past the removed write",
+    )
     return p
 
 
@@ -121,6 +134,8 @@ _EVOLVE_FLAGS = {
     "accept_seeds": "accept_seeds",
     "attempts": "attempts",
     "continuations": "continuations",
+    "attribution_replays": "attribution_replays",
+    "attribution_horizon": "attribution_horizon",
 }
 
 

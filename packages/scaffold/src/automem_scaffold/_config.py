@@ -88,6 +88,12 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     screen_margin: float = 0.0
     accept_seeds: int = 0
     pareto: bool = True  # offer the review the Pareto archive's scaffolds (bundle/pareto/)
+    # write attribution in review: the meta-LLM's `attribute` tool replays a reviewed episode
+    # without chosen writes, at most `attribution_replays` replays per review session of
+    # `attribution_horizon` live steps each (0 = no tool). Replays cost agent calls; the plan
+    # counts them and the tool refuses once the session's share is spent.
+    attribution_replays: int = 0
+    attribution_horizon: int = 20
     gpu_tokens_per_s: float = 2500.0  # agent tokens one GPU serves per second (estimates only)
     # run budgets (None = unlimited)
     max_meta_tokens: int | None = None

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import builtin_scaffold, write_json_atomic
-from automem_agent._chat import ChatModel
-from automem_agent.meta import sandbox_problem, warn_unsafe
-from automem_envs._types import EpisodeSpec
+from automem_agent import ChatModel, builtin_scaffold, read_manifest, write_json_atomic
+from automem_agent.meta import Tool, sandbox_problem, warn_unsafe
+from automem_envs import EpisodeSpec
 
 from automem_scaffold._archive import (
     Decision,
@@ -37,6 +36,7 @@ from automem_scaffold._attempts import (
     revisions,
     seed_deltas,
 )
+from automem_scaffold._attribute import AttributionBudget, attribution_tool
 from automem_scaffold._bundle import build_bundle
 from automem_scaffold._caps import set_sampling
 from automem_scaffold._claude_code import ClaudeCodeReviewer, is_claude_code
@@ -58,6 +58,7 @@ from automem_scaffold._lineage import (
     write_lineage,
 )
 from automem_scaffold._pareto import build_archive, offer_archive, offered_to
+from automem_scaffold._plan import attribution_plan
 from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._prompt import continuation_message
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
@@ -450,6 +451,21 @@ class Evolver:
         )
         return Continuation(from_dir=str(files_of(it, earlier)), message=message)
 
+    def _attribution_tools(self, parent_dir: Path) -> list[Tool]:
+        """The `attribute` tool over the reviewed (search-pool) traces of `parent_dir`, with
+        this session's share of replays and calls, when configured and the reviewer is an LLM
+        in a tool session (the rules never call it; Claude Code keeps its own tools)."""
+        c = self.config
+        if c.attribution_replays <= 0 or c.rule_reviewer or is_claude_code(c.meta_llm):
+            return []
+        scaffold = parent_dir / "scaffold"
+        calls = attribution_plan(c, read_manifest(scaffold)).calls_max
+        budget = AttributionBudget(replays=c.attribution_replays, calls=calls)
+        tool = attribution_tool(
+            parent_dir, scaffold, self.agent, budget=budget, horizon=c.attribution_horizon
+        )
+        return [tool]
+
     async def _attempt(
         self,
         k: int,
@@ -511,6 +527,7 @@ class Evolver:
                 continuation=self._continuation(it, plan, done)
                 if plan.kind == "continuation"
                 else None,
+                extra_tools=self._attribution_tools(parent_dir),
             )
             timings = _load_timings(timings_path)
             timings.review += outcome.review_s

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 from automem_agent import (
+    Manifest,
     PhasePlan,
     builtin_scaffold,
     format_phase_table,
@@ -15,6 +16,7 @@ from automem_agent import (
     read_manifest,
     with_sampling,
 )
+from automem_envs import EpisodeSpec
 
 from automem_scaffold._config import EvolveConfig, EvolveError
 from automem_scaffold._pools import seed_pools
@@ -69,6 +71,9 @@ def plan_run(config: EvolveConfig) -> RunPlan:
         phases.append(
             _times(plan_episodes("report", pools.report, manifest), 2, "start and final scaffold")
         )
+    if config.attribution_replays and not config.rule_reviewer:
+        note = f"{config.attribution_replays} replay(s) per review, {n} review(s) at most"
+        phases.append(_times(attribution_plan(config, manifest), n, note))
     meta_max = 0 if config.rule_reviewer else n * config.review_tokens
     meta_dollars = (
         cost_of(config.meta_llm, meta_max, n * config.review_turns * config.meta_max_tokens)
@@ -84,6 +89,14 @@ def plan_run(config: EvolveConfig) -> RunPlan:
         agent_dollars=cost_of(config.agent_llm, tokens_in, tokens_out),
         gpu_hours=(tokens_in + tokens_out) / config.gpu_tokens_per_s / 3600,
     )
+
+
+def attribution_plan(config: EvolveConfig, manifest: Manifest) -> PhasePlan:
+    """One review session's write-attribution replays: `attribution_replays` replays of
+    `attribution_horizon + 1` live steps each (the prefix is served from the trace). Its
+    `calls_max` is the session's call allowance, which the `attribute` tool enforces."""
+    replay = EpisodeSpec(env_id=config.envs[0], seed=0, max_steps=config.attribution_horizon + 1)
+    return plan_episodes("attribution", [replay] * config.attribution_replays, manifest)
 
 
 def _times(plan: PhasePlan, k: int, note: str) -> PhasePlan:

@@ -12,13 +12,20 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from automem_agent import append_jsonl, write_json_atomic, write_text_atomic
-from automem_agent._chat import ChatModel
-from automem_agent.meta import Budget, SessionState, SessionTranscript, SessionTurn, ToolSession
+from automem_agent import ChatModel, append_jsonl, write_json_atomic, write_text_atomic
+from automem_agent.meta import (
+    Budget,
+    SessionState,
+    SessionTranscript,
+    SessionTurn,
+    Tool,
+    ToolSession,
+)
 
 from automem_scaffold._archive import copy_scaffold, read_json, scaffold_diff
 from automem_scaffold._claude_code import ClaudeCodeReviewer
@@ -109,10 +116,12 @@ async def revise(
     settings: ReviewSettings,
     lineage: str = "",
     continuation: Continuation | None = None,
+    extra_tools: Sequence[Tool] = (),
 ) -> CandidateOutcome:
     """Runs the revise phase into `out_dir` (an `iterations/NNN` directory). A fresh attempt
     starts from the incumbent with `lineage` in its task; a continuation goes on with an
-    earlier attempt's conversation and candidate."""
+    earlier attempt's conversation and candidate. `extra_tools` join a tool session's toolset
+    (the write-attribution tool); Claude Code keeps its own tools."""
     review_dir = out_dir / "review"
     review_dir.mkdir(parents=True, exist_ok=True)
     _archive_partials(review_dir)
@@ -159,7 +168,7 @@ async def revise(
     else:
         session = ToolSession(
             meta,
-            workspace.tools(validator=validate_tool),
+            [*workspace.tools(validator=validate_tool), *extra_tools],
             system=SYSTEM,
             budget=Budget(
                 max_turns=settings.turns, max_tokens=settings.tokens, max_wall_s=settings.wall_s
