@@ -13,9 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from automem_agent._chat import ChatRequest
-from automem_memfs import Action, Append, Done, Read
-from automem_memfs._syntax import format_call
+from automem_agent import ChatRequest
+from automem_memfs import Action, Append, Done, Read, format_call
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import crafter_wood_action

@@ -18,10 +18,10 @@ from automem_agent import (
     load_scaffold,
     memory_agent_factory,
     memory_at,
+    probe_policy,
     read_trace,
     run_suite,
 )
-from automem_agent._probe import probe_policy
 from automem_envs import EpisodeSpec, Suite
 
 GAMES = {

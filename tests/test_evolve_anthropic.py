@@ -14,7 +14,7 @@ pytest.importorskip("anthropic", reason="needs the 'anthropic' extra")
 httpx2 = pytest.importorskip("httpx2", reason="needs the 'anthropic' extra (httpx2)")
 
 from automem_agent import builtin_scaffold  # noqa: E402
-from automem_agent.models._anthropic import AnthropicModel  # noqa: E402
+from automem_agent.models import AnthropicModel  # noqa: E402
 from automem_scaffold import ReviewSettings, build_ledger, revise  # noqa: E402
 
 MODEL = "claude-opus-4-5"

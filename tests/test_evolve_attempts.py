@@ -16,9 +16,15 @@ from pathlib import Path
 
 import pytest
 from automem_agent import ChatRequest, ScriptedModel
-from automem_scaffold import EvolveConfig, evolve, read_decisions
-from automem_scaffold._attempts import archive_attempt, read_attempts
-from automem_scaffold._lineage import AttemptRecord, plan_next
+from automem_scaffold import (
+    AttemptRecord,
+    EvolveConfig,
+    archive_attempt,
+    evolve,
+    plan_next,
+    read_attempts,
+    read_decisions,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 
-from automem_agent._chat import ChatRequest
-from automem_memfs import Action, Done
-from automem_memfs._syntax import format_call
+from automem_agent import ChatRequest
+from automem_memfs import Action, Done, format_call
 
 STRATEGY_LINE = "STRATEGY: walk to the nearest tree, face it and use `do` to collect wood."
 _SEE = re.compile(r"(\w+) (\d+) (north|south|east|west)(?: and (\d+) (north|south|east|west))?")

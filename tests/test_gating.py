@@ -15,8 +15,15 @@ import pytest
 from automem_agent import ChatResponse, ScriptedModel, ToolCall
 from automem_agent.meta import ToolError
 from automem_agent.models import ReplayEntry, ReplayModel
-from automem_scaffold import EvolveConfig, ReviewWorkspace, evolve, read_decisions
-from automem_scaffold._pools import SeedPools, check_disjoint, seed_pools
+from automem_scaffold import (
+    EvolveConfig,
+    ReviewWorkspace,
+    SeedPools,
+    check_disjoint,
+    evolve,
+    read_decisions,
+    seed_pools,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy

@@ -28,10 +28,10 @@ from automem_agent import (
     builtin_scaffold,
     load_scaffold,
     memory_agent_factory,
+    probe_policy,
     run_suite,
 )
-from automem_agent._probe import probe_policy
-from automem_envs._types import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite
 
 CRAFTER_MOVES = ["move west", "move east", "move north", "move south", "do", "noop"]
 NLE_MOVES = ["north", "east", "south", "west", "search"]
@@ -127,8 +127,7 @@ def scaling(
 
 
 def smollm2_rates() -> list[tuple[str, int, float, int, float]]:
-    from automem_agent import load_model
-    from automem_agent._chat import ChatRequest
+    from automem_agent import ChatRequest, load_model
 
     model = load_model("smollm2")
     scaffold = load_scaffold(builtin_scaffold("v0"))

@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from automem_agent import ScriptedModel
-from automem_agent._chat import ChatRequest
-from automem_memfs import Action, Done
-from automem_memfs._syntax import format_call
+from automem_agent import ChatRequest, ScriptedModel
+from automem_memfs import Action, Done, format_call
 from automem_scaffold import EvolveConfig, decide, evaluate, evolve, read_decisions
 
 # The proposals in order: wood < table < pickaxe improve; idle/wander and repeats do not.
@@ -166,7 +164,7 @@ async def _run(args: argparse.Namespace, run_dir: Path, screen: bool) -> dict[st
 
 def _accept_specs(run_dir: Path, keys: dict[str, float]) -> list:
     """The accept-pool episodes behind `keys` (`env__seed`), at the run's step limit."""
-    from automem_envs._types import EpisodeSpec
+    from automem_envs import EpisodeSpec
     from automem_scaffold import load_config
 
     max_steps = load_config(run_dir / "config.toml").max_steps

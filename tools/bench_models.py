@@ -57,10 +57,10 @@ from automem_agent.models import (
     OpenAICompatModel,
     build_tiny_model,
     load_model,
+    smollm2_gguf,
     smollm2_path,
 )
-from automem_agent.models._smollm2 import smollm2_gguf
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 from automem_memfs import Action, Append, Done, format_call
 
 GEN_TOKENS = 48

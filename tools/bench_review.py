@@ -27,10 +27,14 @@ sys.path.insert(0, str(ROOT / "tests"))  # the scripted agent and reviewer of th
 from automem_agent import ScriptedModel, builtin_scaffold  # noqa: E402
 from automem_agent.meta import Budget, ToolSession  # noqa: E402
 from automem_envs import EpisodeSpec  # noqa: E402
-from automem_scaffold import ReviewWorkspace, build_bundle, evaluate  # noqa: E402
-from automem_scaffold._archive import copy_scaffold  # noqa: E402
-from automem_scaffold._prompt import SYSTEM  # noqa: E402
-from automem_scaffold._validate import validate_candidate  # noqa: E402
+from automem_scaffold import (  # noqa: E402
+    REVIEW_SYSTEM,
+    ReviewWorkspace,
+    build_bundle,
+    copy_scaffold,
+    evaluate,
+    validate_candidate,
+)
 from review_scale_policies import ScaleReviewer, agent_policy  # noqa: E402
 
 
@@ -67,7 +71,7 @@ def _survey(workspace: ReviewWorkspace, keep: int | None) -> tuple[float, int, i
     session = ToolSession(
         reviewer,
         workspace.tools(validator=validator),
-        system=SYSTEM,
+        system=REVIEW_SYSTEM,
         budget=Budget(max_turns=20, max_tokens=10**9, max_wall_s=3600),
         max_tokens_per_turn=4096,
         keep_results=keep,

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from automem_agent import EpisodeContext, builtin_scaffold, load_scaffold
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -20,7 +20,7 @@ from automem_agent import (
 )
 from automem_agent.models import ScriptedModel
 from automem_agent.trace import iter_traces, memory_at
-from automem_envs._types import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite
 
 pytest.importorskip("crafter", reason="Crafter is not installed (uv sync --extra crafter)")
 
@@ -181,7 +181,7 @@ def test_scaffold_reference_covers_the_whole_format() -> None:
     from automem_agent._manifest import MemorySpec, PlanPhaseSpec, ProgramSpec, StuckSpec
     from automem_agent._program import METHODS, ActionRecord, EpisodeInfo, Turn
     from automem_envs import Observation
-    from automem_memfs._ops import OP_TYPES
+    from automem_memfs import OP_TYPES
 
     text = scaffold_reference()
     for cls in (Manifest, PlanPhaseSpec, StuckSpec, MemorySpec, ProgramSpec, Observation):

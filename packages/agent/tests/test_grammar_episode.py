@@ -18,7 +18,7 @@ from automem_agent import (
     read_trace,
     run_episode,
 )
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 from automem_memfs import Action, Append, Done
 
 STEPS = 30

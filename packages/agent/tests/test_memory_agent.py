@@ -6,9 +6,8 @@ import asyncio
 
 from automem_agent import MemoryAgent, RoleModels, ScriptedModel, load_scaffold
 from automem_agent._probe import probe_policy
-from automem_envs._types import Observation, StepResult
-from automem_memfs import format_call
-from automem_memfs._ops import Action, Append, Done, Read, Search, Write
+from automem_envs import Observation, StepResult
+from automem_memfs import Action, Append, Done, Read, Search, Write, format_call
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -28,7 +28,7 @@ from automem_agent import (
 from automem_agent._probe import probe_policy
 from automem_agent._summary import EpisodeResult, SuiteResult, summarize
 from automem_agent.trace import EpisodeSummary
-from automem_envs._types import EpisodeSpec, EpisodeStats, Suite
+from automem_envs import EpisodeSpec, EpisodeStats, Suite
 
 ACTIONS = ["move west", "move east", "move north", "move south", "do"]
 
@@ -105,7 +105,7 @@ def test_resume_skips_finished_and_replays_partial(tmp_path, v0):
 def test_history_agent_keeps_the_last_pairs(tmp_path, ctx):
     model = ScriptedModel(lambda r: "move left\nbecause trees")
     agent = HistoryAgent(ctx, RoleModels.single(model), history=2)
-    from automem_envs._types import Observation
+    from automem_envs import Observation
 
     for i in range(4):
         d = asyncio.run(agent.act(Observation(text=f"view {i}"), None))
@@ -155,7 +155,7 @@ _KILLABLE = textwrap.dedent(
     from automem_agent import RoleModels, ScriptedModel, builtin_scaffold, load_scaffold
     from automem_agent import memory_agent_factory, run_suite
     from automem_agent._probe import probe_policy
-    from automem_envs._types import EpisodeSpec, Suite
+    from automem_envs import EpisodeSpec, Suite
 
     policy = probe_policy(["move west", "move east", "move north", "move south", "do"])
     async def slow(request):

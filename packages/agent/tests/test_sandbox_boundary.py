@@ -302,7 +302,7 @@ def test_scaffold_code_attacks_fail_are_recorded_and_the_episode_goes_on(
     )
     from automem_agent.models import ScriptedModel
     from automem_agent.trace import iter_traces
-    from automem_envs._types import EpisodeSpec, Suite
+    from automem_envs import EpisodeSpec, Suite
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
     key_file = tmp_path / "home" / ".anthropic"

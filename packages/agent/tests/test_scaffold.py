@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from automem_agent import ScaffoldError, builtin_scaffold, content_hash, load_scaffold
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 
 @pytest.fixture

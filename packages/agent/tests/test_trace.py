@@ -15,8 +15,8 @@ from automem_agent.trace import (
     read_trace,
     trace_status,
 )
-from automem_envs._types import EpisodeStats
-from automem_memfs._ops import Action, OpResult, Search
+from automem_envs import EpisodeStats
+from automem_memfs import Action, OpResult, Search
 
 
 def _header(seed: int = 1) -> TraceHeader:

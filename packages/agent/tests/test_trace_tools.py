@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from automem_agent import RoleModels, ScriptedModel, memory_agent_factory, run_suite
 from automem_agent.meta import ToolError, TraceLibrary, TraceTools
-from automem_envs._types import EpisodeSpec, Suite
-from automem_memfs import Action, Append, Done
-from automem_memfs._syntax import format_call
+from automem_envs import EpisodeSpec, Suite
+from automem_memfs import Action, Append, Done, format_call
 
 LINE = "- the same note again"
 

@@ -19,8 +19,7 @@ from automem_agent import (
 )
 from automem_agent._probe import probe_policy
 from automem_envs import Observation, StepResult
-from automem_memfs import format_call, parse_calls
-from automem_memfs._ops import Action, Append, Done, Search
+from automem_memfs import Action, Append, Done, Search, format_call, parse_calls
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 from automem_scaffold._pareto import CandidateScores, pareto_archive
 from automem_scaffold._screen import judge_screen, screen_episodes
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from automem_agent import ChatResponse, builtin_scaffold
 from automem_agent.models import ScriptedModel
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 from automem_scaffold import ReviewSettings, build_bundle, revise
 from automem_scaffold._archive import copy_scaffold
 from automem_scaffold._evaluate import evaluate

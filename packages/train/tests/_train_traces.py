@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from automem_agent.trace import EpisodeSummary, LLMTurn, StepRecord, TraceHeader, TraceWriter
-from automem_envs._types import EpisodeStats
-from automem_memfs._ops import Action, Append, Done, OpResult, ParseError, Read, Search
+from automem_envs import EpisodeStats
+from automem_memfs import Action, Append, Done, OpResult, ParseError, Read, Search
 
 SYSTEM = "You keep notes in files. Use ops, then DONE."
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from automem_envs._types import EpisodeSpec, Observation, StepResult
+from automem_envs import EpisodeSpec, Observation, StepResult
 
 from automem_agent._chat import ChatMessage, ChatModel, ChatRequest, ChatResponse
 from automem_agent._trace_records import HookRecord, LLMTurn

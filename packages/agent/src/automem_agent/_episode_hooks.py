@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 from automem_agent import _hooks_worker as proto
 from automem_agent._hooks import Hooks, IsolatedHooks, _hook_value, _Session

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from automem_envs._types import Observation, StepResult, env_family
-from automem_memfs._ops import Action
+from automem_envs import Observation, StepResult, env_family
+from automem_memfs import Action
 
 from automem_agent._agent import (
     AgentFactory,

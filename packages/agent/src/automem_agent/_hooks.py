@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 from automem_agent import _hooks_worker as proto
 from automem_agent._program import ProgramError, program_facts

@@ -1,14 +1,15 @@
 """Hook worker: the child process that imports a scaffold's `hooks.py` and answers calls.
 
 The parent (`automem_agent._hooks`) runs this file as a plain script (`python -I <file>`), so
-it imports only the standard library, msgspec and `automem_envs._types`: never torch or the
-agent package. The parent also imports it for the shared protocol: frames are a 4-byte
-big-endian length and a msgpack body. The first frame in is an `Init`; the worker answers with
-a `Reply` whose `names` are the hooks it found, and `program`/`ops` what the agent program class
-offers (or `status="load"` and the problem). Each later frame in is one call, a code byte then
-the msgpack arguments; each frame out is a `Reply`. Codes below 16 are the stateless hooks;
-the `PROGRAM_*` codes drive the one agent program instance this worker holds (one worker per
-episode, so episodes never share state). `_program.py` (loaded by path) runs the program.
+it imports only the standard library, msgspec and `automem_envs` (whose import is light: no
+game, numpy or torch): never torch or the agent package. The parent also imports it for the
+shared protocol: frames are a 4-byte big-endian length and a msgpack body. The first frame in
+is an `Init`; the worker answers with a `Reply` whose `names` are the hooks it found, and
+`program`/`ops` what the agent program class offers (or `status="load"` and the problem). Each
+later frame in is one call, a code byte then the msgpack arguments; each frame out is a
+`Reply`. Codes below 16 are the stateless hooks; the `PROGRAM_*` codes drive the one agent
+program instance this worker holds (one worker per episode, so episodes never share state).
+`_program.py` (loaded by path) runs the program.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from typing import Any, Literal
 
 import msgspec
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 # hook name -> the positional parameters it is called with (checked at load time)
 HOOK_PARAMS: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from automem_memfs._ops import OP_TYPES, Op, OpResult, op_kind
+from automem_memfs import OP_TYPES, Op, OpResult, op_kind
 
 _WRITE_KINDS = frozenset(k for k, t in OP_TYPES.items() if not t.read_only)
 

@@ -25,9 +25,17 @@ from collections import deque
 from typing import Any
 
 import msgspec
-from automem_envs._types import Observation, StepResult, env_family
-from automem_memfs import call_grammar, strip_calls
-from automem_memfs._ops import Action, Call, Done, OpResult, ParseError, op_kind
+from automem_envs import Observation, StepResult, env_family
+from automem_memfs import (
+    Action,
+    Call,
+    Done,
+    OpResult,
+    ParseError,
+    call_grammar,
+    op_kind,
+    strip_calls,
+)
 
 from automem_agent._agent import (
     AgentFactory,

@@ -6,7 +6,7 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 
-from automem_memfs._ops import Action, Append, Done, Search
+from automem_memfs import Action, Append, Done, Search
 
 from automem_agent._chat import ChatRequest
 

@@ -1,8 +1,8 @@
 """The agent program: an episode-scoped class in a scaffold's `hooks.py`, one instance per episode.
 
 This module is what runs beside the program. It imports only the standard library, msgspec and
-`automem_envs._types`, because the hook worker loads it by path inside the sandbox; the agent
-imports it too, for the messages it exchanges with the worker.
+`automem_envs` (light: no game, numpy or torch), because the hook worker loads it by path inside
+the sandbox; the agent imports it too, for the messages it exchanges with the worker.
 
 A program is a class (named by `[program] class_name` in `scaffold.toml`, default `Agent`),
 constructed with an `EpisodeInfo`. Every method is optional:
@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 METHODS = ("upkeep", "observe", "check_action", "op")
 # Prompt variables a program may set from `observe` (the structural ones stay the agent's).

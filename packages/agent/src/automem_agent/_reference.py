@@ -15,7 +15,7 @@ import typing
 from typing import Any
 
 import msgspec
-from automem_envs._types import Observation
+from automem_envs import Observation
 
 from automem_agent import _program
 from automem_agent._hooks import HOOK_SIGNATURES, HookLimits
@@ -125,8 +125,7 @@ def scaffold_reference() -> str:
     its type, default and meaning, the template variables, the memory ops and their syntax, the
     stateless hooks, the agent program API and the `Observation` fields. For a meta-LLM's task
     prompt; generated from the code on each call."""
-    from automem_memfs import syntax_help
-    from automem_memfs._ops import OP_TYPES
+    from automem_memfs import OP_TYPES, syntax_help
 
     out = [
         "# Scaffold format reference (generated from the code)",

@@ -13,7 +13,7 @@ from collections import deque
 from typing import Any
 
 import msgspec
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 
 from automem_agent._episode_hooks import episode_hooks
 from automem_agent._memory_agent import _turn_view

@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 import msgspec
-from automem_envs._types import EpisodeSpec, EpisodeStats, Observation, StepResult, Suite
+from automem_envs import EpisodeSpec, EpisodeStats, Observation, StepResult, Suite
 
 from automem_agent._agent import Agent, AgentFactory, EpisodeContext
 from automem_agent._balrog import write_balrog_summary

@@ -16,7 +16,7 @@ from string import Template
 from typing import Any
 
 import msgspec
-from automem_memfs._ops import OP_TYPES, READ_ONLY_OPS
+from automem_memfs import OP_TYPES, READ_ONLY_OPS
 
 from automem_agent._hooks import HookLimits, HookLoadError, Hooks, load_hooks
 from automem_agent._manifest import TEMPLATE_VARIABLES, Manifest
@@ -158,10 +158,10 @@ def load_scaffold(
 
 
 def _check_program_ops(hooks: Hooks) -> None:
-    from automem_memfs._tags import ALIASES
+    from automem_memfs import TAG_ALIASES
 
     for name in hooks.program_ops:
-        if name.upper() in ALIASES or name.lower() in OP_TYPES:
+        if name.upper() in TAG_ALIASES or name.lower() in OP_TYPES:
             raise ScaffoldError(
                 hooks_file_name(hooks), f"program op {name} clashes with the memory op of that name"
             )

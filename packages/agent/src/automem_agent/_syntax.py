@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from automem_memfs._ops import Call
+from automem_memfs import Call
 
 
 def parse(text: str, syntax: str) -> list[Call]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from automem_envs._types import EpisodeStats
-from automem_memfs import ParseError
-from automem_memfs._ops import Call, OpResult
+from automem_envs import EpisodeStats
+from automem_memfs import Call, OpResult, ParseError
 
 # Finish reasons that mean the reply was cut at its token budget (OpenAI/vLLM, Anthropic, ...).
 TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})

@@ -43,6 +43,7 @@ from automem_memfs._syntax import (
     syntax_help,
     tool_schemas,
 )
+from automem_memfs._tags import ALIASES as TAG_ALIASES
 from automem_memfs._writes import MemoryStore
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "RATIO_WRITE_OPS",
     "READ_ONLY_OPS",
     "SYNTAXES",
+    "TAG_ALIASES",
     "WRITE_OPS",
     "Action",
     "AnthropicMemoryAdapter",

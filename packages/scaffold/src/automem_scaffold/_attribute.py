@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 from automem_agent import (
+    ChatModel,
+    ChatRequest,
     ChatResponse,
     LLMTurn,
     RoleModels,
@@ -25,9 +27,8 @@ from automem_agent import (
     read_trace,
     run_episode,
 )
-from automem_agent._chat import ChatModel, ChatRequest
 from automem_agent.meta import Tool, ToolError
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 from automem_memfs import WRITE_OPS, ParseError, format_call
 
 DEFAULT_HORIZON = 20

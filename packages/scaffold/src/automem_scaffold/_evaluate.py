@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 from automem_agent import (
+    ChatModel,
     EpisodeResult,
     HookLimits,
     RoleModels,
@@ -23,9 +24,8 @@ from automem_agent import (
     run_suite,
     write_json_atomic,
 )
-from automem_agent._chat import ChatModel
 from automem_agent.trace import iter_traces
-from automem_envs._types import EpisodeSpec, Suite, env_family
+from automem_envs import EpisodeSpec, Suite, env_family
 
 from automem_scaffold._archive import read_json
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 
 from automem_scaffold._config import EvolveConfig, EvolveError
 from automem_scaffold._suite import fixed_and_heldout

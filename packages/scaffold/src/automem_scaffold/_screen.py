@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-from automem_envs._types import EpisodeSpec
+from automem_envs import EpisodeSpec
 
 
 class ScreenResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -103,8 +103,7 @@ def smoke_reply(syntax: str, action: str = "noop") -> str:
     """The scripted reply of the smoke episode, in the scaffold's call syntax: DONE and an
     ACTION together. LOG takes the DONE and PLAN the ACTION (each ignores the other), so every
     step runs the hooks around the observation and around the action."""
-    from automem_memfs import Action, Done
-    from automem_memfs._syntax import format_call
+    from automem_memfs import Action, Done, format_call
 
     return format_call(Done(), syntax) + "\n" + format_call(Action(text=action), syntax)
 
@@ -151,7 +150,7 @@ def validate_in_child(scaffold_dir: str, env_id: str, seed: int, steps: int) -> 
     )
     from automem_agent.models import ScriptedModel
     from automem_agent.trace import iter_traces
-    from automem_envs._types import EpisodeSpec, Suite
+    from automem_envs import EpisodeSpec, Suite
 
     root = Path(scaffold_dir)
     try:

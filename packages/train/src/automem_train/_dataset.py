@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
-from automem_envs._types import Suite
+from automem_envs import Suite
 
 from automem_train._examples import MemoryExample
 from automem_train._tokenize import Encoded, HygieneError, encode_example, end_of_turn

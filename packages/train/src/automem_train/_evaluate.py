@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 from automem_agent import RoleModels, SuiteResult, memory_agent_factory, run_suite
-from automem_envs._types import Suite
+from automem_envs import Suite
 
 SPECIALIST = "memory"  # the adapter name the specialist is loaded and served under
 

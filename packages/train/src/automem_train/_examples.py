@@ -14,9 +14,16 @@ from typing import Any
 
 import msgspec
 from automem_agent import iter_jsonl, write_jsonl
-from automem_agent._trace_records import EpisodeSummary, LLMTurn, StepRecord, TraceHeader
-from automem_agent.trace import TRUNCATED_REASONS, TraceError, read_trace
-from automem_memfs._ops import READ_ONLY_OPS, WRITE_OPS, Action, Done, ParseError, op_kind
+from automem_agent.trace import (
+    TRUNCATED_REASONS,
+    EpisodeSummary,
+    LLMTurn,
+    StepRecord,
+    TraceError,
+    TraceHeader,
+    read_trace,
+)
+from automem_memfs import READ_ONLY_OPS, WRITE_OPS, Action, Done, ParseError, op_kind
 
 
 class ExampleFeatures(msgspec.Struct, frozen=True, kw_only=True):

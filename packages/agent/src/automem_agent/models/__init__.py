@@ -21,7 +21,7 @@ from automem_agent.models._replay import (
 )
 from automem_agent.models._retry import RetryPolicy
 from automem_agent.models._scripted import ScriptedModel
-from automem_agent.models._smollm2 import smollm2_path
+from automem_agent.models._smollm2 import smollm2_gguf, smollm2_path
 from automem_agent.models._tiny import CHAT_TEMPLATE as TINY_CHAT_TEMPLATE
 from automem_agent.models._tiny import build_tiny_model
 from automem_agent.models._vllm import (
@@ -59,6 +59,7 @@ __all__ = [
     "register_backend",
     "request_digest",
     "serve_vllm",
+    "smollm2_gguf",
     "smollm2_path",
     "vllm_serve_command",
     "vllm_serve_env",
