@@ -41,7 +41,7 @@ def _tag(name: str, **args: object) -> str:
 
 
 class Reviewer:
-    """A tag-syntax meta-LLM that plays its part from what each request shows it, and keeps
+    """A tool-tag-syntax meta-LLM that plays its part from what each request shows it, and keeps
     every request for the assertions."""
 
     def __init__(self) -> None:

@@ -13,7 +13,7 @@ ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 
 
 def fmt(*calls) -> str:
-    return "\n".join(format_call(c, syntax="tags") for c in calls)
+    return "\n".join(format_call(c, syntax="pipe") for c in calls)
 
 
 def obs(text="A grassy field.", pos=(3, 4)) -> Observation:

@@ -1,12 +1,12 @@
 """The session tells the model its budget every turn, trims results it has read, counts billed
-tokens (cache reads discounted), and takes raw bodies in the tag syntax."""
+tokens (cache reads discounted), and takes raw bodies in the tool-tag syntax."""
 
 from __future__ import annotations
 
 import asyncio
 
 from automem_agent._chat import ChatRequest, ChatResponse, ToolCall
-from automem_agent.meta import Budget, Tool, ToolSession, parse_tag_calls, schema
+from automem_agent.meta import Budget, Tool, ToolSession, parse_tool_tags, schema
 from automem_agent.models import ScriptedModel
 
 BIG = "x" * 5000
@@ -99,7 +99,7 @@ def test_tag_raw_bodies_attributes_and_child_elements() -> None:
         '<tool name="str_replace" path="p.md"><old>a "quoted"\nline</old><new>b</new></tool>\n'
         '<tool name="write">{"path": "j.md", "content": "json body"}</tool>'
     )
-    calls = parse_tag_calls(text, specs)
+    calls = parse_tool_tags(text, specs)
     assert [c.error for c in calls] == [None, None, None]
     assert calls[0].input == {"path": "candidate/hooks.py", "content": code}
     assert calls[1].input == {"path": "p.md", "old": 'a "quoted"\nline', "new": "b"}

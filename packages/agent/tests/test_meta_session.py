@@ -1,11 +1,11 @@
-"""ToolSession over native tool use and over the tag syntax, with budgets and errors."""
+"""ToolSession over native tool use and over the tool-tag syntax, with budgets and errors."""
 
 from __future__ import annotations
 
 import asyncio
 
 from automem_agent._chat import ChatRequest, ChatResponse, ToolCall
-from automem_agent.meta import Budget, Tool, ToolError, ToolSession, parse_tag_calls
+from automem_agent.meta import Budget, Tool, ToolError, ToolSession, parse_tool_tags
 from automem_agent.models import ScriptedModel
 
 
@@ -64,7 +64,7 @@ def test_tag_mode_runs_tools_reports_errors_and_finishes() -> None:
     assert "no such file" in transcript.turns[0].calls[0].result
     assert transcript.turns[1].calls[0].result == "alpha"
     assert transcript.turns[2].note and "No tool call" in transcript.turns[2].note
-    # The model saw the tag syntax, its error and the nudge.
+    # The model saw the tool-tag syntax, its error and the nudge.
     assert '<tool name="TOOL_NAME">' in model.calls[0].messages[0].content
     assert "no such file" in model.calls[1].messages[-1].content
     assert "No tool call" in model.calls[3].messages[-1].content
@@ -176,7 +176,7 @@ def test_tag_parser_tolerates_variants() -> None:
         '<tool name="nope">{}</tool>\n'
         '<tool name="read">not json at all'
     )
-    calls = parse_tag_calls(text, specs)
+    calls = parse_tool_tags(text, specs)
     assert [c.name for c in calls] == ["read", "write", "nope", "read"]
     assert calls[0].input == {"path": "x"}
     assert calls[1].input == {"path": "y", "content": "z"}

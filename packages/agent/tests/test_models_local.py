@@ -79,7 +79,7 @@ def test_tiny_model_is_deterministic_per_seed(tmp_path, tiny_dir):
 
 def test_tiny_tokenizer_template_and_assistant_mask(tiny):
     tok = tiny.tokenizer
-    # tag syntax is ordinary text; chat roles are special tokens
+    # the pipe syntax is ordinary text; chat roles are special tokens
     assert "<|SEARCH|>" not in tok.all_special_tokens
     assert tok.decode(tok.encode("<|SEARCH|> query=wood")) == "<|SEARCH|> query=wood"
     assert {"<|im_start|>", "<|im_end|>"} <= set(tok.all_special_tokens)

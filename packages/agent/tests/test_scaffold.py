@@ -43,6 +43,12 @@ def test_content_hash_tracks_every_byte(v0_copy):
     assert load_scaffold(v0_copy).content_hash == content_hash(v0_copy)
 
 
+def test_syntax_tags_is_read_as_pipe(v0_copy):
+    """Scaffolds written before the rename say `syntax = "tags"`; they load unchanged."""
+    _manifest_edit(v0_copy, 'syntax = "pipe"', 'syntax = "tags"')
+    assert load_scaffold(v0_copy).manifest.syntax == "pipe"
+
+
 def _break(root, file, text):
     (root / file).write_text(text, encoding="utf-8")
 

@@ -1,4 +1,4 @@
-"""The reply grammar: what it admits is exactly what the tag parser reads back as valid calls."""
+"""The reply grammar: what it admits is exactly what the pipe parser reads back as valid calls."""
 
 from __future__ import annotations
 

@@ -77,12 +77,12 @@ def test_a_hard_link_to_an_outside_file_is_neither_read_nor_written(tmp_path: Pa
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("syntax", ["tags", "json", "op"])
+@pytest.mark.parametrize("syntax", ["pipe", "json", "op"])
 def test_a_catastrophic_regex_comes_back_as_an_error(tmp_path: Path, syntax: str) -> None:
     store = MemoryStore(tmp_path, limits=Limits(regex_timeout_ms=200))
     store.apply(Append(path="a.md", content="a" * 64 + "b"))
     pattern = "(a|aa)+$"  # exponential for a backtracking engine on that line
-    if syntax == "tags":
+    if syntax == "pipe":
         [r] = store.apply_calls(parse_calls(f"<|SEARCH|>/{pattern}/<|END|>"))
     elif syntax == "json":
         call = json.dumps({"tool": "search", "args": {"pattern": pattern, "regex": True}})

@@ -1,4 +1,4 @@
-"""Both op syntaxes: slips models make, error values, round trips, and never raising."""
+"""Both op syntaxes (pipe and JSON): slips models make, error values, round trips, and never raising."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ SLIPS = [
 
 
 @pytest.mark.parametrize(("text", "call"), TAG_CASES + SLIPS)
-def test_tag_forms(text: str, call: object) -> None:
+def test_pipe_forms(text: str, call: object) -> None:
     assert parse_calls(text) == [call]
 
 
@@ -119,7 +119,7 @@ def test_missing_end_runs_to_next_tag() -> None:
         ("<|SEARCH|><|END|>", "keyword is empty"),
     ],
 )
-def test_malformed_tags_are_error_values(text: str, needle: str) -> None:
+def test_malformed_pipe_calls_are_error_values(text: str, needle: str) -> None:
     [err] = parse_calls(text)
     assert isinstance(err, ParseError)
     assert needle in err.message
@@ -177,6 +177,19 @@ def test_syntax_help_and_tool_schemas() -> None:
     assert call_from_tool("append", {"path": "a", "content": "b"}) == Append(path="a", content="b")
 
 
+def test_tags_is_still_read_as_the_pipe_syntax() -> None:
+    """Scaffolds and callers written before the rename say syntax="tags"."""
+    text = "<|SEARCH|>iron<|END|> <|DONE|>"
+    assert (
+        parse_calls(text, "tags") == parse_calls(text, "pipe") == [Search(pattern="iron"), Done()]
+    )
+    assert format_call(Done(), "tags") == format_call(Done(), "pipe") == "<|DONE|>"
+    assert syntax_help(syntax="tags") == syntax_help(syntax="pipe") == syntax_help()
+    assert strip_calls(text, ["done"], "tags") == "<|SEARCH|>iron<|END|> "
+    with pytest.raises(ValueError, match="unknown syntax"):
+        parse_calls(text, "xml")
+
+
 # -- properties ------------------------------------------------------------------------------
 
 _name = st.text(st.sampled_from("abcxyz_-0189é"), min_size=1, max_size=8)
@@ -203,11 +216,11 @@ CALLS = st.one_of(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CALLS)
-def test_tags_round_trip(call: object) -> None:
+def test_pipe_round_trip(call: object) -> None:
     try:
         text = format_call(call)  # type: ignore[arg-type]
     except ValueError:
-        return  # the value holds something the tag syntax cannot carry; checked below
+        return  # the value holds something the pipe syntax cannot carry; checked below
     assert parse_calls(text) == [call]
     assert parse_calls(f"reasoning first\n{text}\nthen more prose") == [call]
 
@@ -218,7 +231,7 @@ def test_json_round_trip(call: object) -> None:
     assert parse_calls(format_call(call, "json"), "json") == [call]  # type: ignore[arg-type]
 
 
-def test_tag_format_refusals_are_rare_and_explained() -> None:
+def test_pipe_format_refusals_are_rare_and_explained() -> None:
     with pytest.raises(ValueError, match="end or WITH marker"):
         format_call(Append(path="a.md", content="x<|END|>y"))
     with pytest.raises(ValueError, match="max_results"):
@@ -259,7 +272,7 @@ _tagish = st.sampled_from(
 @settings(max_examples=500, deadline=None)
 @given(st.lists(_tagish, max_size=40).map("".join) | st.text(max_size=200))
 def test_parsing_never_raises(text: str) -> None:
-    for syntax in ("tags", "json"):
+    for syntax in ("pipe", "json"):
         for call in parse_calls(text, syntax):
             assert isinstance(call, (*OP_TYPES.values(), Done, Action, ParseError))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from automem_agent import builtin_scaffold
-from automem_agent.meta import ToolError, ToolSession, parse_tag_calls, sandbox_problem
+from automem_agent.meta import ToolError, ToolSession, parse_tool_tags, sandbox_problem
 from automem_agent.models import ScriptedModel
 from automem_envs import EpisodeSpec
 from automem_memfs import tool_schemas
@@ -115,13 +115,13 @@ def test_raw_body_writes_land_only_in_candidate(workspace: ReviewWorkspace, tmp_
     code = (
         'def repair_action(action, actions):\n    return "noop" if "\\\\" in action else action\n'
     )
-    (call,) = parse_tag_calls(
+    (call,) = parse_tool_tags(
         f'<tool name="write_file" path="candidate/hooks.py">\n{code}</tool>', specs
     )
     tools = {t.name: t for t in workspace.tools()}
     tools["write_file"].handler(call.input)
     assert (tmp_path / "candidate" / "hooks.py").read_text() == code  # never JSON-escaped
-    (call,) = parse_tag_calls(
+    (call,) = parse_tool_tags(
         '<tool name="str_replace" path="candidate/prompts/plan.md"><old>ACTION</old>'
         "<new>ACTION (one)</new></tool>",
         specs,

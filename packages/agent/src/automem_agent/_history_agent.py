@@ -40,7 +40,7 @@ class HistoryAgent:
         models: RoleModels,
         *,
         history: int = 16,
-        syntax: str = "tags",
+        syntax: str = "pipe",
         max_tokens: int = 64,
     ):
         self.ctx = ctx

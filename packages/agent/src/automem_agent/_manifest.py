@@ -115,9 +115,9 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     name: str
     description: str = ""
-    syntax: Literal["tags", "json"] = "tags"
+    syntax: Literal["pipe", "json", "tags"] = "pipe"  # "tags" is read as "pipe" (its old name)
     # "grammar": every reply is decoded under a grammar compiled from the syntax, the phase's
-    # ops, the memory file names and the env's actions, so it always parses (tags syntax;
+    # ops, the memory file names and the env's actions, so it always parses (pipe syntax;
     # needs a backend with grammar support: llamacpp:, openai:/vLLM). "free": unconstrained.
     decoding: Literal["free", "grammar"] = "free"
     grammar_text_chars: Annotated[int, msgspec.Meta(ge=8, le=4000)] = 100  # per text field
@@ -136,6 +136,10 @@ class Manifest(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     result_chars: Annotated[int, msgspec.Meta(ge=50)] = 1500  # op results longer than this are cut
     observation_history: Annotated[int, msgspec.Meta(ge=1)] = 32  # observations kept for hooks
     program: ProgramSpec = ProgramSpec()  # the episode-scoped agent program in the hooks file
+
+    def __post_init__(self) -> None:
+        if self.syntax == "tags":  # scaffolds written before the pipe syntax was named
+            msgspec.structs.force_setattr(self, "syntax", "pipe")
 
 
 def with_sampling(

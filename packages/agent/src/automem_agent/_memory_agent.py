@@ -492,7 +492,7 @@ class MemoryAgent:
         )
 
     def _split_program_calls(self, text: str) -> tuple[str, list[tuple[str, str]]]:
-        """The reply without the program's op calls (tag syntax), and those calls."""
+        """The reply without the program's op calls (pipe syntax), and those calls."""
         if self._program_call is None:
             return text, []
         found = [(m["name"].upper(), m["arg"].strip()) for m in self._program_call.finditer(text)]

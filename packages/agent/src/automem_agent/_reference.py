@@ -164,10 +164,10 @@ def scaffold_reference() -> str:
             for name, t in sorted(OP_TYPES.items())
         ),
         "",
-        'Tag syntax (`syntax = "tags"`), as the model is shown it:',
+        'Pipe syntax (`syntax = "pipe"`), as the model is shown it:',
         "",
         "```",
-        syntax_help(sorted(OP_TYPES), syntax="tags", include=["done", "action"]),
+        syntax_help(sorted(OP_TYPES), syntax="pipe", include=["done", "action"]),
         "```",
         "",
         "## hooks.py: stateless hooks (optional functions)",

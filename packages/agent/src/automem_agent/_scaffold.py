@@ -158,10 +158,10 @@ def load_scaffold(
 
 
 def _check_program_ops(hooks: Hooks) -> None:
-    from automem_memfs import TAG_ALIASES
+    from automem_memfs import PIPE_ALIASES
 
     for name in hooks.program_ops:
-        if name.upper() in TAG_ALIASES or name.lower() in OP_TYPES:
+        if name.upper() in PIPE_ALIASES or name.lower() in OP_TYPES:
             raise ScaffoldError(
                 hooks_file_name(hooks), f"program op {name} clashes with the memory op of that name"
             )
@@ -183,9 +183,10 @@ def _check_ops(manifest: Manifest) -> None:
     for op in manifest.plan.ops:
         if op not in READ_ONLY_OPS:
             raise ScaffoldError(MANIFEST_FILE, f"[plan] may use only read-only ops, not {op!r}")
-    if manifest.decoding == "grammar" and manifest.syntax != "tags":
+    if manifest.decoding == "grammar" and manifest.syntax != "pipe":
         raise ScaffoldError(
-            MANIFEST_FILE, "decoding = 'grammar' needs syntax = 'tags' (the grammar is of tags)"
+            MANIFEST_FILE,
+            "decoding = 'grammar' needs syntax = 'pipe' (the grammar is of pipe calls)",
         )
 
 

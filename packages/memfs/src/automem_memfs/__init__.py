@@ -29,11 +29,13 @@ from automem_memfs._ops import (
     op_kind,
 )
 from automem_memfs._paths import normalize_path
+from automem_memfs._pipe_calls import ALIASES as PIPE_ALIASES
 from automem_memfs._redact import Redactor
 from automem_memfs._schema import FileRule, Schema
 from automem_memfs._snapshot import MemoryDiff, Snapshot, SnapshotStore, diff
 from automem_memfs._stats import RATIO_WRITE_OPS, MemoryStats
 from automem_memfs._syntax import (
+    SYNTAX_ALIASES,
     SYNTAXES,
     call_from_tool,
     example,
@@ -43,16 +45,16 @@ from automem_memfs._syntax import (
     syntax_help,
     tool_schemas,
 )
-from automem_memfs._tags import ALIASES as TAG_ALIASES
 from automem_memfs._writes import MemoryStore
 
 __all__ = [
     "GRAMMAR_OPS",
     "OP_TYPES",
+    "PIPE_ALIASES",
     "RATIO_WRITE_OPS",
     "READ_ONLY_OPS",
     "SYNTAXES",
-    "TAG_ALIASES",
+    "SYNTAX_ALIASES",
     "WRITE_OPS",
     "Action",
     "AnthropicMemoryAdapter",

@@ -1,4 +1,4 @@
-"""A GBNF grammar for one reply in the tag syntax, compiled from what the reply may contain.
+"""A GBNF grammar for one reply in the pipe syntax, compiled from what the reply may contain.
 
 Grammar-constrained decoding (llama.cpp's GBNF; vLLM accepts the same text as its structured
 output `grammar`) makes every reply parse: only the phase's ops, only known memory files (or a
@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Literal
 
-from automem_memfs._tags import TAG_OF
+from automem_memfs._pipe_calls import PIPE_NAME
 
 GRAMMAR_OPS = (
     "read",
@@ -44,7 +44,7 @@ def _alts(values: Sequence[str]) -> str:
 
 
 def _op_rule(kind: str, files: bool, writable: bool) -> str:
-    tag = _lit(f"<|{TAG_OF[kind]}|>")
+    tag = _lit(f"<|{PIPE_NAME[kind]}|>")
     end = '"<|END|>"'
     if kind == "read":
         return f"{tag} path {end}"

@@ -8,14 +8,17 @@ from typing import Any
 
 import msgspec
 
-from automem_memfs._jsoncalls import call_from_tool, format_json, json_spans, parse_json
+from automem_memfs._json_calls import call_from_tool, format_json, json_spans, parse_json
 from automem_memfs._ops import OP_TYPES, Call, ParseError, op_kind
-from automem_memfs._tags import format_tags, parse_tags, tag_spans
+from automem_memfs._pipe_calls import format_pipe, parse_pipe, pipe_spans
 
-SYNTAXES = ("tags", "json")
+SYNTAXES = ("pipe", "json")
+# Older names still read: "tags" was the pipe syntax's name before the meta-LLM's `<tool>` tags
+# (automem_agent.meta) made it ambiguous.
+SYNTAX_ALIASES = {"tags": "pipe"}
 CONTROL_CALLS = ("done", "action")
 
-# kind -> (what it does, tag examples, json example args)
+# kind -> (what it does, pipe examples, json example args)
 _HELP: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
     "read": (
         "show a file with line numbers, a line range, or (empty path) list all files",
@@ -77,26 +80,29 @@ _HELP: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
 }
 
 
-def _check_syntax(syntax: str) -> None:
-    if syntax not in SYNTAXES:
+def _syntax_name(syntax: str) -> str:
+    """`syntax` by its current name; ValueError if it names no syntax."""
+    name = SYNTAX_ALIASES.get(syntax, syntax)
+    if name not in SYNTAXES:
         raise ValueError(f"unknown syntax {syntax!r}; choose one of {SYNTAXES}")
+    return name
 
 
-def parse_calls(text: str, syntax: str = "tags") -> list[Call]:
+def parse_calls(text: str, syntax: str = "pipe") -> list[Call]:
     """The calls in a model's text, in order. Never raises on model text: a malformed or
     unknown call becomes a `ParseError` whose message tells the model how to fix it. Text
     with no calls gives `[]`. Raises ValueError only for an unknown `syntax`."""
-    _check_syntax(syntax)
+    syntax = _syntax_name(syntax)
     if not isinstance(text, str):
         return []
-    return parse_tags(text) if syntax == "tags" else parse_json(text)
+    return parse_pipe(text) if syntax == "pipe" else parse_json(text)
 
 
-def strip_calls(text: str, kinds: Iterable[str], syntax: str = "tags") -> str:
+def strip_calls(text: str, kinds: Iterable[str], syntax: str = "pipe") -> str:
     """`text` without its calls of `kinds` (e.g. `["action"]`), cut out exactly where
     `parse_calls` finds them; all other text, calls included, is kept verbatim. A JSON list
     that mixes kinds is written again without the removed ones."""
-    _check_syntax(syntax)
+    syntax = _syntax_name(syntax)
     wanted = set(kinds)
 
     def cut(call: Call) -> bool:
@@ -104,8 +110,8 @@ def strip_calls(text: str, kinds: Iterable[str], syntax: str = "tags") -> str:
 
     pieces: list[str] = []
     last = 0
-    if syntax == "tags":
-        spans = [(start, end, "") for call, start, end in tag_spans(text) if cut(call)]
+    if syntax == "pipe":
+        spans = [(start, end, "") for call, start, end in pipe_spans(text) if cut(call)]
     else:
         spans = []
         for calls, start, end in json_spans(text):
@@ -122,21 +128,21 @@ def strip_calls(text: str, kinds: Iterable[str], syntax: str = "tags") -> str:
     return "".join(pieces)
 
 
-def format_call(call: Call, syntax: str = "tags") -> str:
+def format_call(call: Call, syntax: str = "pipe") -> str:
     """The text a model would write for `call`; `parse_calls(format_call(c)) == [c]`.
 
-    Raises ValueError for a ParseError, or a value the tag syntax cannot carry (a text
+    Raises ValueError for a ParseError, or a value the pipe syntax cannot carry (a text
     containing `<|END|>`, a path with `|`, a Search with a non-default max_results...).
     """
-    _check_syntax(syntax)
-    return format_tags(call) if syntax == "tags" else format_json(call)
+    syntax = _syntax_name(syntax)
+    return format_pipe(call) if syntax == "pipe" else format_json(call)
 
 
-def example(kind: str, syntax: str = "tags") -> str:
+def example(kind: str, syntax: str = "pipe") -> str:
     """One example call of `kind` in `syntax`."""
-    _, tags, args = _HELP[kind]
-    if syntax == "tags":
-        return tags[0]
+    _, pipe, args = _HELP[kind]
+    if _syntax_name(syntax) == "pipe":
+        return pipe[0]
     body = {"tool": kind, "args": args} if args else {"tool": kind}
     return msgspec.json.encode(body).decode()
 
@@ -151,18 +157,18 @@ def _kinds(ops: Iterable[str] | None, include: Iterable[str]) -> list[str]:
 
 
 def syntax_help(
-    ops: Iterable[str] | None = None, syntax: str = "tags", *, include: Iterable[str] = ()
+    ops: Iterable[str] | None = None, syntax: str = "pipe", *, include: Iterable[str] = ()
 ) -> str:
     """The op reference for a prompt: one line per op with an example.
 
     `ops` are op kinds (default: every memory op, in a fixed order); `include` adds control
     calls, "done" and/or "action".
     """
-    _check_syntax(syntax)
+    syntax = _syntax_name(syntax)
     lines = []
     for k in _kinds(ops, include):
-        what, tags, _ = _HELP[k]
-        shown = ", ".join(tags) if syntax == "tags" else example(k, "json")
+        what, pipe, _ = _HELP[k]
+        shown = ", ".join(pipe) if syntax == "pipe" else example(k, "json")
         lines.append(f"{shown}  - {what}")
     return "\n".join(lines)
 

@@ -75,7 +75,7 @@ def _total(result: str) -> int:
 
 
 def _touches(path: str) -> str:
-    """A regex for a tag-syntax op that names `path` (read, search in, write, ...)."""
+    """A regex for a pipe-syntax op that names `path` (read, search in, write, ...)."""
     ops = "READ|SEARCH|TAIL|COUNT|APPEND|WRITE|CREATE|STR_REPLACE|INSERT|DELETE|RENAME"
     return rf"<\|({ops})\|>\s*{re.escape(path)}\b"
 

@@ -27,7 +27,7 @@ class PostProcess(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def strip_action(response: str) -> str:
-    """The response without its ACTION call (tag syntax), trailing space trimmed."""
+    """The response without its ACTION call (pipe syntax), trailing space trimmed."""
     return _ACTION.sub("", response).rstrip()
 
 

@@ -6,8 +6,9 @@
   bwrap it raises `SandboxUnavailable` (`sandbox_problem()` says why) unless
   `SandboxLimits(unsafe_no_sandbox=True)`.
 - `ToolSession(model, tools, system=..., budget=Budget(...))` runs a budgeted tool-use loop over
-  any `ChatModel` (native tool use or a tag syntax) until the model calls `finish`; it shows
-  the remaining budget every turn and trims tool results the model has already read.
+  any `ChatModel` (native tool use, or the `<tool name="...">` tool-tag syntax) until the model
+  calls `finish`; it shows the remaining budget every turn and trims tool results the model has
+  already read.
 - `TraceLibrary(traces, cache_dir)` indexes named traces once (`EpisodeIndex`) and serves step
   views and the prompts as sent by byte offset; `TraceTools(library, roots).tools()` gives a
   session `index`, `view`, `prompts`, `grep` and a sandboxed `python` over any set of traces
@@ -40,7 +41,7 @@ from automem_agent.meta._session import (
     ToolError,
     ToolSession,
 )
-from automem_agent.meta._tags import TagCall, describe_tools, parse_tag_calls
+from automem_agent.meta._tool_tags import ToolTagCall, describe_tool_tags, parse_tool_tags
 from automem_agent.meta._trace_tools import RootResolver, TraceTools, grep_files, schema
 from automem_agent.meta._traces import (
     STUCK_MIN_STEPS,
@@ -76,18 +77,18 @@ __all__ = [
     "SessionState",
     "SessionTranscript",
     "SessionTurn",
-    "TagCall",
     "Tool",
     "ToolError",
     "ToolSession",
+    "ToolTagCall",
     "TraceLibrary",
     "TraceTools",
     "cut",
-    "describe_tools",
+    "describe_tool_tags",
     "episode_ending",
     "format_index",
     "grep_files",
-    "parse_tag_calls",
+    "parse_tool_tags",
     "prepare_episode",
     "render_end",
     "render_header",

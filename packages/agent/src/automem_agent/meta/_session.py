@@ -1,8 +1,8 @@
 """A budgeted tool-use loop over any `ChatModel`.
 
 Backends with `supports_tools` get native tool use (`ChatRequest.tools`, `ChatResponse.tool_calls`);
-every other backend gets the same tools through the tag syntax in `_tags`. Tool errors and
-malformed calls go back to the model as messages. The session ends when the model calls `finish`
+every other backend gets the same tools through the tool-tag syntax of `_tool_tags`
+(`<tool name="...">`). Tool errors and malformed calls go back to the model as messages. The session ends when the model calls `finish`
 (with a rationale) or a budget runs out, and returns a `SessionTranscript`.
 """
 
@@ -25,7 +25,7 @@ from automem_agent._chat import (
     ToolResult,
     ToolSpec,
 )
-from automem_agent.meta._tags import describe_tools, parse_tag_calls
+from automem_agent.meta._tool_tags import describe_tool_tags, parse_tool_tags
 
 Handler = Callable[[dict[str, Any]], "str | Awaitable[str]"]
 EndReason = Literal[
@@ -112,7 +112,8 @@ class SessionTranscript(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a session did. `rationale` is the text given to `finish` (None if never called)."""
 
     model: str
-    mode: Literal["native", "tags", "cli"]  # cli: an agent CLI ran the tools itself
+    # tags: the tool-tag syntax; cli: an agent CLI ran the tools itself
+    mode: Literal["native", "tags", "cli"]
     turns: list[SessionTurn]
     end_reason: EndReason
     rationale: str | None = None
@@ -193,7 +194,7 @@ class ToolSession:
         self.max_finish_rejections = max_finish_rejections
         self.on_turn = on_turn
         specs = [t.spec for t in self.tools.values()]
-        self.system = system if self.native else f"{system}\n\n{describe_tools(specs)}"
+        self.system = system if self.native else f"{system}\n\n{describe_tool_tags(specs)}"
         self.messages: list[ChatMessage] = [ChatMessage(role="system", content=self.system)]
         self.turns: list[SessionTurn] = []
         self.input_tokens = 0
@@ -451,7 +452,7 @@ class ToolSession:
         """Run the reply's calls; return records, a note, whether finish was called, next message."""
         if self.native:
             return await self._handle_native(response)
-        return await self._handle_tags(response)
+        return await self._handle_tool_tags(response)
 
     async def _handle_native(
         self, response: Any
@@ -474,12 +475,12 @@ class ToolSession:
         message = ChatMessage(role="user", content="", tool_results=results)
         return records, None, finished, self._register_stub(message, records)
 
-    async def _handle_tags(
+    async def _handle_tool_tags(
         self, response: Any
     ) -> tuple[list[CallRecord], str | None, bool, ChatMessage]:
         self.messages.append(ChatMessage(role="assistant", content=response.text))
         specs = [t.spec for t in self.tools.values()]
-        parsed = parse_tag_calls(response.text, specs)
+        parsed = parse_tool_tags(response.text, specs)
         if not parsed:
             note = (
                 'No tool call found. Call a tool as <tool name="NAME">{"arg": "value"}</tool>, '

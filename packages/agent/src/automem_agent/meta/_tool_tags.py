@@ -1,4 +1,5 @@
-"""The tag syntax that offers tools to models without native tool use, and its tolerant parser.
+"""The tool-tag syntax that offers tools to models without native tool use, and its tolerant
+parser. (Not memfs's pipe syntax `<|OP|>...<|END|>`, in which the agent writes memory ops.)
 
 A call is written `<tool name="NAME">{"arg": "value"}</tool>`. Arguments may also be tag
 attributes (`<tool name="read" path="a.md">`), and a tool whose schema names an `x-body`
@@ -35,7 +36,7 @@ _TOOL_CALL_TAG = re.compile(
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
-class TagCall(msgspec.Struct, frozen=True, kw_only=True):
+class ToolTagCall(msgspec.Struct, frozen=True, kw_only=True):
     """One call found in a response: a tool name and its input, or an `error` for the model."""
 
     name: str
@@ -44,8 +45,8 @@ class TagCall(msgspec.Struct, frozen=True, kw_only=True):
     raw: str = ""
 
 
-def describe_tools(tools: Sequence[ToolSpec]) -> str:
-    """Prompt text that teaches the tag syntax and lists every tool with its JSON schema."""
+def describe_tool_tags(tools: Sequence[ToolSpec]) -> str:
+    """Prompt text that teaches the tool-tag syntax and lists every tool with its JSON schema."""
     lines = [
         "You act by calling tools. Write each call on its own as",
         '<tool name="TOOL_NAME">{"argument": "value"}</tool>',
@@ -111,10 +112,10 @@ def _bare_argument(spec: ToolSpec | None) -> str | None:
     return strings[0] if len(strings) == 1 and len(required) == 1 else None
 
 
-def parse_tag_calls(text: str, tools: Sequence[ToolSpec]) -> list[TagCall]:
+def parse_tool_tags(text: str, tools: Sequence[ToolSpec]) -> list[ToolTagCall]:
     """Every tool call in `text`, in order. Malformed calls come back with `error` set."""
     by_name = {t.name: t for t in tools}
-    found: list[tuple[int, TagCall]] = []
+    found: list[tuple[int, ToolTagCall]] = []
     for match in _TOOL_TAG.finditer(text):
         name, attrs, body = match.group(1), match.group(2), match.group(3)
         found.append(
@@ -125,11 +126,11 @@ def parse_tag_calls(text: str, tools: Sequence[ToolSpec]) -> list[TagCall]:
         try:
             obj = _loads(match.group(1))
         except ValueError as exc:
-            found.append((match.start(), TagCall(name="", error=str(exc), raw=raw)))
+            found.append((match.start(), ToolTagCall(name="", error=str(exc), raw=raw)))
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
             error = 'a <tool_call> body needs {"name": ..., "arguments": {...}}'
-            found.append((match.start(), TagCall(name="", error=error, raw=raw)))
+            found.append((match.start(), ToolTagCall(name="", error=error, raw=raw)))
             continue
         args = obj.get("arguments", obj.get("input", obj.get("parameters", {})))
         found.append((match.start(), _make_call(obj["name"], args, by_name, raw)))
@@ -187,12 +188,12 @@ def _make_call(
     by_name: dict[str, ToolSpec],
     raw: str,
     attrs: dict[str, str] | None = None,
-) -> TagCall:
+) -> ToolTagCall:
     """`body` is tag text to parse, or an already-parsed value from a <tool_call>."""
     spec = by_name.get(name)
     if spec is None:
         known = ", ".join(sorted(by_name))
-        return TagCall(name=name, error=f"unknown tool {name!r}; known tools: {known}", raw=raw)
+        return ToolTagCall(name=name, error=f"unknown tool {name!r}; known tools: {known}", raw=raw)
     props = spec.input_schema.get("properties", {})
     given = {k: _typed(v, props.get(k, {}).get("type")) for k, v in (attrs or {}).items()}
     if isinstance(body, str) and (given or spec.input_schema.get("x-body")):
@@ -204,14 +205,14 @@ def _make_call(
             except ValueError:
                 parsed = None
         if isinstance(parsed, dict) and not spec.input_schema.get("x-body"):
-            return TagCall(name=name, input={**parsed, **given}, raw=raw)
+            return ToolTagCall(name=name, input={**parsed, **given}, raw=raw)
         if isinstance(parsed, dict) and set(parsed) <= set(props) and parsed:
-            return TagCall(name=name, input={**parsed, **given}, raw=raw)
+            return ToolTagCall(name=name, input={**parsed, **given}, raw=raw)
         if not stripped:
-            return TagCall(name=name, input=given, raw=raw)
+            return ToolTagCall(name=name, input=given, raw=raw)
         extra = _raw_arguments(spec, body)
         if extra is not None:
-            return TagCall(name=name, input={**given, **extra}, raw=raw)
+            return ToolTagCall(name=name, input={**given, **extra}, raw=raw)
     bare = _bare_argument(spec)
     if isinstance(body, str):
         try:
@@ -219,7 +220,7 @@ def _make_call(
         except ValueError:
             if bare is None:
                 example = '{"path": "summary.md"}'
-                return TagCall(
+                return ToolTagCall(
                     name=name,
                     error=f"the body of {name} must be a JSON object, e.g. {example}",
                     raw=raw,
@@ -228,5 +229,5 @@ def _make_call(
     if isinstance(body, str) and bare is not None:
         body = {bare: body}
     if not isinstance(body, dict):
-        return TagCall(name=name, error=f"the body of {name} must be a JSON object", raw=raw)
-    return TagCall(name=name, input={**body, **given}, raw=raw)
+        return ToolTagCall(name=name, error=f"the body of {name} must be a JSON object", raw=raw)
+    return ToolTagCall(name=name, input={**body, **given}, raw=raw)

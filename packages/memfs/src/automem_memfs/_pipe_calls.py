@@ -1,4 +1,5 @@
-"""The tag syntax: `<|OP|>arg|arg<|END|>` calls inside free model text.
+"""The pipe syntax (`syntax="pipe"`, formerly "tags"): `<|OP|>arg|arg<|END|>` calls inside free
+model text.
 
 Grammar (case-insensitive names; text outside calls is ignored):
 
@@ -59,7 +60,7 @@ ALIASES: dict[str, str] = {
     "DONE": "done",
     "ACTION": "action", "ACT": "action",
 }  # fmt: skip
-TAG_OF = {
+PIPE_NAME = {
     "read": "READ", "tail": "TAIL", "search": "SEARCH", "count": "COUNT", "create": "CREATE",
     "append": "APPEND", "write": "WRITE", "str_replace": "STR_REPLACE", "insert": "INSERT",
     "delete": "DELETE", "rename": "RENAME", "done": "DONE", "action": "ACTION",
@@ -102,12 +103,12 @@ def _next_opener(text: str, pos: int, stop: int) -> int:
 def _help(kind: str) -> str:
     from automem_memfs._syntax import example  # lazy: the help table imports this module
 
-    return example(kind, "tags")
+    return example(kind, "pipe")
 
 
 def _err(kind: str, why: str, raw: str) -> ParseError:
     return ParseError(
-        message=f"{TAG_OF.get(kind, kind.upper())} call not understood: {why}. Write it as {_help(kind)}",
+        message=f"{PIPE_NAME.get(kind, kind.upper())} call not understood: {why}. Write it as {_help(kind)}",
         raw=raw,
     )
 
@@ -144,16 +145,16 @@ class _EndFinder:
         return self._match
 
 
-def parse_tags(text: str) -> list[Call]:
+def parse_pipe(text: str) -> list[Call]:
     """Every call in `text`, in order. Never raises; bad calls become ParseError values.
 
     Runs in time linear in the text: model text can be long and adversarial.
     """
-    return [call for call, _, _ in tag_spans(text)]
+    return [call for call, _, _ in pipe_spans(text)]
 
 
-def tag_spans(text: str) -> list[tuple[Call, int, int]]:
-    """`parse_tags`, with each call's `text[start:end]` span (its tags included)."""
+def pipe_spans(text: str) -> list[tuple[Call, int, int]]:
+    """`parse_pipe`, with each call's `text[start:end]` span (its tags included)."""
     calls: list[tuple[Call, int, int]] = []
     pos = 0
     n = len(text)
@@ -185,7 +186,7 @@ def tag_spans(text: str) -> list[tuple[Call, int, int]]:
             body, pos = text[start:].rstrip(), n
         raw = text[m.start() : pos]
         if kind is None:
-            known = ", ".join(sorted(set(TAG_OF.values())))
+            known = ", ".join(sorted(set(PIPE_NAME.values())))
             error = ParseError(message=f"Unknown op <|{name}|>. Known ops: {known}.", raw=raw)
             calls.append((error, m.start(), pos))
             continue
@@ -271,11 +272,11 @@ def _build(kind: str, body: str, raw: str) -> Call:
 def _safe(value: str, what: str, *, field: bool) -> str:
     """Refuses values the parser would read back differently."""
     if END.search(value) or (WITH.search(value) and not what.endswith("new text")):
-        raise ValueError(f"tag syntax cannot carry {what} containing an end or WITH marker")
+        raise ValueError(f"pipe syntax cannot carry {what} containing an end or WITH marker")
     if _next_opener(value, 0, len(value)) < len(value):
-        raise ValueError(f"tag syntax cannot carry {what} containing an op tag")
+        raise ValueError(f"pipe syntax cannot carry {what} containing an op tag")
     if not field and (value != value.strip() or "|" in value or "\n" in value):
-        raise ValueError(f"tag syntax cannot carry {what} {value!r} (edge spaces, | or newline)")
+        raise ValueError(f"pipe syntax cannot carry {what} {value!r} (edge spaces, | or newline)")
     return value
 
 
@@ -284,8 +285,8 @@ def _fld(text: str, what: str) -> str:
     return "\n" + text if text.startswith("\n") else text
 
 
-def format_tags(call: Call) -> str:
-    """The tag-syntax text for `call`; `parse_tags` reads it back as the same call.
+def format_pipe(call: Call) -> str:
+    """The pipe-syntax text for `call`; `parse_pipe` reads it back as the same call.
 
     Raises ValueError for values the syntax cannot carry (see the module docstring).
     """
@@ -296,12 +297,12 @@ def format_tags(call: Call) -> str:
     if isinstance(call, Action):
         return f"<|ACTION|>{_safe(call.text, 'an action', field=False)}<|END|>"
     kind = op_kind(call)
-    tag = TAG_OF[kind]
+    tag = PIPE_NAME[kind]
     p = _safe(call.path, "a path", field=False) if isinstance(call.path, str) else None
     if isinstance(call, Read):
         for v in (call.start, call.end):
             if v is not None and v < 1:
-                raise ValueError("tag syntax carries only line numbers >= 1")
+                raise ValueError("pipe syntax carries only line numbers >= 1")
         if call.start is None and call.end is None:
             rng = ""
         else:
@@ -315,16 +316,16 @@ def format_tags(call: Call) -> str:
         return f"<|TAIL|>{p}|{call.n}<|END|>"
     if isinstance(call, Search):
         if call.max_results != DEFAULT_MAX_RESULTS:
-            raise ValueError("tag syntax cannot carry max_results; use the json syntax")
+            raise ValueError("pipe syntax cannot carry max_results; use the json syntax")
         pat = _safe(call.pattern, "a pattern", field=False)
         looks_regex = len(pat) >= 2 and pat[0] == "/" and pat[-1] == "/"
         if not pat or (looks_regex and not call.regex):
-            raise ValueError(f"tag syntax cannot carry the literal pattern {pat!r}")
+            raise ValueError(f"pipe syntax cannot carry the literal pattern {pat!r}")
         shown = f"/{pat}/" if call.regex else pat
         if call.path is None:
             return f"<|SEARCH|>{'*|' if '|' in shown and not call.regex else ''}{shown}<|END|>"
         if p in ("", "*", ".", "/", "all"):
-            raise ValueError(f"tag syntax reads the path {p!r} as 'all files'")
+            raise ValueError(f"pipe syntax reads the path {p!r} as 'all files'")
         return f"<|SEARCH|>{p}|{shown}<|END|>"
     if isinstance(call, Count):
         if call.pattern is None:
