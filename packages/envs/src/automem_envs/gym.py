@@ -1,4 +1,9 @@
-"""A gymnasium adapter: text observations in, text actions out, for users' own RL code."""
+"""A gymnasium adapter: text observations in, text actions out, for users' own RL code.
+
+Importing this module registers the games with gymnasium, so `gymnasium.make("automem/crafter",
+seed=3, max_steps=100)` works (or, without importing it first,
+`gymnasium.make("automem_envs.gym:automem/crafter", ...)`); keyword arguments go to `make`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from ._base import TextEnv
 from ._errors import GameNotInstalled
-from ._registry import make
+from ._registry import BALROG_MINIHACK_TASKS, make
 
 try:
     import gymnasium
@@ -26,7 +31,8 @@ class TextGymEnv(gymnasium.Env):  # type: ignore[misc]
     Invalid action text is not an error: it runs the game's default action, as in `TextEnv`.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    # Turn-based, so any rate will do; gymnasium's env checker warns without one.
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self, env_id: str, *, seed: int = 0, render_mode: str | None = None, **kwargs: Any
@@ -80,3 +86,27 @@ class TextGymEnv(gymnasium.Env):  # type: ignore[misc]
 def as_gymnasium(env_id: str, *, seed: int = 0, **kwargs: Any) -> TextGymEnv:
     """Shorthand for `TextGymEnv(env_id, seed=seed, **kwargs)`."""
     return TextGymEnv(env_id, seed=seed, **kwargs)
+
+
+def gym_id(env_id: str) -> str:
+    """The gymnasium id of an env id: `crafter` -> `automem/crafter`, `minihack/MazeWalk-9x9` ->
+    `automem/minihack-MazeWalk-9x9` (gymnasium ids allow one `/`, after the namespace)."""
+    return "automem/" + env_id.replace("/", "-")
+
+
+def register_envs() -> list[str]:
+    """Registers `crafter`, `nethack` and BALROG's MiniHack tasks with gymnasium under `gym_id`
+    names, building `TextGymEnv`s; ids already registered are left alone. Returns the ids.
+    Other MiniHack tasks: `TextGymEnv("minihack/<Task>", ...)`."""
+    ids = []
+    for env_id in ("crafter", "nethack", *(f"minihack/{task}" for task in BALROG_MINIHACK_TASKS)):
+        name = gym_id(env_id)
+        if name not in gymnasium.registry:
+            gymnasium.register(
+                name, entry_point=f"{__name__}:TextGymEnv", kwargs={"env_id": env_id}
+            )
+        ids.append(name)
+    return ids
+
+
+GYM_IDS = tuple(register_envs())
