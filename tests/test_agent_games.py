@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from automem_agent import (
     load_scaffold,
     memory_agent_factory,
     memory_at,
-    probe_policy,
     read_trace,
     run_suite,
 )
 from automem_envs import EpisodeSpec, Suite
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "agent" / "tests"))
+from probe_policy import probe_policy  # a test helper of automem-agent
 
 GAMES = {
     "crafter": ["move west", "move east", "move north", "move south", "do"],

@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,10 +29,12 @@ from automem_agent import (
     builtin_scaffold,
     load_scaffold,
     memory_agent_factory,
-    probe_policy,
     run_suite,
 )
 from automem_envs import EpisodeSpec, Suite
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "agent" / "tests"))
+from probe_policy import probe_policy  # automem-agent's scripted test policy
 
 CRAFTER_MOVES = ["move west", "move east", "move north", "move south", "do", "noop"]
 NLE_MOVES = ["north", "east", "south", "west", "search"]

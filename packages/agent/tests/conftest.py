@@ -1,12 +1,17 @@
-"""Shared helpers: an episode context without a game, and a copy of the v0 scaffold."""
+"""Shared helpers: an episode context without a game, a copy of the v0 scaffold, and this
+directory on `sys.path` for the helper modules next to the tests (`probe_policy`)."""
 
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 from automem_agent import EpisodeContext, builtin_scaffold, load_scaffold
 from automem_envs import EpisodeSpec
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -16,10 +16,10 @@ from automem_agent import (
     run_suite,
     summarize,
 )
-from automem_agent._probe import probe_policy
 from automem_agent._summary import EpisodeResult
 from automem_agent.trace import EpisodeSummary
 from automem_envs import EpisodeSpec, EpisodeStats, Suite
+from probe_policy import probe_policy
 
 
 def _ep(env_id: str, seed: int, progression: float, *, status="finished", tokens=(10, 2)):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from automem_agent import MemoryAgent, RoleModels, ScriptedModel, load_scaffold
-from automem_agent._probe import probe_policy
 from automem_envs import Observation, StepResult
 from automem_memfs import Action, Append, Done, Read, Search, Write, format_call
+from probe_policy import probe_policy
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,10 +26,10 @@ from automem_agent import (
     read_trace,
     run_suite,
 )
-from automem_agent._probe import probe_policy
 from automem_agent._summary import EpisodeResult, SuiteResult, summarize
 from automem_agent.trace import EpisodeSummary
 from automem_envs import EpisodeSpec, EpisodeStats, Suite
+from probe_policy import probe_policy
 
 ACTIONS = ["move west", "move east", "move north", "move south", "do"]
 
@@ -154,8 +155,8 @@ _KILLABLE = textwrap.dedent(
     import asyncio, sys
     from automem_agent import RoleModels, ScriptedModel, builtin_scaffold, load_scaffold
     from automem_agent import memory_agent_factory, run_suite
-    from automem_agent._probe import probe_policy
     from automem_envs import EpisodeSpec, Suite
+    from probe_policy import probe_policy  # copied next to this script
 
     policy = probe_policy(["move west", "move east", "move north", "move south", "do"])
     async def slow(request):
@@ -171,6 +172,7 @@ _KILLABLE = textwrap.dedent(
 def test_resume_after_kill_9(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(_KILLABLE)
+    shutil.copy(Path(__file__).with_name("probe_policy.py"), tmp_path)
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, str(script), str(out), "0.1"])
     eval_dir = out / "eval" / "crafter"

@@ -17,9 +17,9 @@ from automem_agent import (
     builtin_scaffold,
     load_scaffold,
 )
-from automem_agent._probe import probe_policy
 from automem_envs import Observation, StepResult
 from automem_memfs import Action, Append, Done, Search, format_call, parse_calls
+from probe_policy import probe_policy
 
 ACTIONS = ["noop", "move left", "move right", "move up", "move down", "do"]
 

@@ -58,7 +58,6 @@ from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
 from automem_agent._plan import PhasePlan, format_phase_table, plan_episodes, read_manifest
 from automem_agent._play import PlayConfig, parse_seeds, play
 from automem_agent._play_cli import main as play_main
-from automem_agent._probe import probe_policy
 from automem_agent._program import (
     ActionRecord,
     EpisodeInfo,
@@ -208,7 +207,6 @@ __all__ = [
     "plan_episodes",
     "play",
     "play_main",
-    "probe_policy",
     "protocol_from_args",
     "read_jsonl",
     "read_manifest",

@@ -1,4 +1,8 @@
-"""A deterministic scripted policy that exercises LOG and PLAN, for tests, demos and benchmarks."""
+"""A deterministic scripted policy that exercises LOG and PLAN, for tests and benchmarks.
+
+A test helper, not part of automem-agent: packages/agent/tests/conftest.py puts this directory on
+`sys.path` (`from probe_policy import probe_policy`); tests/ and tools/ add it themselves.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,14 @@ import re
 import zlib
 from collections.abc import Callable, Sequence
 
-from automem_memfs import Action, Append, Done, Search
-
-from automem_agent._chat import ChatRequest
+from automem_agent import ChatRequest
+from automem_memfs import Action, Append, Done, Search, example, format_call
 
 _POSITION = re.compile(r"\((-?\d+), ?(-?\d+)\)")
 
 
 def probe_policy(
-    actions: Sequence[str], *, syntax: str = "tags", log_file: str = "log.md"
+    actions: Sequence[str], *, syntax: str = "pipe", log_file: str = "log.md"
 ) -> Callable[[ChatRequest], str]:
     """A script for `ScriptedModel` that plays like a tidy memory agent.
 
@@ -25,8 +28,6 @@ def probe_policy(
     or at once when the step opens with PLAN (its first prompt shows ACTION's syntax, not
     DONE's: a scaffold without LOG at step 0).
     """
-    from automem_memfs import example, format_call
-
     actions = list(actions)
     action_help, done_help = example("action", syntax), example("done", syntax)
 
