@@ -5,6 +5,7 @@ from automem_memfs._anthropic import AnthropicMemoryAdapter
 from automem_memfs._errors import MemfsError, SandboxError
 from automem_memfs._grammar import GRAMMAR_OPS, call_grammar
 from automem_memfs._limits import Limits
+from automem_memfs._memory_store import MemoryStore
 from automem_memfs._ops import (
     OP_TYPES,
     READ_ONLY_OPS,
@@ -45,7 +46,6 @@ from automem_memfs._syntax import (
     syntax_help,
     tool_schemas,
 )
-from automem_memfs._writes import MemoryStore
 
 __all__ = [
     "GRAMMAR_OPS",

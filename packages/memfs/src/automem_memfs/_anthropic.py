@@ -12,10 +12,10 @@ import stat
 from typing import Any
 
 from automem_memfs._errors import MemfsError
+from automem_memfs._memory_store import MemoryStore
 from automem_memfs._ops import Create, Delete, Insert, Op, OpResult, Read, Rename, StrReplace
 from automem_memfs._paths import normalize_path
 from automem_memfs._text import plural
-from automem_memfs._writes import MemoryStore
 
 ROOT = "/memories"
 TOOL_PARAM = {"type": "memory_20250818", "name": "memory"}

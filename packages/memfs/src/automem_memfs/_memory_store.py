@@ -1,5 +1,6 @@
 """`MemoryStore`: the write ops (create, append, write, str_replace, insert, delete, rename),
-plus snapshots and restore, on top of the read ops."""
+plus snapshots and restore, on top of the read ops (`ReadOps`, _read_ops.py) and the index and
+file access (`StoreBase`, _store_base.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from automem_memfs import _fsio
 from automem_memfs._errors import MemfsError
 from automem_memfs._ops import Append, Create, Delete, Insert, OpResult, Rename, StrReplace, Write
 from automem_memfs._paths import normalize_path
-from automem_memfs._reads import ReadOps
+from automem_memfs._read_ops import ReadOps
 from automem_memfs._schema import FileRule
 from automem_memfs._snapshot import Snapshot
-from automem_memfs._store import _Entry
+from automem_memfs._store_base import _Entry
 from automem_memfs._text import plural, split_lines
 
 _PAGE = mmap.PAGESIZE

@@ -1,4 +1,5 @@
-"""`MemoryStore`: a sandboxed directory of memory files that executes typed ops.
+"""`StoreBase`, the index and file access under `MemoryStore` (which is `StoreBase` ->
+`ReadOps` in _read_ops.py -> `MemoryStore` in _memory_store.py).
 
 The store keeps an in-process index of the files it knows (version key, decoded text, line
 count, content hash). Its own writes update the index directly; a file another process changed

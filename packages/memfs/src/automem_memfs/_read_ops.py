@@ -1,4 +1,5 @@
-"""The read-only ops: read (file, line range or listing), tail, search and count."""
+"""`ReadOps`: the read-only ops of `MemoryStore`: read (file, line range or listing), tail, search
+and count."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from automem_memfs import _fsio
 from automem_memfs._errors import MemfsError
 from automem_memfs._ops import Count, OpResult, Read, Search, Tail
 from automem_memfs._paths import normalize_path
-from automem_memfs._store import StoreBase, _Entry
+from automem_memfs._store_base import StoreBase, _Entry
 from automem_memfs._text import Matcher, RegexError, RegexTimeout, clip, plural, split_lines
 
 MAX_PATTERN_CHARS = 500
