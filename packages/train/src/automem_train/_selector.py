@@ -18,7 +18,7 @@ from automem_agent.meta import SandboxLimits, run_sandboxed
 
 from automem_train._examples import MemoryExample, write_examples
 
-_CHILD = Path(__file__).with_name("_selector_child.py")
+_CHILD = Path(__file__).with_name("_policy_child.py")
 
 SELECTOR_CONTRACT = """\
 A pool selector is Python source defining `select(pool)` that returns a list of
