@@ -62,9 +62,9 @@ class HistoryAgent:
 
     async def act(self, observation: Observation, previous: StepResult | None) -> Decision:
         messages = [ChatMessage(role="system", content=self._system)]
-        for obs_text, action in self._pairs:
+        for obs_text, reply in self._pairs:
             messages.append(ChatMessage(role="user", content=obs_text))
-            messages.append(ChatMessage(role="assistant", content=action))
+            messages.append(ChatMessage(role="assistant", content=reply))
         messages.append(ChatMessage(role="user", content=observation.text))
         response, request = await ask(
             self.models, "action", messages, max_tokens=self.max_tokens, purpose="action"

@@ -217,7 +217,8 @@ def main() -> None:
     out.flush()
     if loaded.status != "ok":
         return
-    api = _load_program_module() if program_cls is not None else None
+    # None without a program class; then no PROGRAM_* code has a decoder, so none reaches api.
+    api: Any = _load_program_module() if program_cls is not None else None
     host = None
     if api is not None:
         decoders.update(

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
 import msgspec
 
@@ -75,7 +75,7 @@ def iter_jsonl(
     path: str | os.PathLike[str],
     type_: type[T] | Any = Any,
     *,
-    decoder: msgspec.json.Decoder[Any] | None = None,
+    decoder: msgspec.json.Decoder[T] | None = None,
     torn: list[int] | None = None,
 ) -> Iterator[JsonlLine[T]]:
     """Streams the records of `path` (decoded as `type_`, or by `decoder`) with their line
@@ -108,7 +108,7 @@ def read_jsonl(
     path: str | os.PathLike[str],
     type_: type[T] | Any = Any,
     *,
-    decoder: msgspec.json.Decoder[Any] | None = None,
+    decoder: msgspec.json.Decoder[T] | None = None,
     missing_ok: bool = False,
 ) -> JsonlFile[T]:
     """Every record of `path` at once (see `iter_jsonl` for the rules). With `missing_ok`, a
@@ -174,6 +174,7 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._scrub = scrub
+        self._file: BinaryIO
         if truncate or not self.path.exists():
             self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         else:

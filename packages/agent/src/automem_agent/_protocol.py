@@ -205,7 +205,7 @@ def with_overrides(protocol: Protocol, **overrides: Any) -> tuple[Protocol, list
     for name, value in overrides.items():
         if value is None:
             continue
-        current = getattr(protocol, name, None)
+        current: Any = getattr(protocol, name, None)
         if name in ("seeds", "max_steps", "no_progress_steps"):
             table = dict(current)
             given = value if isinstance(value, dict) else {f: value for f in FAMILIES}

@@ -217,8 +217,8 @@ def scaffold_reference() -> str:
         "",
         *_methods(_program.MemoryView, "step.memory"),
     ]
-    for cls in (_program.EpisodeInfo, _program.ActionRecord, _program.Turn):
-        out += ["", f"### {cls.__name__}", "", _doc(cls), "", *_struct_table(cls)]
+    for record in (_program.EpisodeInfo, _program.ActionRecord, _program.Turn):
+        out += ["", f"### {record.__name__}", "", _doc(record), "", *_struct_table(record)]
     out += [
         "",
         "## Observation (step.observation; the stateless hooks' `observation`)",

@@ -316,6 +316,8 @@ class _Progress:
             self._bar.update(1)
 
     def _postfix(self, now: float) -> None:
+        if self._bar is None:
+            return
         rate = self._steps / max(now - self._start, 1e-9)
         self._bar.set_postfix(steps=self._steps, steps_s=f"{rate:.1f}", errored=self._errored)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 import msgspec
 
@@ -31,7 +31,7 @@ class TextEnv(abc.ABC):
     crashes mid-episode, `step` returns `done=True` and `stats.end_reason == "errored"`.
     """
 
-    family: ClassVar[str]
+    family: str  # "crafter", "nethack", ...: a class attribute, or per instance (NleEnv)
 
     def __init__(
         self,

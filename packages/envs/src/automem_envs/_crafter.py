@@ -140,7 +140,7 @@ def _crafter_class() -> type:
     except ImportError as error:  # numpy, crafter or its image libraries missing
         raise GameNotInstalled("Crafter", "crafter", error) from error
 
-    class _OrderedWorld(crafter.engine.World):  # type: ignore[misc, valid-type, name-defined]
+    class _OrderedWorld(crafter.engine.World):
         """Crafter's world with insertion-ordered chunk sets.
 
         Crafter keeps each chunk's creatures in a `set`, ordered by memory address, and picks
@@ -149,9 +149,11 @@ def _crafter_class() -> type:
 
         def reset(self, seed: int | None = None) -> None:
             super().reset(seed)
-            self._chunks = collections.defaultdict(_OrderedSet)
+            self._chunks: collections.defaultdict[Any, _OrderedSet] = collections.defaultdict(
+                _OrderedSet
+            )
 
-    class _Player(crafter.objects.Player):  # type: ignore[misc, valid-type, name-defined]
+    class _Player(crafter.objects.Player):
         """Crafter's player with a plain-int `distance` (same values, no numpy per call).
 
         Crafter asks the player's distance to every creature on every step; with numpy that
@@ -165,7 +167,7 @@ def _crafter_class() -> type:
             tx, ty = target.tolist() if hasattr(target, "tolist") else target
             return abs(tx - x) + abs(ty - y)
 
-    class _UnrenderedCrafter(crafter.Env):  # type: ignore[misc, valid-type]
+    class _UnrenderedCrafter(crafter.Env):
         """Crafter without the per-step image and semantic map (we read the world directly)."""
 
         def __init__(self, **kwargs: Any) -> None:
@@ -175,7 +177,7 @@ def _crafter_class() -> type:
             # Crafter evaluates `max(self._view)` once per creature per step; on a numpy array
             # that costs more than the creature's update. Only rendering (never done here)
             # needs the array.
-            self._view = tuple(int(v) for v in self._view)
+            self._view: tuple[int, ...] = tuple(int(v) for v in self._view)
 
         def reset(self) -> None:
             super().reset()
@@ -191,7 +193,7 @@ def _no_image() -> None:
     return None
 
 
-class _OrderedSet(dict):  # type: ignore[type-arg]
+class _OrderedSet(dict[Any, None]):
     """The part of `set` Crafter's chunks use, iterating in insertion order."""
 
     def add(self, item: Any) -> None:

@@ -89,7 +89,7 @@ def _seedable_challenge() -> type:
     from nle.env.base import NLE
     from nle.env.tasks import NetHackChallenge
 
-    class SeedableNetHackChallenge(NetHackChallenge):  # type: ignore[misc, valid-type]
+    class SeedableNetHackChallenge(NetHackChallenge):
         """NetHackChallenge with identical game settings whose RNG seeds may be set.
 
         NetHackChallenge blocks seeding by overriding `seed` and shadowing three methods on its
@@ -101,7 +101,7 @@ def _seedable_challenge() -> type:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             for name in ("set_initial_seeds", "set_current_seeds", "get_current_seeds"):
-                vars(self.nethack).pop(name, None)
+                self.nethack.__dict__.pop(name, None)
 
     return SeedableNetHackChallenge
 
@@ -248,7 +248,8 @@ class NleEnv(TextEnv):
         self._typing = False  # ... and the question wants a line of text
         self._success = False
         self._blstats: list[int] = []
-        self._bl_raw, self._bl_list = b"", []  # the last bottom line read, as bytes and list
+        self._bl_raw = b""  # the last bottom line read, as bytes and list
+        self._bl_list: list[int] = []
         self._raw_message = b""
         self._progress_facts, self._progress = (-1, -1), 0.0
         self._tty, self._more = b"", -1
@@ -450,7 +451,7 @@ class NleEnv(TextEnv):
         screen: list[str] = []
         if not done and self._menu_at is None:
             self._read_menu(tty)
-        if not done and self._menu_at >= 0:
+        if not done and self._menu_at is not None and self._menu_at >= 0:
             screen = self._menu
             prompt = prompt or 'A menu is open: choose with its letters, confirm with "more".'
         if current and current != prompt and current not in parts:

@@ -23,7 +23,7 @@ CHARSET = "\t\n" + "".join(chr(c) for c in range(32, 256) if c != 127)
 MAX_TEXT = 1 << 16
 
 
-class TextGymEnv(gymnasium.Env):  # type: ignore[misc]
+class TextGymEnv(gymnasium.Env[str, str]):
     """A `TextEnv` as a `gymnasium.Env` whose observations and actions are strings.
 
     `reset(seed=...)` with a new seed builds the game for that seed; `info` carries
@@ -76,7 +76,8 @@ class TextGymEnv(gymnasium.Env):  # type: ignore[misc]
         }
         return result.observation.text, result.reward, result.done, result.truncated, info
 
-    def render(self) -> str | None:
+    # gymnasium types render() with a method-level TypeVar, which no concrete override can match.
+    def render(self) -> str | None:  # type: ignore[override]
         return self._text if self.render_mode == "ansi" else None
 
     def close(self) -> None:

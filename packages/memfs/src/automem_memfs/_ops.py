@@ -11,11 +11,13 @@ from typing import ClassVar
 import msgspec
 
 
+# Subclasses repeat frozen= and kw_only=: msgspec inherits them, but type checkers read each
+# class statement on its own (dataclass_transform).
 class _Op(msgspec.Struct, frozen=True, kw_only=True, tag_field="op"):
     read_only: ClassVar[bool] = False
 
 
-class Read(_Op, tag="read"):
+class Read(_Op, tag="read", frozen=True, kw_only=True):
     """A whole file, lines `start..end` (1-based, inclusive), or a listing if `path` is a directory."""
 
     path: str = ""
@@ -24,7 +26,7 @@ class Read(_Op, tag="read"):
     read_only: ClassVar[bool] = True
 
 
-class Tail(_Op, tag="tail"):
+class Tail(_Op, tag="tail", frozen=True, kw_only=True):
     """The last `n` lines of a file."""
 
     path: str
@@ -32,7 +34,7 @@ class Tail(_Op, tag="tail"):
     read_only: ClassVar[bool] = True
 
 
-class Search(_Op, tag="search"):
+class Search(_Op, tag="search", frozen=True, kw_only=True):
     """Lines matching `pattern` in one file (`path`) or across all files (`path=None`)."""
 
     pattern: str
@@ -42,7 +44,7 @@ class Search(_Op, tag="search"):
     read_only: ClassVar[bool] = True
 
 
-class Count(_Op, tag="count"):
+class Count(_Op, tag="count", frozen=True, kw_only=True):
     """Number of lines in a file, or of lines matching `pattern`."""
 
     path: str
@@ -50,28 +52,28 @@ class Count(_Op, tag="count"):
     read_only: ClassVar[bool] = True
 
 
-class Create(_Op, tag="create"):
+class Create(_Op, tag="create", frozen=True, kw_only=True):
     """A new file; refuses to overwrite an existing one."""
 
     path: str
     content: str = ""
 
 
-class Append(_Op, tag="append"):
+class Append(_Op, tag="append", frozen=True, kw_only=True):
     """Adds `content` as one or more lines at the end of a file (created if missing)."""
 
     path: str
     content: str
 
 
-class Write(_Op, tag="write"):
+class Write(_Op, tag="write", frozen=True, kw_only=True):
     """Replaces a file's whole content (created if missing)."""
 
     path: str
     content: str
 
 
-class StrReplace(_Op, tag="str_replace"):
+class StrReplace(_Op, tag="str_replace", frozen=True, kw_only=True):
     """Replaces `old` with `new`; `old` must occur exactly once."""
 
     path: str
@@ -79,7 +81,7 @@ class StrReplace(_Op, tag="str_replace"):
     new: str = ""
 
 
-class Insert(_Op, tag="insert"):
+class Insert(_Op, tag="insert", frozen=True, kw_only=True):
     """Inserts `content` after line `line` (0 = at the top)."""
 
     path: str
@@ -87,13 +89,13 @@ class Insert(_Op, tag="insert"):
     content: str
 
 
-class Delete(_Op, tag="delete"):
+class Delete(_Op, tag="delete", frozen=True, kw_only=True):
     """Removes a file or an empty directory."""
 
     path: str
 
 
-class Rename(_Op, tag="rename"):
+class Rename(_Op, tag="rename", frozen=True, kw_only=True):
     """Moves a file to `new_path`; refuses to overwrite."""
 
     path: str
@@ -110,8 +112,8 @@ READ_ONLY_OPS = frozenset(k for k, t in OP_TYPES.items() if t.read_only)
 WRITE_OPS = frozenset(OP_TYPES) - READ_ONLY_OPS
 
 
-def op_kind(op: Op) -> str:
-    """The tag of an op, e.g. `"search"`."""
+def op_kind(op: Call) -> str:
+    """The tag of an op or other call, e.g. `"search"`, `"done"`."""
     return op.__struct_config__.tag  # type: ignore[return-value]
 
 

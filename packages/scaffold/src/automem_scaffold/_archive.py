@@ -83,7 +83,7 @@ def scaffold_files(root: Path) -> dict[str, str]:
 def scaffold_diff(parent: Path, child: Path) -> str:
     """A unified diff of two scaffold directories ("" when identical)."""
     a, b = scaffold_files(parent), scaffold_files(child)
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted(set(a) | set(b)):
         old, new = a.get(rel), b.get(rel)
         if old == new:

@@ -10,6 +10,7 @@ is rejected and another attempt follows, it is archived: its record goes to
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -116,7 +117,9 @@ def _legacy_record(it: Path, decision: Decision) -> AttemptRecord:
     )
 
 
-def revisions(run_dir: Path, *, before: int, current: list[AttemptRecord] = ()) -> list[Revision]:
+def revisions(
+    run_dir: Path, *, before: int, current: Sequence[AttemptRecord] = ()
+) -> list[Revision]:
     """Every attempt of iterations 1..before-1 (decided ones), then `current` (the rejected
     attempts so far of iteration `before`), oldest first."""
     out: list[Revision] = []

@@ -126,9 +126,9 @@ async def evaluate(
             slot["input"] += int(usage.get("input", 0))
             slot["output"] += int(usage.get("output", 0))
         models.update(h.models)
-        turns = list(trace.turns())
-        llm_s += sum(t.latency_s for t in turns)
-        calls += len(turns)
+        llm_turns = list(trace.turns())
+        llm_s += sum(t.latency_s for t in llm_turns)
+        calls += len(llm_turns)
     families: dict[str, list[float]] = {}
     for spec in episodes:
         families.setdefault(env_family(spec.env_id), []).append(per_episode.get(spec.key, 0.0))

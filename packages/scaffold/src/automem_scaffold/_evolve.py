@@ -233,11 +233,11 @@ class Evolver:
         report_start = load_evaluation(self.run_dir / "report_start")
         if report_start is None and incumbent == 0:
             report_start = heldout  # the start scaffold is the final one
+        final_accept = decisions[incumbent].accept_mean if decisions else None
+        start_accept = decisions[0].accept_mean if final_accept is not None else None
         accept_gain = (
-            decisions[incumbent].accept_mean - decisions[0].accept_mean
-            if decisions
-            and decisions[incumbent].accept_mean is not None
-            and decisions[0].accept_mean is not None
+            final_accept - start_accept
+            if final_accept is not None and start_accept is not None
             else None
         )
         summary = RunSummary(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from automem_agent import read_jsonl
@@ -47,7 +48,9 @@ def _session_entries(iteration: int, review_dir: Path) -> list[LedgerEntry]:
     for path in sorted(review_dir.glob("*.jsonl")):
         tin = tout = cread = cwrite = 0
         reported: list[float] = []  # what the provider billed, where it said (an agent CLI)
-        for turn in read_jsonl(path).records:  # a line torn by a kill is skipped
+        # a line torn by a kill is skipped
+        turns: list[dict[str, Any]] = read_jsonl(path).records
+        for turn in turns:
             tin += int(turn.get("input_tokens", 0))
             tout += int(turn.get("output_tokens", 0))
             cread += int(turn.get("cache_read_tokens", 0))

@@ -18,6 +18,8 @@ incumbent scaffold) and `candidate/` (the writable copy of the scaffold being re
 from __future__ import annotations
 
 import asyncio
+import builtins
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -248,7 +250,8 @@ class ReviewWorkspace:
         return await asyncio.to_thread(self._replay, name, start, end)
 
     # the tool list ---------------------------------------------------------------------
-    def _file_tools(self) -> list[Tool]:
+    # `builtins.list`: inside this class body, `list` names the `list` tool method above.
+    def _file_tools(self) -> builtins.list[Tool]:
         specs = {t["name"]: t for t in tool_schemas([kind for kind, _, _ in FILE_TOOLS.values()])}
         out = []
         for name, (kind, roots, body) in FILE_TOOLS.items():
@@ -264,7 +267,7 @@ class ReviewWorkspace:
                     description=f"{spec['description'][0].upper()}{spec['description'][1:]}"
                     f"{extra}; paths under {where}.",
                     input_schema=schema,
-                    handler=lambda args, _name=name: self.file_op(_name, args),
+                    handler=functools.partial(self.file_op, name),
                 )
             )
         read = specs["read"]["input_schema"]
@@ -283,7 +286,7 @@ class ReviewWorkspace:
         )
         return out
 
-    def tools(self, validator: Validator | None = None) -> list[Tool]:
+    def tools(self, validator: Validator | None = None) -> builtins.list[Tool]:
         """The tool list for a `ToolSession`; `validator` adds a `validate` tool."""
         tools = [*self.trace_tools.tools(), *self._file_tools()]
         if self.library.names:

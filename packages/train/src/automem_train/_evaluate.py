@@ -86,7 +86,7 @@ def attach_adapter(
     `--enable-lora` and `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True` and see the same filesystem.
     """
     if hasattr(model, "load_adapter"):
-        inner = getattr(model, "model", None)
+        inner: Any = getattr(model, "model", None)
         if name in (getattr(inner, "peft_config", None) or {}):
             inner.delete_adapter(name)
         model.load_adapter(name, adapter_dir)

@@ -96,7 +96,7 @@ def _paired(turn: LLMTurn) -> list[tuple[Any, Any]]:
     """(call, result) pairs. Every executed op and every parse error produced one result, in
     call order; DONE and ACTION produce none."""
     results = iter(turn.results)
-    pairs = []
+    pairs: list[tuple[Any, Any]] = []
     for call in turn.calls:
         if isinstance(call, Done | Action):
             pairs.append((call, None))
@@ -150,9 +150,9 @@ def extract_from_trace(
         for call, result in _paired(turn):
             if _kind(call) not in READ_ONLY_OPS:
                 continue
-            path = getattr(call, "path", None)
-            if path:
-                reads.append((position, turn.phase, path))
+            read_path = getattr(call, "path", None)
+            if read_path:
+                reads.append((position, turn.phase, read_path))
             elif result is not None:
                 reads.append((position, turn.phase, "\0" + result.text))
 

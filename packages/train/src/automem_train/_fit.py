@@ -18,7 +18,7 @@ Under FSDP the weights and optimizer state are divided over the processes; activ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -79,7 +79,9 @@ class ModelShape(msgspec.Struct, frozen=True, kw_only=True):
 
 def model_shape(config: Any) -> ModelShape:
     """The shape of a Hugging Face model config (an object or a dict, e.g. config.json)."""
-    get = config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
+    get: Callable[..., Any] = (
+        config.get if isinstance(config, Mapping) else lambda k, d=None: getattr(config, k, d)
+    )
     heads = int(get("num_attention_heads"))
     return ModelShape(
         hidden=int(get("hidden_size")),

@@ -31,7 +31,7 @@ class Loop1Source(msgspec.Struct, frozen=True, kw_only=True):
     mean_progression: float | None
     suite: str
     envs: list[str]
-    max_steps: int
+    max_steps: int | dict[str, int]
     agent_llm: str
     evaluation: list[EvalKey]
 

@@ -136,6 +136,7 @@ async def run_trial(
             status="failed", note=message, failure=kind, selection=selection, **common
         )
     write_examples(trial_dir / "examples.jsonl", chosen)
+    assert selection is not None  # select_for_recipe returns None only with a failure
     tokenizer = _tokenizer(_base_path(config, model))
     data = build_training_set(
         chosen,
@@ -421,8 +422,8 @@ async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
                 proposal = msgspec.json.decode(saved.read_bytes(), type=Proposal)
             else:
                 if meta is None:  # the same spec shares the loaded model (adapters off for meta)
-                    same = config.meta_llm == config.base_llm
-                    meta = model if same else load_model(config.meta_llm)
+                    shared = config.meta_llm == config.base_llm
+                    meta = model if shared else load_model(config.meta_llm)
                 proposal = await propose_recipe(
                     meta,
                     ledger,

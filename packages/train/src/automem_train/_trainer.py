@@ -433,8 +433,9 @@ def _train(
                 epoch=epoch,
                 group_by_length=config.group_by_length,
             )
-            loader = torch.utils.data.DataLoader(
-                list(range(len(encoded))),
+            loader: Any = torch.utils.data.DataLoader(
+                # A list is a map-style dataset (len and getitem); torch's stub asks for Dataset.
+                list(range(len(encoded))),  # type: ignore[arg-type]
                 batch_sampler=batches,
                 collate_fn=lambda idx: collate([encoded[i] for i in idx], pad_id),
                 # Its own generator: iterating a loader draws a seed, and from the global RNG
@@ -557,7 +558,8 @@ def _optimizer_state(checkpoint: Path, state: dict[str, Any], accelerator: Any) 
 def _trim_log(path: Path, step: int) -> None:
     """Drops loss records past `step` (written after the checkpoint a run resumes from)."""
     if path.exists():
-        write_jsonl(path, [r for r in read_jsonl(path).records if r["step"] <= step])
+        records: list[dict[str, Any]] = read_jsonl(path).records
+        write_jsonl(path, [r for r in records if r["step"] <= step])
 
 
 def read_loss_log(out_dir: str | Path) -> list[dict[str, Any]]:

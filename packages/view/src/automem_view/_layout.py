@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import JsonlError, read_jsonl, torn_notice
+from automem_agent import JsonlError, JsonlFile, read_jsonl, torn_notice
 
 # Directories that never hold traces or plots; skipping them keeps the walk of a big run short.
 _PRUNE = frozenset(
@@ -96,7 +96,7 @@ def read_records(path: Path, notices: list[str], run: Path) -> list[dict[str, An
     torn last line is skipped with a notice; a damaged file leaves a notice and what came before
     it is not shown (the viewer reports, it never fails a page)."""
     try:
-        got = read_jsonl(path, missing_ok=True)
+        got: JsonlFile[Any] = read_jsonl(path, missing_ok=True)
     except JsonlError as exc:
         notices.append(f"{path.relative_to(run)} could not be read ({exc}); it is skipped")
         return []
@@ -120,7 +120,9 @@ def tail_status(path: Path) -> dict[str, Any]:
     if info["torn"] and len(lines) > 1:
         record = _loads(lines[-2])
     if isinstance(record, dict) and record.get("type") == "summary":
-        stats = record.get("stats") if isinstance(record.get("stats"), dict) else {}
+        stats = record.get("stats")
+        if not isinstance(stats, dict):
+            stats = {}
         info.update(
             status=record.get("status", "finished"),
             steps=record.get("steps", stats.get("steps")),
@@ -151,7 +153,7 @@ def iterations(run: Path, notices: list[str]) -> list[dict[str, Any]]:
     summary = read_json(run / "summary.json", notices, run) or {}
     summary_rows = {r.get("iteration"): r for r in summary.get("rows", []) if isinstance(r, dict)}
     costs = read_json(run / "costs.json", notices, run) or {}
-    dollars: dict[int, float] = {}
+    dollars: dict[Any, float] = {}  # by the iteration costs.json names (an int when well formed)
     for entry in costs.get("entries", []):
         if isinstance(entry, dict) and entry.get("dollars") is not None:
             it = entry.get("iteration")

@@ -102,6 +102,8 @@ def make_server(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0):
 
 def url_of(server: ThreadingHTTPServer) -> str:
     host, port = server.server_address[:2]
+    if isinstance(host, bytes | bytearray):  # typed so for Unix sockets; TCP gives a str
+        host = host.decode()
     return f"http://{host}:{port}/"
 
 

@@ -113,7 +113,10 @@ def analysis_in_child(
     error = None
     try:
         tree = ast.parse(code, "<analysis>")
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        tail = tree.body[-1] if tree.body else None
+        last = tail if isinstance(tail, ast.Expr) else None
+        if last is not None:
+            tree.body.pop()
         with contextlib.redirect_stdout(buffer):
             exec(compile(tree, "<analysis>", "exec"), namespace)
             if last is not None:

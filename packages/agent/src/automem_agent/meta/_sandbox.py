@@ -202,7 +202,7 @@ def run_sandboxed(
         if confinement.uid is not None:
             _give_back(scratch)
         stdout, stderr = _tail(out_path), _tail(err_path)
-        common = dict(
+        common: dict[str, Any] = dict(
             stdout=stdout,
             stderr=stderr,
             returncode=returncode,

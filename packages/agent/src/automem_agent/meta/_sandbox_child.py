@@ -35,6 +35,11 @@ def _load(target):
     return getattr(module, func_name)
 
 
+async def _await(awaitable):
+    # asyncio.run takes only a coroutine; this also runs a Future or other awaitable.
+    return await awaitable
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
@@ -45,7 +50,7 @@ def main():
         func = _load(spec["target"])
         value = func(**spec.get("kwargs", {}))
         if inspect.isawaitable(value):
-            value = asyncio.run(value)
+            value = asyncio.run(_await(value))
         payload = {"ok": True, "value": value}
     except MemoryError:
         payload = {

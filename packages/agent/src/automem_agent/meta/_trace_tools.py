@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from automem_agent.meta._analysis import PRELUDE_HELP, AnalysisSettings, run_analysis
-from automem_agent.meta._session import Tool, ToolError
+from automem_agent.meta._session import Handler, Tool, ToolError
 from automem_agent.meta._traces import VIEW_CHARS, TraceLibrary, cut, format_index
 
 GREP_PER_FILE = 5
@@ -287,8 +287,8 @@ class TraceTools:
             roots=self.resolver.roots,
         )
 
-    def _counted(self, name: str, fn: Callable[[Mapping[str, Any]], str]) -> Callable:
-        def handler(args: Mapping[str, Any]) -> str:
+    def _counted(self, name: str, fn: Handler) -> Handler:
+        def handler(args: dict[str, Any]) -> str | Awaitable[str]:
             self.calls[name] = self.calls.get(name, 0) + 1
             return fn(args)
 

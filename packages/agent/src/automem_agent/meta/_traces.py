@@ -241,7 +241,9 @@ def prepare_episode(
     text_offsets: list[int] = []
     observations: list[tuple[int, int]] = []
     changes: list[tuple[int, float]] = []
-    invalid, fallback, truncated = [], [], []
+    invalid: list[int] = []
+    fallback: list[int] = []
+    truncated: list[int] = []
     rejections: list[tuple[int, str]] = []
     notice_steps = 0
     upkeep: dict[str, int] = {}

@@ -140,7 +140,9 @@ class LlamaCppModel:
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
         """The prompt's tokens: the chat template applied, with the assistant turn opened."""
         messages = [{"role": m.role, "content": message_text(m)} for m in request.messages]
-        text = self._format(messages=messages).prompt
+        # llama_cpp types messages as one TypedDict per role; plain role/content dicts are what
+        # its Jinja formatter reads.
+        text = self._format(messages=messages).prompt  # type: ignore[arg-type]
         return self._slots[0].llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def _grammar(self, text: str):

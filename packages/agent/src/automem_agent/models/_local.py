@@ -81,7 +81,9 @@ class LocalModel:
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True, dtype=dtype)
-        self._setup(model.to(self.device).eval(), tokenizer, name or self.path.name)
+        # transformers wraps PreTrainedModel.to in a decorator whose stub loses the bound self.
+        model = model.to(self.device)  # type: ignore[arg-type]
+        self._setup(model.eval(), tokenizer, name or self.path.name)
         for adapter_name, adapter_path in (adapters or {}).items():
             self.load_adapter(adapter_name, adapter_path)
 

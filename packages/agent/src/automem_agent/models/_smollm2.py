@@ -37,7 +37,8 @@ def _convert(gguf: Path, out: Path) -> None:
         raise ValueError(f"{gguf.name} carries no chat template")
     # The weights are already dequantised to float32; drop the GGUF marker so they save as
     # plain safetensors and reload without the gguf package.
-    model.hf_quantizer = None
+    # torch types attribute assignment on a Module as Tensor | Module; transformers reads None here.
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -80,7 +80,12 @@ def _write_tiny(out: Path, arch: str, seed: int, vocab_size: int, hidden_size: i
     require("transformers", "local", backend="tiny")
     require("torch", "local", backend="tiny")
     import torch
-    from transformers import GenerationConfig, PreTrainedTokenizerFast
+    from transformers import (
+        GenerationConfig,
+        PretrainedConfig,
+        PreTrainedModel,
+        PreTrainedTokenizerFast,
+    )
 
     tok = _train_tokenizer(vocab_size)
     tokenizer = PreTrainedTokenizerFast(
@@ -107,6 +112,8 @@ def _write_tiny(out: Path, arch: str, seed: int, vocab_size: int, hidden_size: i
         pad_token_id=ids["<|endoftext|>"],
         bos_token_id=None,
     )
+    config: PretrainedConfig
+    cls: type[PreTrainedModel]
     if arch == "qwen2":
         from transformers import Qwen2Config, Qwen2ForCausalLM
 
