@@ -1,7 +1,12 @@
 """Loop 2 takes Loop 1's output: `apps/train --from-run` plays Loop 1's incumbent scaffold on
 seeds outside every evaluation set of that run, trains the tiny model, keeps Loop 1's run
 records (config.toml with the resume identity check, train.log, report.md) and resumes after
-`kill -9`. Traces on evaluation seeds given with `--traces` are skipped with one clear line."""
+`kill -9`. Traces on evaluation seeds given with `--traces` are skipped with one clear line.
+
+The pool's agent is scripted, served like a remote model, and the tiny model's weights are
+trained through `--base-path`, as a vLLM-served base is: the tiny random model never ends a
+reply within a short budget, and Loop 2 leaves replies cut at max_tokens out of the pool (a
+half-written op would teach the specialist to stop mid-call)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from automem_agent import ScriptedModel, read_jsonl, trace_path
+from automem_agent.models import build_tiny_model
 from automem_envs import EpisodeSpec
 from automem_memfs import Action, Done, format_call
 from automem_scaffold import EvolveConfig, evolve, read_decisions
@@ -33,6 +39,26 @@ RECIPE = {
 
 def _noop(_request) -> str:
     return format_call(Done()) + "\n" + format_call(Action(text="noop"))
+
+
+POOL_AGENT = "scripted:loop2_pool_agent:noop"  # `_noop`, importable by the app's process
+POOL_AGENT_MODULE = """from automem_memfs import Action, Done, format_call
+
+
+def noop(_request):
+    return format_call(Done()) + "\\n" + format_call(Action(text="noop"))
+"""
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory) -> dict[str, str]:
+    """The environment of the apps' processes: the pool agent's module on the path."""
+    where = tmp_path_factory.mktemp("agent")
+    (where / "loop2_pool_agent.py").write_text(POOL_AGENT_MODULE)
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(where), os.environ.get("PYTHONPATH", "")]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +82,25 @@ def loop1_run(tmp_path_factory) -> Path:
     return run
 
 
-def _command(loop1: Path, run: Path, *extra: str) -> list[str]:
+def _command(loop1: Path, run: Path, *extra: str, agent: str = POOL_AGENT) -> list[str]:
+    # The shared sampling flags keep the agent's replies short in the pool and the evaluation.
+    base = [] if agent == "tiny" else ["--base-path", str(build_tiny_model())]
     return [
         sys.executable, str(ROOT / "apps" / "train"),
         "--from-run", str(loop1),
         "--run-dir", str(run),
-        "--base-llm", "tiny",
-        "--meta-llm", "tiny",
+        "--agent-llm", agent,
+        *base,
         "--pool-episodes", "2",
         "--collect-max-steps", "2",
-        "--eval-seeds", "42",
-        "--eval-max-steps", "1",
+        "--seeds", "42",
+        "--max-steps", "1",
         "--trials", "1",
         "--min-examples", "1",
-        "--scaffold-rounds", "1",
-        "--no-progress-bar",
+        "--max-rounds", "1",
+        "--max-tokens", "32",
+        "--max-length", "4096",
+        "--no-progress",
         *extra,
     ]  # fmt: skip
 
@@ -91,12 +121,14 @@ def test_loop1_source_names_incumbent_and_every_evaluation_episode(loop1_run: Pa
 
 
 @pytest.mark.slow
-def test_from_run_end_to_end_records_and_resume_after_kill(loop1_run: Path, tmp_path: Path):
+def test_from_run_end_to_end_records_and_resume_after_kill(
+    loop1_run: Path, tmp_path: Path, app_env: dict[str, str]
+) -> None:
     run = tmp_path / "loop2"
     cmd = _command(loop1_run, run, "--recipe", str(_recipe(tmp_path)), "--no-eval")
     log = tmp_path / "out.txt"
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True, env=app_env)
     # kill -9 once the first LoRA checkpoint is on disk (the pool is collected by then)
     checkpoints = run / "trials" / "000" / "train" / "checkpoints"
     deadline = time.monotonic() + 400
@@ -115,7 +147,13 @@ def test_from_run_end_to_end_records_and_resume_after_kill(loop1_run: Path, tmp_
     assert all(p.is_file() for p in pool), log.read_text()[-3000:]
     pool_mtimes = [p.stat().st_mtime_ns for p in pool]
 
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # The first line names the protocol (an offline agent: demo), its scale and every override.
+    first = log.read_text().splitlines()[0]
+    assert first.startswith("protocol demo [DEMO scale (small caps)]"), first
+    assert "OVERRIDDEN:" in first and "pool_episodes 6 -> 2" in first
+    assert "agent max_tokens None -> 32" in first
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=app_env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # The pool was not collected again, and it avoided seeds 42..45 (Loop 1's evaluations).
     assert [p.stat().st_mtime_ns for p in pool] == pool_mtimes
@@ -129,15 +167,18 @@ def test_from_run_end_to_end_records_and_resume_after_kill(loop1_run: Path, tmp_
     assert trial.status == "ok" and trial.train is not None and trial.train.steps == 2
     # Loop 1's run records: config.toml, a log, report.md with the loss curve and the table.
     config = (run / "config.toml").read_text()
-    assert f'from_run = "{loop1_run}"' in config and 'base_llm = "tiny"' in config
+    assert f'from_run = "{loop1_run}"' in config and f'base_llm = "{POOL_AGENT}"' in config
+    assert f'base_path = "{build_tiny_model()}"' in config and 'protocol = "demo"' in config
+    assert f"# {first}" in config  # the first line, atop config.toml
     assert "Loop 2 run" in (run / "train.log").read_text()
     report = (run / "report.md").read_text()
     assert "![loss curves](loss.png)" in report and (run / "loss.png").stat().st_size > 0
     assert "incumbent iteration" in report and "seeds 1000-1001" in report
+    assert report.splitlines()[2] == first  # and atop report.md
 
     # The same directory with another setup is refused, in one message and no traceback.
     other = subprocess.run(
-        [*cmd, "--pool-episodes", "3"], capture_output=True, text=True, timeout=300
+        [*cmd, "--pool-episodes", "3"], capture_output=True, text=True, timeout=300, env=app_env
     )
     assert other.returncode == 2
     assert "pool_episodes: run has 2, command asks for 3" in other.stderr
@@ -145,10 +186,28 @@ def test_from_run_end_to_end_records_and_resume_after_kill(loop1_run: Path, tmp_
 
 
 @pytest.mark.slow
-def test_from_run_with_the_two_model_evaluation(loop1_run: Path, tmp_path: Path) -> None:
+def test_from_run_with_the_two_model_evaluation(
+    loop1_run: Path, tmp_path: Path, app_env: dict[str, str]
+) -> None:
+    # The tiny model serves the adapter in the evaluation, so it is the agent model here; the
+    # pool is the scripted agent's, played by apps/play with Loop 1's incumbent.
+    pool = tmp_path / "pool"
+    play = [
+        sys.executable, str(ROOT / "apps" / "play"),
+        "--agent-llm", POOL_AGENT,
+        "--scaffold", loop1_source(loop1_run).scaffold_dir,
+        "--seeds", "1000-1001",
+        "--max-steps", "2",
+        "--run-dir", str(pool),
+        "--no-progress",
+    ]  # fmt: skip
+    played = subprocess.run(play, capture_output=True, text=True, timeout=300, env=app_env)
+    assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
     run = tmp_path / "loop2"
-    cmd = _command(loop1_run, run, "--recipe", str(_recipe(tmp_path)))
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd = _command(
+        loop1_run, run, "--recipe", str(_recipe(tmp_path)), "--traces", str(pool), agent="tiny"
+    )
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=app_env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (run / "report.md").read_text()
     # the before/after table: base and specialist rows with progression, write/search, growth
@@ -157,7 +216,7 @@ def test_from_run_with_the_two_model_evaluation(loop1_run: Path, tmp_path: Path)
 
 
 def test_traces_on_evaluation_seeds_are_skipped_with_one_line(
-    loop1_run: Path, tmp_path: Path
+    loop1_run: Path, tmp_path: Path, app_env: dict[str, str]
 ) -> None:
     # Loop 1's own traces are all on evaluation seeds: nothing is left, and the app says so.
     run = tmp_path / "loop2"
@@ -165,7 +224,7 @@ def test_traces_on_evaluation_seeds_are_skipped_with_one_line(
         *_command(loop1_run, run),
         "--traces", str(loop1_run / "iterations" / "000" / "eval"),
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=app_env)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "HygieneError" not in done.stderr
     assert "skipped" in done.stdout and "traces on evaluation seeds" in done.stdout

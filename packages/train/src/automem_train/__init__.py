@@ -4,9 +4,11 @@ Pipeline: `extract_examples` (verbatim memory turns + features) -> `select_examp
 `run_policy` + `compose` (a policy and a data composition) -> `build_training_set` (hygiene
 checks, response-only masks, report) -> `train_lora` (PEFT adapter, checkpoints, resume) ->
 `compare_specialist` (two-model agent vs base-only agent). `run_loop2(Loop2Config(...))` runs
-trials whose recipes the meta-LLM proposes (`propose_recipe`) and keeps the best.
+trials whose recipes the meta-LLM proposes (`propose_recipe`) and keeps the best. `main` is
+`apps/train` (`automem-train`): a protocol and the shared run flags parsed into a `Loop2Config`.
 """
 
+from automem_train._cli import build_parser, config_from_args, main
 from automem_train._config import VLLM_LORA_MODULES, LoraSettings, TrainConfig
 from automem_train._dataset import (
     DatasetReport,
@@ -60,8 +62,15 @@ from automem_train._loop_config import (
     from_loop1,
     load_recipe,
 )
+from automem_train._plan import Loop2Plan, format_loop2_plan, plan_loop2
 from automem_train._policy import POLICY_CONTRACT, PolicyOutcome, SelectionPolicy, run_policy
-from automem_train._pool import drop_eval_episodes, eval_suite_of, full_suite, pool_suite_of
+from automem_train._pool import (
+    drop_eval_episodes,
+    eval_suite_of,
+    full_suite,
+    per_env,
+    pool_suite_of,
+)
 from automem_train._postprocess import PostProcess, postprocess, strip_action
 from automem_train._propose import Proposal, pool_stats, propose_recipe
 from automem_train._recipe import (
@@ -120,6 +129,7 @@ __all__ = [
     "Loop1Source",
     "Loop2Config",
     "Loop2Error",
+    "Loop2Plan",
     "LoraSettings",
     "MemoryEstimate",
     "MemoryExample",
@@ -142,6 +152,7 @@ __all__ = [
     "append_ledger",
     "attach_adapter",
     "best_trial",
+    "build_parser",
     "build_training_set",
     "check_eval_leak",
     "check_fits",
@@ -149,6 +160,7 @@ __all__ = [
     "check_resume",
     "compare_specialist",
     "compose",
+    "config_from_args",
     "config_toml",
     "default_select",
     "demo_config",
@@ -162,6 +174,7 @@ __all__ = [
     "eval_suite_of",
     "extract_examples",
     "extract_from_trace",
+    "format_loop2_plan",
     "from_loop1",
     "full_suite",
     "is_memory_turn",
@@ -169,8 +182,11 @@ __all__ = [
     "ledger_table",
     "load_recipe",
     "loop1_source",
+    "main",
     "model_shape",
     "near_duplicate_key",
+    "per_env",
+    "plan_loop2",
     "played_episodes",
     "plot_loss",
     "pool_stats",

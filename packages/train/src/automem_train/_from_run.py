@@ -21,8 +21,9 @@ class Loop2Error(RuntimeError):
 
 class Loop1Source(msgspec.Struct, frozen=True, kw_only=True):
     """What Loop 2 takes from a Loop 1 run: the incumbent (its iteration, scaffold directory and
-    content hash), the run's suite, envs, step cap and agent, and every (env_id, seed) in any of
-    its seed pools (search, accept, report) or played anywhere in it."""
+    content hash), the run's protocol, suite, envs, step limits (one N or per family), text,
+    actions, no-progress timeout and agent, and every (env_id, seed) in any of its seed pools
+    (search, accept, report) or played anywhere in it."""
 
     run_dir: str
     incumbent: int
@@ -34,6 +35,11 @@ class Loop1Source(msgspec.Struct, frozen=True, kw_only=True):
     max_steps: int | dict[str, int]
     agent_llm: str
     evaluation: list[EvalKey]
+    # Defaults: what a source.json written before these were recorded meant.
+    protocol: str = ""
+    no_progress_steps: dict[str, int] = {}
+    observation_format: str = "compact"
+    action_set: str = "automem"
 
     def describe(self) -> str:
         mean = "-" if self.mean_progression is None else f"{self.mean_progression:.3f}"
@@ -96,4 +102,8 @@ def loop1_source(run_dir: str | Path) -> Loop1Source:
         max_steps=config.max_steps,
         agent_llm=config.agent_llm,
         evaluation=sorted(keys),
+        protocol=config.protocol,
+        no_progress_steps=dict(config.no_progress_steps),
+        observation_format=config.observation_format,
+        action_set=config.action_set,
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import re
 import shutil
 import time
 from pathlib import Path
@@ -26,6 +26,7 @@ from automem_agent import (
     builtin_scaffold,
     load_model,
     load_scaffold,
+    with_sampling,
     write_bytes_atomic,
 )
 from automem_agent.meta import (
@@ -351,6 +352,7 @@ async def run_loop2_async(config: Loop2Config) -> TrialRecord | None:
 async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
     started = time.perf_counter()
     save_config(config)
+    log.info(config.scale_line)  # the app printed it already, as its first line
     _log(f"Loop 2 run {run} ({'resumed' if read_ledger(run) else 'started'})")
     if config.demo:
         _log("** demo-scale run: a tiny pool, a few LoRA steps on CPU; figures are not results **")
@@ -362,13 +364,16 @@ async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
     if source is not None:
         _log(source.describe())
     model = load_model(config.base_llm)
-    scaffold = load_scaffold(
-        _scaffold_dir(config, source),
-        hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
+    scaffold = _sampled(
+        load_scaffold(
+            _scaffold_dir(config, source),
+            hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
+        ),
+        config,
     )
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
-    excluded = eval_keys(full) | set(source.evaluation if source else [])
+    excluded = eval_keys([full, eval_suite]) | set(source.evaluation if source else [])
     traces, collected = await _pool(config, model, scaffold, full, excluded)
     examples = extract_examples(traces, plan_actions=True)
     skipped: list[MemoryExample] = []
@@ -480,7 +485,14 @@ async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
         append_ledger(run, record)
         ledger.append(record)
         _keep_best(run, ledger)
-    report = write_report(run, ledger, pool, demo=config.demo, unsafe=config.unsafe_no_sandbox)
+    report = write_report(
+        run,
+        ledger,
+        pool,
+        demo=config.demo,
+        unsafe=config.unsafe_no_sandbox,
+        scale_line=config.scale_line,
+    )
     _log(ledger_table(ledger))
     if config.unsafe_no_sandbox:
         _log("** UNSAFE: this run's selector and hooks ran WITHOUT the bubblewrap sandbox **")
@@ -505,32 +517,35 @@ def _code_roots(config: Loop2Config, source: Loop1Source | None = None) -> dict[
 
 def _scaffold_dir(config: Loop2Config, source: Loop1Source | None = None) -> Path:
     """The scaffold the agent plays: Loop 1's incumbent (copied into the run, so a resumed run
-    keeps it while Loop 1 goes on) or `config.scaffold`, capped to `scaffold_rounds`."""
-    if source is not None:
-        origin = Path(source.scaffold_dir)
-    else:
+    keeps it while Loop 1 goes on) or `config.scaffold`."""
+    if source is None:
         origin = Path(config.scaffold)
-        origin = origin if origin.is_dir() else builtin_scaffold(config.scaffold)
-    if source is None and config.scaffold_rounds is None:
-        return origin
-    # A copy with fewer LOG/PLAN rounds: the demo's small model rarely ends a phase early, and
-    # every round is a slow CPU generation. The copy has its own content hash in the traces.
+        return origin if origin.is_dir() else builtin_scaffold(config.scaffold)
     target = Path(config.run_dir) / "scaffold"
     if not target.exists():
         tmp = target.with_name(".scaffold.tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
-        shutil.copytree(origin, tmp, ignore=shutil.ignore_patterns("__pycache__"))
-        if config.scaffold_rounds is not None:
-            manifest = tmp / "scaffold.toml"
-            text = re.sub(
-                r"(?m)^max_rounds\s*=\s*\d+",
-                f"max_rounds = {config.scaffold_rounds}",
-                manifest.read_text(encoding="utf-8"),
-            )
-            manifest.write_text(text, encoding="utf-8")
+        shutil.copytree(source.scaffold_dir, tmp, ignore=shutil.ignore_patterns("__pycache__"))
         tmp.rename(target)  # whole or not at all: a kill mid-copy leaves only the tmp
     return target
+
+
+def _sampled(scaffold: Any, config: Loop2Config) -> Any:
+    """`scaffold` with the run's sampling (the protocol's) on every phase: the pool and both
+    evaluations play with it. The scaffold's files, and so its content hash, stay as they are;
+    config.toml records the sampling."""
+    manifest = with_sampling(
+        scaffold.manifest,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        max_rounds=config.max_rounds,
+    )
+    return (
+        scaffold
+        if manifest == scaffold.manifest
+        else dataclasses.replace(scaffold, manifest=manifest)
+    )
 
 
 def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:

@@ -10,10 +10,9 @@ from typing import Any
 import msgspec
 import tomli_w
 from automem_agent import write_bytes_atomic, write_text_atomic
+from automem_envs import env_family
 
-from automem_train._config import TrainConfig
 from automem_train._from_run import Loop1Source, Loop2Error
-from automem_train._policy import SelectionPolicy
 from automem_train._recipe import Recipe
 
 
@@ -21,6 +20,10 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     """Everything `run_loop2` needs. Apps parse arguments into this and call `run_loop2`."""
 
     run_dir: str
+    # The protocol the run was built from (`apps/train --protocol`; "" when built directly) and
+    # what the command line changed in it (shown on the first output line and in report.md).
+    protocol: str = ""
+    overrides: list[str] = []
     # A Loop 1 run directory: its incumbent scaffold plays the pool, and no pool episode is on
     # any of its evaluation seeds. `from_loop1` fills suite, envs and step caps from it.
     from_run: str | None = None
@@ -29,20 +32,31 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     envs: list[str] = msgspec.field(
         default_factory=lambda: ["crafter"]
     )  # env ids or families to evaluate on (and collect from)
-    eval_seeds: list[int] | None = None  # a subset of the suite's fixed seeds (None: all)
-    eval_max_steps: int | None = None  # None: the suite's (or the family default)
+    # The evaluation episodes per env: `eval_seeds` (the same explicit seeds for every env), else
+    # the suite's first `eval_episodes` seeds (one N, or per family), else every seed it lists.
+    eval_seeds: list[int] | None = None
+    eval_episodes: int | dict[str, int] | None = None
+    # Raw game steps per evaluation episode (one N, or per family); None: the suite's.
+    eval_max_steps: int | dict[str, int] | None = None
+    no_progress_steps: dict[str, int] | None = None  # per family; None: the suite's
+    observation_format: str = "compact"  # compact | balrog (see automem_envs.make)
+    action_set: str = "automem"  # automem | balrog
     # The pool: `pool_episodes` episodes in all (split over the envs), on seeds counted up from
     # `first_collect_seed` that no evaluation uses, unless `collect_seeds` names them.
     pool_episodes: int = 100  # the paper collects about 100 episodes with Loop 1's scaffold
     first_collect_seed: int = 1000
     collect_seeds: list[int] | None = None
-    collect_max_steps: int | None = None  # None: the suite's step limit
+    collect_max_steps: int | dict[str, int] | None = None  # None: the evaluation's step limits
     trials: int = 3
     base_llm: str = "smollm2"
     base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
     meta_llm: str = "smollm2"
     scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory (no from_run)
-    scaffold_rounds: int | None = None  # cap LOG/PLAN rounds in a copy of the scaffold (demo)
+    # The agent's sampling in the pool and in both evaluations, set on every phase of the
+    # scaffold played (None keeps the scaffold's own): temperature, tokens per reply, rounds.
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_rounds: int | None = None
     default_recipe: Recipe = Recipe()
     max_train_steps: int | None = None  # a cap over every recipe (demo runs)
     max_examples: int | None = None  # a cap over every recipe's composition
@@ -68,52 +82,72 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     # unconfined where bwrap cannot run, with a warning at the start and the end of the run
     unsafe_no_sandbox: bool = False
 
+    @property
+    def scale_line(self) -> str:
+        """The run's protocol, scale, episodes, models and overrides in one line: the first
+        output line of `apps/train`, a comment atop config.toml and the top of report.md."""
+        scale = "DEMO scale (small caps)" if self.demo else "full scale"
+
+        def per_env(value: int | dict[str, int] | None, env: str, unset: str) -> str:
+            if value is None:
+                return unset
+            if isinstance(value, int):
+                return str(value)
+            return str(value.get(env_family(env), unset))
+
+        def seeds(env: str) -> str:
+            if self.eval_seeds is not None:
+                return "seeds " + ",".join(map(str, self.eval_seeds))
+            return f"{per_env(self.eval_episodes, env, 'all')} seeds"
+
+        evals = ", ".join(
+            f"{env} {seeds(env)} x {per_env(self.eval_max_steps, env, 'the suite')} steps"
+            for env in self.envs
+        )
+        if self.traces:
+            pool = f"pool from given traces ({', '.join(self.traces)})"
+        else:
+            steps = ", ".join(
+                per_env(self.collect_max_steps or self.eval_max_steps, env, "the suite")
+                for env in self.envs
+            )
+            pool = f"pool {self.pool_episodes} episodes x {steps} steps"
+            if self.from_run:
+                pool += f" of Loop 1's incumbent ({self.from_run})"
+
+        def own(value: object) -> str:
+            return "the scaffold's" if value is None else str(value)
+
+        sampling = (
+            f"temperature {own(self.temperature)}, max_tokens {own(self.max_tokens)}, "
+            f"max_rounds {own(self.max_rounds)}"
+        )
+        line = (
+            f"protocol {self.protocol or '(none)'} [{scale}]: evaluate {evals} "
+            f"({self.suite} seeds); {pool}; {self.observation_format} text, {self.action_set} "
+            f"actions; agent sampling {sampling}; base {self.base_llm}; meta-LLM "
+            f"{self.meta_llm}; {self.trials} trial(s), at least {self.min_examples} examples"
+        )
+        return line + ("; OVERRIDDEN: " + "; ".join(self.overrides) if self.overrides else "")
+
     def with_overrides(self, changes: dict[str, Any]) -> Loop2Config:
         """A copy with some fields replaced (the app's command-line overrides)."""
         return msgspec.structs.replace(self, **changes)
 
 
 def demo_config(run_dir: str = "runs/train-demo") -> Loop2Config:
-    """The offline default: SmolLM2-135M on CPU as base and meta model, a pool of two 2-step
-    Crafter episodes, a 1-step evaluation episode, 2 LoRA steps per trial and 2 trials."""
-    # SmolLM2-135M rarely writes a well-formed memory op, so the default policy would keep
-    # nothing from its pool; the demo keeps every turn to show the whole pipeline run.
-    recipe = Recipe(
-        name="demo-all",
-        policy=SelectionPolicy(name="all", builtin="all"),
-        train=TrainConfig(
-            learning_rate=1e-3,
-            epochs=2,
-            batch_size=2,
-            grad_accum=1,
-            max_length=1024,
-            checkpoint_every=1,
-        ),
-    )
-    return Loop2Config(
-        run_dir=run_dir,
-        envs=["crafter"],
-        eval_seeds=[42],
-        eval_max_steps=1,
-        pool_episodes=2,
-        collect_max_steps=2,
-        trials=2,
-        default_recipe=recipe,
-        max_train_steps=2,
-        max_examples=16,
-        max_length=1024,
-        min_examples=1,
-        meta_turns=2,
-        meta_tokens_per_turn=256,
-        scaffold_rounds=2,
-        concurrency=2,
-        demo=True,
-    )
+    """The offline default, as `apps/train` with no model flags builds it from the `demo`
+    protocol's `[train]` table: SmolLM2-135M on CPU as base and meta model, a tiny pool and
+    evaluation, a few LoRA steps per trial."""
+    from automem_train._cli import build_parser, config_from_args
+
+    return config_from_args(build_parser().parse_args(["--run-dir", run_dir]))
 
 
 def from_loop1(config: Loop2Config, source: Loop1Source) -> Loop2Config:
-    """`config` taking Loop 1's suite and envs, and Loop 1's step cap where it sets none, so the
-    pool and the before/after evaluation play the setting the incumbent was chosen in."""
+    """`config` taking Loop 1's suite, envs, text, actions and no-progress timeout, and Loop 1's
+    step limits where it sets none, so the pool and the before/after evaluation play the setting
+    the incumbent was chosen in."""
     return msgspec.structs.replace(
         config,
         from_run=source.run_dir,
@@ -121,6 +155,9 @@ def from_loop1(config: Loop2Config, source: Loop1Source) -> Loop2Config:
         envs=list(source.envs),
         collect_max_steps=config.collect_max_steps or source.max_steps,
         eval_max_steps=config.eval_max_steps or source.max_steps,
+        no_progress_steps=dict(source.no_progress_steps),
+        observation_format=source.observation_format,
+        action_set=source.action_set,
     )
 
 
@@ -137,7 +174,11 @@ IDENTITY_FIELDS = (
     "suite",
     "envs",
     "eval_seeds",
+    "eval_episodes",
     "eval_max_steps",
+    "no_progress_steps",
+    "observation_format",
+    "action_set",
     "pool_episodes",
     "first_collect_seed",
     "collect_seeds",
@@ -145,7 +186,9 @@ IDENTITY_FIELDS = (
     "base_llm",
     "base_path",
     "scaffold",
-    "scaffold_rounds",
+    "temperature",
+    "max_tokens",
+    "max_rounds",
     "max_train_steps",
     "max_examples",
     "max_length",
@@ -171,6 +214,7 @@ def config_toml(config: Loop2Config) -> str:
     unset = [f"# {n} = (unset)" for n, v in msgspec.structs.asdict(config).items() if v is None]
     header = [
         "# Loop 2 run configuration (written by apps/train; checked on resume).",
+        f"# {config.scale_line}",
         f"# The default recipe (trial 0) is in {RECIPE}.",
         *unset,
     ]
@@ -197,6 +241,9 @@ def check_resume(config: Loop2Config) -> None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise Loop2Error(f"{path} is unreadable ({exc}); use a new --run-dir") from None
     wanted = _table(config)
+    # A field an older run did not record had its default then.
+    defaults = _table(Loop2Config(run_dir=config.run_dir))
+    stored = {name: stored.get(name, defaults.get(name)) for name in IDENTITY_FIELDS}
     diffs = [
         f"{name}: run has {stored.get(name)!r}, command asks for {wanted.get(name)!r}"
         for name in IDENTITY_FIELDS

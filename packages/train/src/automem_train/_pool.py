@@ -7,35 +7,77 @@ import math
 from pathlib import Path
 
 import msgspec
-from automem_envs import EpisodeSpec, Suite
+from automem_envs import EpisodeSpec, Suite, env_family
 
 from automem_train._dataset import EvalKeys
 from automem_train._examples import MemoryExample
 from automem_train._loop_config import Loop2Config
 
 
+def per_env(value: int | dict[str, int] | None, env_id: str) -> int | None:
+    """A setting given for every family (an int) or per family (a dict), for `env_id`."""
+    if value is None or isinstance(value, int):
+        return value
+    return value.get(env_family(env_id))
+
+
 def full_suite(config: Loop2Config) -> Suite:
-    """The named suite (`automem`, `balrog`, or a TOML file) restricted to `config.envs`.
-    Its (env_id, seed) pairs are the ones training data must never come from."""
+    """The named suite (`automem`, `balrog`, or a TOML file) restricted to `config.envs`, with
+    the run's text, actions and no-progress timeout. Its (env_id, seed) pairs are ones training
+    data must never come from."""
     from automem_envs import load_suite, suite
 
     if Path(config.suite).is_file():
         base = load_suite(config.suite)
         keep = set(config.envs)
         episodes = [e for e in base.episodes if e.env_id in keep or e.env_id.split("/")[0] in keep]
-        return Suite(name=base.name, episodes=episodes, skipped=base.skipped)
-    return suite(config.suite, envs=config.envs)
+        base = Suite(name=base.name, episodes=episodes, skipped=base.skipped)
+    else:
+        base = suite(config.suite, envs=config.envs)
+    timeouts = config.no_progress_steps
+    episodes = [
+        msgspec.structs.replace(
+            e,
+            observation_format=config.observation_format,
+            action_set=config.action_set,
+            no_progress_steps=e.no_progress_steps
+            if timeouts is None
+            else timeouts.get(env_family(e.env_id)) or None,
+        )
+        for e in base.episodes
+    ]
+    return Suite(name=base.name, episodes=episodes, skipped=base.skipped)
 
 
 def eval_suite_of(config: Loop2Config, full: Suite) -> Suite:
-    """The episodes actually played for evaluation: the suite's, optionally fewer seeds and
-    fewer steps (demo scale)."""
-    episodes = [
-        msgspec.structs.replace(e, max_steps=config.eval_max_steps or e.max_steps)
-        for e in full.episodes
-        if config.eval_seeds is None or e.seed in config.eval_seeds
-    ]
+    """The episodes played for evaluation, per env: `eval_seeds`, else the suite's first
+    `eval_episodes` seeds (continued one by one past its last listed seed), else all it lists;
+    each with `eval_max_steps` (default: the suite's limit)."""
+    first: dict[str, EpisodeSpec] = {}
+    listed: dict[str, list[int]] = {}
+    for e in full.episodes:
+        first.setdefault(e.env_id, e)
+        listed.setdefault(e.env_id, []).append(e.seed)
+    episodes = []
+    for env_id, spec in first.items():
+        seeds = _eval_seeds(config, env_id, listed[env_id])
+        steps = per_env(config.eval_max_steps, env_id) or spec.max_steps
+        episodes += [msgspec.structs.replace(spec, seed=s, max_steps=steps) for s in seeds]
     return Suite(name=full.name, episodes=episodes, skipped=full.skipped)
+
+
+def _eval_seeds(config: Loop2Config, env_id: str, listed: list[int]) -> list[int]:
+    if config.eval_seeds is not None:
+        return list(config.eval_seeds)
+    count = per_env(config.eval_episodes, env_id)
+    if count is None:
+        return list(listed)
+    seeds = listed[:count]
+    nxt = listed[-1] + 1 if listed else 0
+    while len(seeds) < count:
+        seeds.append(nxt)
+        nxt += 1
+    return seeds
 
 
 def pool_suite_of(
@@ -46,22 +88,27 @@ def pool_suite_of(
     """Episodes to collect training traces from: `config.pool_episodes` in all, split evenly
     over the suite's envs, on seeds counted up from `first_collect_seed` that are not in
     `excluded` (or on `collect_seeds` for every env, when given). Each episode keeps its
-    env's limits, capped at `collect_max_steps`."""
+    env's text, actions and timeout, with `collect_max_steps` steps (default: the evaluation's
+    step limit, else the suite's)."""
     first: dict[str, EpisodeSpec] = {}
     for e in full.episodes:
         first.setdefault(e.env_id, e)
-    per_env = max(1, math.ceil(config.pool_episodes / max(1, len(first))))
+    per_env_count = max(1, math.ceil(config.pool_episodes / max(1, len(first))))
     episodes = []
     for env_id, spec in first.items():
         if config.collect_seeds is not None:
             seeds = list(config.collect_seeds)
         else:
             seeds, seed = [], config.first_collect_seed
-            while len(seeds) < per_env:
+            while len(seeds) < per_env_count:
                 if (env_id, seed) not in excluded:
                     seeds.append(seed)
                 seed += 1
-        steps = config.collect_max_steps or spec.max_steps
+        steps = (
+            per_env(config.collect_max_steps, env_id)
+            or per_env(config.eval_max_steps, env_id)
+            or spec.max_steps
+        )
         episodes += [msgspec.structs.replace(spec, seed=s, max_steps=steps) for s in seeds]
     return Suite(name="loop2-pool", episodes=episodes)
 

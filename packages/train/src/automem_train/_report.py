@@ -56,9 +56,12 @@ def render_report(
     *,
     demo: bool = False,
     unsafe: bool = False,
+    scale_line: str = "",
 ) -> str:
-    """The text of `report.md`."""
+    """The text of `report.md`; `scale_line` (the run's protocol, scale and overrides) tops it."""
     lines = ["# Loop 2 run", ""]
+    if scale_line:
+        lines += [scale_line, ""]
     if demo:
         lines += ["**Demo scale**: a tiny pool and a few LoRA steps on CPU; not results.", ""]
     if unsafe:
@@ -126,9 +129,16 @@ def _ranges(seeds: list[int]) -> str:
 
 
 def write_report(
-    run: Path, ledger: list[TrialRecord], pool: PoolRecord | None, **flags: bool
+    run: Path,
+    ledger: list[TrialRecord],
+    pool: PoolRecord | None,
+    *,
+    demo: bool = False,
+    unsafe: bool = False,
+    scale_line: str = "",
 ) -> Path:
     """Writes `loss.png` and `report.md` into the run directory; returns the report's path."""
     plot_losses(run, ledger)
-    write_text_atomic(run / "report.md", render_report(run, ledger, pool, **flags))
+    text = render_report(run, ledger, pool, demo=demo, unsafe=unsafe, scale_line=scale_line)
+    write_text_atomic(run / "report.md", text)
     return run / "report.md"
