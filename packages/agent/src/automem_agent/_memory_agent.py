@@ -76,6 +76,25 @@ class _Round:
         self.notes.append(message)
 
 
+class _Step:
+    """One step's working state, shared by its phases: the template variables, the
+    conversation, the turns and op counts so far, events, and the hook record."""
+
+    def __init__(
+        self,
+        variables: dict[str, Any],
+        messages: list[ChatMessage],
+        events: list[str],
+        record: _HookTrace,
+    ) -> None:
+        self.variables = variables
+        self.messages = messages
+        self.events = events
+        self.record = record
+        self.turns: list[LLMTurn] = []
+        self.op_counts: dict[str, int] = {}
+
+
 class MemoryAgent:
     """Plays one episode with a scaffold, a memory directory and one or two models."""
 
@@ -188,16 +207,15 @@ class MemoryAgent:
             if out.notices and not self.scaffold.uses_notices:
                 variables["observation"] = f"{variables['observation']}\n{variables['notices']}"
         self._history.append(observation)
-        messages = [
-            ChatMessage(role="system", content=self.scaffold.render(m.system_prompt, variables))
-        ]
-        turns: list[LLMTurn] = []
-        op_counts: dict[str, int] = {}
+        system = ChatMessage(
+            role="system", content=self.scaffold.render(m.system_prompt, variables)
+        )
+        step = _Step(variables, [system], events, record)
         self._memory_replies = set()
 
         if self._step > 0 or m.log.at_first_step:
-            await self._log_phase(m.log, variables, messages, turns, op_counts, events, record)
-        action = await self._plan_phase(variables, messages, turns, op_counts, events, record)
+            await self._log_phase(m.log, step)
+        action = await self._plan_phase(step)
         fallback = action is None
         if action is None:
             action = m.fallback_action or self.ctx.default_action
@@ -207,18 +225,18 @@ class MemoryAgent:
                 events.append(f"alias: {action!r} -> {m.action_aliases[action]!r}")
                 action = m.action_aliases[action]
             action = self._repair(action, record, events)
-            action = await self._gate(action, variables, messages, turns, op_counts, events, record)
+            action = await self._gate(action, step)
 
         diff, snapshot = self.memory.end_step()
         self._step += 1
         self._last_proposed = action
         self._last_action = action
-        self._previous_turns = turns
+        self._previous_turns = step.turns
         return Decision(
             action=action,
-            turns=turns,
+            turns=step.turns,
             fallback=fallback,
-            op_counts=op_counts,
+            op_counts=step.op_counts,
             events=events,
             memory_bytes=self.memory.bytes,
             memory_chars=self.memory.chars,
@@ -278,20 +296,12 @@ class MemoryAgent:
             record.action_changes.append(f"repair_action: {action!r} -> {repaired!r}")
         return repaired
 
-    async def _gate(
-        self,
-        action: str,
-        variables: dict[str, Any],
-        messages: list[ChatMessage],
-        turns: list[LLMTurn],
-        op_counts: dict[str, int],
-        events: list[str],
-        record: _HookTrace,
-    ) -> str:
+    async def _gate(self, action: str, step: _Step) -> str:
         """The program's check of the committed action: accept, replace, or reject and ask PLAN
         again with the message (at most `[program] max_rejections` times a step)."""
         m = self.scaffold.manifest
         phase = m.plan
+        events, record = step.events, step.record
         sent_back = 0
         while True:
             verdict = self.hooks.check_action(action, events)
@@ -308,16 +318,15 @@ class MemoryAgent:
                 return action
             sent_back += 1
             rejected = f"ACTION REJECTED: {verdict.message}"
-            variables["results"] = rejected
+            step.variables["results"] = rejected
             rounds = phase.max_rounds
-            content = self._user(phase.commit_prompt, variables, "plan", rounds, rounds).content
+            content = self._user(
+                phase.commit_prompt, step.variables, "plan", rounds, rounds
+            ).content
             if "$results" not in self.scaffold.templates[phase.commit_prompt].template:
                 content = f"{rejected}\n\n{content}"
-            messages.append(ChatMessage(role="user", content=content))
-            turn, outcome = await self._turn(
-                "plan", "action", rounds + sent_back, phase, messages, op_counts, events, record
-            )
-            turns.append(turn)
+            step.messages.append(ChatMessage(role="user", content=content))
+            outcome = await self._turn("plan", "action", rounds + sent_back, phase, step)
             if outcome.action is None:
                 action = m.fallback_action or self.ctx.default_action
                 events.append(f"no ACTION after the rejection: fallback {action!r}")
@@ -329,73 +338,51 @@ class MemoryAgent:
         self.memory.close()
 
     # --- phases -------------------------------------------------------------------------------
-    async def _log_phase(
-        self,
-        phase: PhaseSpec,
-        variables: dict[str, Any],
-        messages: list[ChatMessage],
-        turns: list[LLMTurn],
-        op_counts: dict[str, int],
-        events: list[str],
-        record: _HookTrace,
-    ) -> None:
+    async def _log_phase(self, phase: PhaseSpec, step: _Step) -> None:
         rounds = phase.max_rounds
-        messages.append(self._user(phase.prompt, variables, "log", 1, rounds))
+        step.messages.append(self._user(phase.prompt, step.variables, "log", 1, rounds))
         for r in range(1, rounds + 1):
             grammar = self._phase_grammar(phase, "done", commit=False)
-            turn, outcome = await self._turn(
-                "log", "memory", r, phase, messages, op_counts, events, record, grammar
-            )
-            turns.append(turn)
+            outcome = await self._turn("log", "memory", r, phase, step, grammar)
             if outcome.done:
                 return
             if outcome.empty and phase.stop_on_empty:
-                events.append("LOG reply had no calls: phase ended (stop_on_empty)")
+                step.events.append("LOG reply had no calls: phase ended (stop_on_empty)")
                 return
             if r == rounds:
-                events.append(f"LOG did not say DONE within {rounds} rounds")
+                step.events.append(f"LOG did not say DONE within {rounds} rounds")
                 return
-            variables["results"] = self._results_text(outcome)
-            messages.append(self._user(phase.continue_prompt, variables, "log", r + 1, rounds))
+            step.variables["results"] = self._results_text(outcome)
+            prompt = self._user(phase.continue_prompt, step.variables, "log", r + 1, rounds)
+            step.messages.append(prompt)
 
-    async def _plan_phase(
-        self,
-        variables: dict[str, Any],
-        messages: list[ChatMessage],
-        turns: list[LLMTurn],
-        op_counts: dict[str, int],
-        events: list[str],
-        record: _HookTrace,
-    ) -> str | None:
+    async def _plan_phase(self, step: _Step) -> str | None:
         """The committed action text, or None when no ACTION came (the caller falls back)."""
         phase = self.scaffold.manifest.plan
         rounds = phase.max_rounds
         two_model = self.models.two_model
         handover = False
-        messages.append(self._user(phase.prompt, variables, "plan", 1, rounds))
+        step.messages.append(self._user(phase.prompt, step.variables, "plan", 1, rounds))
         for r in range(1, rounds + 1):
             last = r == rounds
             role = "action" if (not two_model or handover or last) else "memory"
             # The commit round (the last, or the action role's after a handover) may only act.
             grammar = self._phase_grammar(phase, "action", commit=last or handover)
-            turn, outcome = await self._turn(
-                "plan", role, r, phase, messages, op_counts, events, record, grammar
-            )
+            outcome = await self._turn("plan", role, r, phase, step, grammar)
             if not two_model and outcome.action is None:
-                turn = _relabel(turn, "memory")
-            turns.append(turn)
+                step.turns[-1] = _relabel(step.turns[-1], "memory")
             if outcome.action is not None and role == "action":
                 return outcome.action
             if outcome.empty and phase.stop_on_empty:
-                events.append("PLAN reply had no calls: phase ended (stop_on_empty)")
+                step.events.append("PLAN reply had no calls: phase ended (stop_on_empty)")
                 return None
             if last:
                 return None
             if two_model and (outcome.action is not None or outcome.memory_ops == 0):
                 handover = True
-            variables["results"] = self._results_text(outcome)
+            step.variables["results"] = self._results_text(outcome)
             template = phase.commit_prompt if handover or r + 1 == rounds else phase.continue_prompt
-            messages.append(self._user(template, variables, "plan", r + 1, rounds))
+            step.messages.append(self._user(template, step.variables, "plan", r + 1, rounds))
         return None
 
     async def _turn(
@@ -404,13 +391,12 @@ class MemoryAgent:
         role: str,
         round_no: int,
         phase: PhaseSpec,
-        messages: list[ChatMessage],
-        op_counts: dict[str, int],
-        events: list[str],
-        record: _HookTrace,
+        step: _Step,
         grammar: str | None = None,
-    ) -> tuple[LLMTurn, _Round]:
-        """Asks the model for one round, runs its calls and appends its reply to `messages`."""
+    ) -> _Round:
+        """Asks the model for one round, runs its calls, and adds its reply to the step's
+        conversation and its turn to the step's turns."""
+        messages, events = step.messages, step.events
         response, request = await ask(
             self.models,
             role,
@@ -424,9 +410,9 @@ class MemoryAgent:
         text, program_calls = self._split_program_calls(response.text)
         calls = parse(text, self.scaffold.manifest.syntax)
         calls, more = self._json_program_calls(calls)
-        outcome = self._execute(phase_name, phase, calls, op_counts)
+        outcome = self._execute(phase_name, phase, calls, step.op_counts)
         for name, argument in program_calls + more:
-            self._program_op(name, argument, outcome, events, record)
+            self._program_op(name, argument, outcome, events, step.record)
         messages.append(ChatMessage(role="assistant", content=response.text))
         if role == "memory":
             self._memory_replies.add(len(messages) - 1)
@@ -454,7 +440,8 @@ class MemoryAgent:
             constrained=grammar is not None,
             truncated=truncated,
         )
-        return turn, outcome
+        step.turns.append(turn)
+        return outcome
 
     def _shown_to(self, role: str, messages: list[ChatMessage]) -> list[ChatMessage]:
         """The conversation as `role` sees it: with `[plan] hide_memory_actions`, the action
