@@ -130,3 +130,31 @@ def test_stuck_spans_in_the_index_change_the_stuck_warning(tmp_path: Path) -> No
     assert "Do not repeat them" in manifest["stuck"]["message"]
     assert "crafter__42: 3-11 (9)" in transcript.rationale
     assert (candidate / "memory" / "notes.md").exists()  # it was read: not removed
+
+
+def test_rules_reviewer_keeps_the_initial_memory_when_every_file_went_unused(tmp_path: Path):
+    """An agent that writes only a file of its own (SmolLM2 does this) leaves every initial file
+    unused; removing them all would leave the scaffold no initial memory, so none is removed."""
+
+    def own_file_agent(request) -> str:
+        if "LOG phase" in request.messages[-1].content:
+            return "<|APPEND|>own.md|moved on<|END|><|DONE|>"
+        return "<|ACTION|>noop<|END|>"
+
+    start = tmp_path / "start"
+    copy_scaffold(builtin_scaffold("demo"), start)
+    it0 = tmp_path / "iterations" / "000"
+    episodes = [EpisodeSpec(env_id="crafter", seed=s, max_steps=6) for s in (1, 2)]
+    asyncio.run(evaluate(start, episodes, it0, model=ScriptedModel(own_file_agent)))
+    build_bundle(it0, start, it0 / "bundle", title="iteration 000")
+    out = tmp_path / "iterations" / "001"
+    outcome = asyncio.run(
+        revise(
+            iteration=1, incumbent=0, incumbent_scaffold=start, incumbent_mean=0.0,
+            bundle_dir=it0 / "bundle", episodes=[e.key for e in episodes], out_dir=out,
+            meta=RulesReviewer(), settings=ReviewSettings(turns=4, smoke_steps=2),
+        )
+    )  # fmt: skip
+    assert outcome.ok, outcome.reason  # the line cap on own.md validates
+    assert sorted(p.name for p in (out / "scaffold" / "memory").iterdir()) == ["log.md", "notes.md"]
+    assert "removing them all would leave no initial memory" in (out / "review.md").read_text()

@@ -294,6 +294,7 @@ class RulesReviewer:
             "invalid": invalid,
             "stuck": stuck,
             "never_read": never_read,
+            "initial_files": len(touched),
             "turns": {p: t for p, (t, _) in phases.items()},
             "cut": {p: c for p, (_, c) in phases.items()},
         }
@@ -376,8 +377,15 @@ class RulesReviewer:
                 f"Stuck spans ({spans}). Change: the stuck warning fires after {new_window} unchanged "
                 f"steps instead of {window}, and says what to do instead."
             )
-        # 4. files never read -> removal
-        for path in f["never_read"]:
+        # 4. files never read -> removal, unless none would be left: a scaffold needs its
+        # initial memory directory, and an agent that ignored every file wrote its own
+        if f["never_read"] and len(f["never_read"]) >= f["initial_files"]:
+            statements.append(
+                f"No initial memory file ({', '.join(f['never_read'])}) was read, searched or "
+                f"written in {f['steps']} steps. No change: removing them all would leave no "
+                "initial memory."
+            )
+        for path in f["never_read"] if len(f["never_read"]) < f["initial_files"] else []:
             edits["delete"].append(f"candidate/memory/{path}")
             statements.append(
                 f"{path} was never read, searched or written in {f['steps']} steps. Change: removed "
