@@ -133,3 +133,21 @@ def test_plain_dict_commands(adapter: AnthropicMemoryAdapter) -> None:
     assert adapter({"command": "fly"}).startswith("Error: unknown command")
     assert adapter({"command": "view"}).startswith("Error: malformed view")
     assert adapter.store._prefix == ""  # the display prefix does not leak into direct use
+
+
+def test_a_long_view_is_cut_with_the_view_range_to_read_on(tmp_path: Path) -> None:
+    from automem_memfs import Limits
+
+    adapter = AnthropicMemoryAdapter(
+        MemoryStore(tmp_path / "mem", limits=Limits(max_read_chars=120))
+    )
+    text = "".join(f"line {i:02d} of the notes\n" for i in range(1, 21))
+    adapter({"command": "create", "path": "/memories/n.md", "file_text": text})
+    shown = adapter({"command": "view", "path": "/memories/n.md", "view_range": [3, -2]})
+    rows = shown.splitlines()
+    assert rows[1] == "     3\tline 03 of the notes"  # numbered by place in the file, width 6
+    last = int(rows[-2].split("\t")[0])
+    assert rows[-1] == (
+        f"[cut at 120 characters: showed lines 3-{last} of 21. "
+        f"View with view_range [{last + 1}, -1] to see the rest.]"
+    )

@@ -15,7 +15,7 @@ from automem_memfs._errors import MemfsError
 from automem_memfs._memory_store import MemoryStore
 from automem_memfs._ops import Create, Delete, Insert, Op, OpResult, Read, Rename, StrReplace
 from automem_memfs._paths import normalize_path
-from automem_memfs._text import plural
+from automem_memfs._text import number_lines, plural
 
 ROOT = "/memories"
 TOOL_PARAM = {"type": "memory_20250818", "name": "memory"}
@@ -169,27 +169,20 @@ class AnthropicMemoryAdapter:
         return self._numbered(path, (entry.text or "").split("\n"), rng)
 
     def _numbered(self, path: str, lines: list[str], rng: tuple[int, int] | None) -> str:
-        start, shown = 0, lines
+        # The reference slices `lines[start - 1 : end]` (end -1: to the end), so a negative end
+        # counts from the end; the shown lines are numbered by their place in the file.
+        shown = range(len(lines))
         if rng is not None:
-            start = max(1, rng[0]) - 1
-            shown = lines[start : len(lines) if rng[1] == -1 else rng[1]]
-        out = [f"Here's the content of {path} with line numbers:"]
-        used = len(out[0])
-        limit = self.store.limits.max_read_chars
-        for i, line in enumerate(shown):
-            row = f"{str(start + i + 1).rjust(_NUMBER_WIDTH)}\t{line}"
-            if used + len(row) + 1 > limit and i > 0:
-                first, last = start + 1, start + i
-                out.append(
-                    f"[cut at {limit:,} characters: showed lines {first}-{last} of "
-                    f"{len(lines)}. View with view_range [{last + 1}, -1] to see the rest.]"
-                )
-                break
-            if len(row) > limit:
-                row = row[:limit] + " [line cut]"
-            out.append(row)
-            used += len(row) + 1
-        return "\n".join(out)
+            shown = shown[max(1, rng[0]) - 1 : len(lines) if rng[1] == -1 else rng[1]]
+        return number_lines(
+            f"Here's the content of {path} with line numbers:",
+            lines,
+            shown.start + 1,
+            shown.start + len(shown),
+            limit=self.store.limits.max_read_chars,
+            rest="View with view_range [{next}, -1]",
+            width=_NUMBER_WIDTH,
+        )
 
     def _cmd_create(self, cmd: dict[str, Any]) -> str:
         text = _text(cmd, "file_text")

@@ -11,7 +11,15 @@ from automem_memfs._errors import MemfsError
 from automem_memfs._ops import Count, OpResult, Read, Search, Tail
 from automem_memfs._paths import normalize_path
 from automem_memfs._store_base import StoreBase, _Entry
-from automem_memfs._text import Matcher, RegexError, RegexTimeout, clip, plural, split_lines
+from automem_memfs._text import (
+    Matcher,
+    RegexError,
+    RegexTimeout,
+    clip,
+    number_lines,
+    plural,
+    split_lines,
+)
 
 MAX_PATTERN_CHARS = 500
 
@@ -34,22 +42,14 @@ class ReadOps(StoreBase):
             return rel, self._load(p)
 
     def _numbered(self, header: str, lines: list[str], start: int, end: int) -> str:
-        limit = self.limits.max_read_chars
-        out = [header]
-        used = len(header)
-        for i in range(start, end + 1):
-            row = f"{i}\t{lines[i - 1]}"
-            if used + len(row) + 1 > limit and i > start:
-                out.append(
-                    f"[cut at {limit:,} characters: showed lines {start}-{i - 1} of {len(lines)}. "
-                    f"Read lines {i}-{end} with a line range to see the rest.]"
-                )
-                break
-            if len(row) > limit:
-                row = row[:limit] + " [line cut]"
-            out.append(row)
-            used += len(row) + 1
-        return "\n".join(out)
+        return number_lines(
+            header,
+            lines,
+            start,
+            end,
+            limit=self.limits.max_read_chars,
+            rest="Read lines {next}-{end} with a line range",
+        )
 
     def _listing(self, rel: str) -> OpResult:
         files = self._all(rel)

@@ -36,6 +36,31 @@ def join_lines(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def number_lines(
+    header: str, lines: list[str], start: int, end: int, *, limit: int, rest: str, width: int = 0
+) -> str:
+    """`header`, then lines `start`..`end` (1-based, inclusive) as `N<tab>line`, N right-aligned
+    in `width` columns. Once the text would pass `limit` characters it stops (after at least one
+    line) with a note that ends in `rest` (a template of `{next}` and `{end}`, e.g. "Read lines
+    {next}-{end} with a line range"); a line longer than `limit` is cut."""
+    out = [header]
+    used = len(header)
+    for i in range(start, end + 1):
+        row = f"{str(i).rjust(width)}\t{lines[i - 1]}"
+        if used + len(row) + 1 > limit and i > start:
+            hint = rest.format(next=i, end=end)
+            out.append(
+                f"[cut at {limit:,} characters: showed lines {start}-{i - 1} of {len(lines)}. "
+                f"{hint} to see the rest.]"
+            )
+            break
+        if len(row) > limit:
+            row = row[:limit] + " [line cut]"
+        out.append(row)
+        used += len(row) + 1
+    return "\n".join(out)
+
+
 def clip(line: str, limit: int) -> str:
     return line if len(line) <= limit else line[: max(limit - 3, 1)] + "..."
 
