@@ -25,34 +25,27 @@ import tempfile
 import time
 from pathlib import Path
 
+
+def _qwen2_shape(
+    hidden: int, mlp: int, layers: int, heads: int, kv_heads: int, vocab: int, tied: bool
+) -> dict:
+    """The `Qwen2Config` fields that give a model its size."""
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=mlp,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        vocab_size=vocab,
+        tie_word_embeddings=tied,
+    )
+
+
+# Qwen2.5's sizes: hidden, MLP, layers, heads, KV heads, vocabulary, tied embeddings.
 SHAPES = {
-    "0.5b": dict(
-        hidden_size=896,
-        intermediate_size=4864,
-        num_hidden_layers=24,
-        num_attention_heads=14,
-        num_key_value_heads=2,
-        vocab_size=151936,
-        tie_word_embeddings=True,
-    ),
-    "7b": dict(
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        vocab_size=152064,
-        tie_word_embeddings=False,
-    ),
-    "32b": dict(
-        hidden_size=5120,
-        intermediate_size=27648,
-        num_hidden_layers=64,
-        num_attention_heads=40,
-        num_key_value_heads=8,
-        vocab_size=152064,
-        tie_word_embeddings=False,
-    ),
+    "0.5b": _qwen2_shape(896, 4864, 24, 14, 2, 151936, True),
+    "7b": _qwen2_shape(3584, 18944, 28, 28, 4, 152064, False),
+    "32b": _qwen2_shape(5120, 27648, 64, 40, 8, 152064, False),
 }
 
 
