@@ -2,8 +2,8 @@
 
 `agent_policy` plays Crafter by reading the scaffold's prompts: without the strategy line it
 idles (noop); once the system prompt carries `STRATEGY_LINE` it walks to the nearest tree and
-collects wood, which unlocks achievements on real seeds. `meta_reviewer` is a stateless tool-tag-syntax
-meta-LLM: iteration 1 adds the strategy line, iteration 2 breaks hooks.py.
+collects wood, which unlocks achievements on real seeds. `meta_reviewer` is a stateless meta-LLM
+that writes the tool-tag syntax: iteration 1 adds the strategy line, iteration 2 breaks hooks.py.
 """
 
 from __future__ import annotations

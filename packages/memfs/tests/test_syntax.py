@@ -1,4 +1,5 @@
-"""Both op syntaxes (pipe and JSON): slips models make, error values, round trips, and never raising."""
+"""Both op syntaxes (pipe and JSON): slips models make, error values, round trips, and never
+raising."""
 
 from __future__ import annotations
 

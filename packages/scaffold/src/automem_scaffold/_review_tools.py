@@ -60,7 +60,8 @@ MAX_READ_LINES = 200
 DRY_RUN_MAX_STEPS = 50
 ROOTS = ("bundle", "candidate")
 
-# tool name -> (memfs op kind, which roots it may act on, the raw-body argument of the tool-tag syntax)
+# tool name -> (memfs op kind, which roots it may act on, the raw-body argument in the tool-tag
+# syntax)
 FILE_TOOLS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "read": ("read", ROOTS, None),
     "tail": ("tail", ROOTS, None),

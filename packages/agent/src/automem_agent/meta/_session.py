@@ -2,8 +2,9 @@
 
 Backends with `supports_tools` get native tool use (`ChatRequest.tools`, `ChatResponse.tool_calls`);
 every other backend gets the same tools through the tool-tag syntax of `_tool_tags`
-(`<tool name="...">`). Tool errors and malformed calls go back to the model as messages. The session ends when the model calls `finish`
-(with a rationale) or a budget runs out, and returns a `SessionTranscript`.
+(`<tool name="...">`). Tool errors and malformed calls go back to the model as messages. The
+session ends when the model calls `finish` (with a rationale) or a budget runs out, and returns a
+`SessionTranscript`.
 """
 
 from __future__ import annotations
