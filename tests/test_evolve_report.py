@@ -1,5 +1,5 @@
 """Loop 1's report shows the memory side of each iteration: a real run on Crafter with the `demo`
-start scaffold, a scripted agent that searches and appends the same keyed fact every step, and
+start scaffold, a scripted agent that appends the same keyed fact and searches every step, and
 the rule-based reviewer, whose keyed-schema revision must show up as lower memory growth."""
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ FACT = "seen: grass and trees around me"
 
 
 def memory_agent(request: ChatRequest) -> str:
-    """LOG: one search and one append of the same `key: value` line; PLAN: noop."""
-    if "LOG phase" in request.messages[-1].content:
-        calls = [Search(pattern="seen", path="log.md"), Append(path="log.md", content=FACT)]
-        return "\n".join(format_call(c) for c in [*calls, Done()])
+    """LOG: one append of the same `key: value` line (the demo's LOG only appends); PLAN: one
+    search, then noop."""
+    messages = request.messages
+    if "LOG phase" in messages[-1].content:
+        return format_call(Append(path="log.md", content=FACT)) + "\n" + format_call(Done())
+    plan = max(i for i, m in enumerate(messages) if "PLAN phase" in m.content)
+    if not any(m.role == "assistant" for m in messages[plan:]):  # the phase's first round
+        return format_call(Search(pattern="seen", path="log.md"))
     return format_call(Action(text="noop"))
 
 
