@@ -107,7 +107,9 @@ def test_every_glyph_is_named_as_balrog_names_it():
 
 
 def test_nethack_balrog_view_on_a_fixed_seed():
-    pytest.importorskip("nle", reason="needs the nethack extra (uv sync --extra nethack)")
+    nle = pytest.importorskip("nle", reason="needs the nethack extra (uv sync --extra nethack)")
+    if nle.__version__.startswith("0."):  # balrog-nle: NetHack 3.6.6 deals another dungeon
+        pytest.skip("seed recorded on nle 1.3.0 (the nethack extra)")
     with make("nethack", seed=1, observation_format="balrog", action_set="balrog") as env:
         first = env.reset()
         sections = ["inventory:", "message:", "language observation:", "cursor:", "map:"]

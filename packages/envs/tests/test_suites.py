@@ -51,6 +51,7 @@ def test_automem_suite_uses_the_papers_seeds():
 
 
 def test_filters_and_skipped_tasks_are_reported():
+    pytest.importorskip("minihack", reason="needs the nethack extra (uv sync --extra nethack)")
     s = suite("balrog", envs=["minihack"])
     assert {e.env_id.split("/")[0] for e in s.episodes} == {"minihack"}
     for env_id, reason in s.skipped.items():  # Boxoban without its level files
@@ -64,6 +65,7 @@ def test_filters_and_skipped_tasks_are_reported():
 
 
 def test_toml_round_trip_and_errors(tmp_path):
+    pytest.importorskip("minihack", reason="needs the nethack extra (uv sync --extra nethack)")
     original = suite("automem", envs=["nethack", "minihack/MazeWalk-9x9"])
     path = tmp_path / "mine.toml"
     path.write_text(suite_to_toml(original))

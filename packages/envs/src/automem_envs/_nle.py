@@ -58,13 +58,40 @@ def _quiet_imports() -> Iterator[None]:
 
 @cache
 def _gym_and_nle() -> Any:
+    """The module NLE registers its envs with: gymnasium, or gym under BALROG's balrog-nle."""
     try:
         with _quiet_imports():
-            import gymnasium
             import nle  # noqa: F401 - registers the NetHack envs
+
+            if _balrog_nle():
+                import gym as gymnasium
+            else:
+                import gymnasium
     except ImportError as error:
         raise GameNotInstalled("NetHack (nle)", "nethack", error) from error
     return gymnasium
+
+
+@cache
+def _balrog_nle() -> bool:
+    """True under nle 0.x, i.e. `balrog-nle` 0.9 (the `balrog-nle` extra): BALROG's NetHack 3.6.6.
+
+    It speaks gym 0.23's API (`step` gives four values) and has no `fix_moon_phase`, so the
+    moon phase and Friday 13th follow the date, as in BALROG's own runs.
+    """
+    import nle
+
+    return nle.__version__.startswith("0.")
+
+
+def _four_to_five(step: Any) -> Any:
+    """gym 0.23's step (obs, reward, done, info) as gymnasium's (..., terminated, truncated, ...)."""
+
+    def five(action: int) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        observation, reward, done, info = step(action)
+        return observation, reward, done, False, info
+
+    return five
 
 
 @cache
@@ -77,7 +104,8 @@ def minihack_tasks() -> dict[str, str]:
     except ImportError as error:
         raise GameNotInstalled("MiniHack", "nethack", error) from error
     tasks: dict[str, str] = {}
-    for gym_id in sorted(gymnasium.registry):  # sorted: a later -vN wins
+    registry = gymnasium.envs.registration.registry  # gym 0.23: an EnvRegistry, not a dict
+    for gym_id in sorted(getattr(registry, "env_specs", registry)):  # sorted: a later -vN wins
         if gym_id.startswith("MiniHack-"):
             tasks[re.sub(r"-v\d+$", "", gym_id[len("MiniHack-") :])] = gym_id
     return tasks
@@ -104,6 +132,11 @@ def _seedable_challenge() -> type:
                 self.nethack.__dict__.pop(name, None)
 
     return SeedableNetHackChallenge
+
+
+def _fixed_moon() -> dict[str, bool]:
+    # Moon phase and Friday 13th from the seed, not the date (nle >= 1.1 only).
+    return {} if _balrog_nle() else {"fix_moon_phase": True}
 
 
 def _boxoban_check(task: str) -> None:
@@ -193,7 +226,7 @@ class NleEnv(TextEnv):
                 observation_keys=OBSERVATION_KEYS,
                 max_episode_steps=_NO_LIMIT,
                 no_progress_timeout=_NO_LIMIT,
-                fix_moon_phase=True,  # moon phase and Friday 13th from the seed, not the date
+                **_fixed_moon(),
                 **options,
             )
         else:
@@ -207,7 +240,7 @@ class NleEnv(TextEnv):
                     gym_id,
                     observation_keys=OBSERVATION_KEYS,  # no crops: MiniHack computes them per step
                     max_episode_steps=_NO_LIMIT,
-                    fix_moon_phase=True,
+                    **_fixed_moon(),
                     **options,
                 )
             self._env = wrapped.unwrapped
@@ -215,6 +248,8 @@ class NleEnv(TextEnv):
             if isinstance(levels, list):
                 levels.sort()  # Boxoban lists level files in directory order, which varies
         env = self._env
+        if _balrog_nle():
+            env.step = _four_to_five(env.step)
         names = key_names()
         own: list[int] = []
         for action in env.actions:
