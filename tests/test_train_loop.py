@@ -121,3 +121,53 @@ def test_loop2_skips_traces_from_any_suite_seed(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "skipped 4 memory turns from 1 traces on evaluation seeds (crafter seed 43)" in out
     assert "skipped 4 memory turns" in (tmp_path / "run" / "train.log").read_text()
+
+
+COLLECT = """
+def demo_agent(request):
+    if "LOG phase" in request.messages[-1].content:
+        return "<|APPEND|>notes.md|key: grass all around<|END|><|DONE|>"
+    return "<|ACTION|>noop<|END|>"
+"""
+
+
+@pytest.mark.slow
+def test_loop2_collects_with_one_model_and_evaluates_another_unconstrained(tmp_path, monkeypatch):
+    """The offline default's shape: a grammar-enforcing model plays the demo scaffold's pool,
+    the transformers model (here tiny, which cannot enforce a grammar) is trained and then
+    evaluated with free decoding."""
+    from automem_agent import read_trace
+
+    (tmp_path / "loop2_collect.py").write_text(COLLECT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    collector = "scripted:loop2_collect:demo_agent"
+    config = Loop2Config(
+        run_dir=str(tmp_path / "run"),
+        envs=["crafter"],
+        scaffold="demo",
+        collect_llm=collector,
+        eval_decoding="free",
+        pool_episodes=1,
+        collect_max_steps=3,
+        eval_seeds=[42],
+        eval_max_steps=1,
+        max_tokens=8,
+        trials=1,
+        base_llm="tiny",
+        meta_llm="tiny",
+        min_examples=1,
+        max_train_steps=1,
+        progress=False,
+    )
+    assert "pool played by " + collector in config.scale_line
+    assert "evaluated with free decoding" in config.scale_line
+    run_loop2(config)
+    run = tmp_path / "run"
+    (pool,) = (run / "pool").rglob("*.jsonl")
+    assert set(read_trace(pool).header.models.values()) == {collector}
+    (record,) = read_ledger(run)
+    assert record.status == "ok", record.note
+    assert record.comparison and record.comparison.specialist["crafter"].episodes == 1
+    traces = [*(run / "eval").rglob("*.jsonl"), *(run / "trials").glob("*/eval/eval/*/*.jsonl")]
+    evaluated = [read_trace(p).header for p in traces]  # base, then the specialist
+    assert len(evaluated) == 2 and all(collector not in h.models.values() for h in evaluated)

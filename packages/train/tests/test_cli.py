@@ -83,9 +83,11 @@ def test_version_and_help():
 def test_no_model_flags_run_the_demo_protocol_at_its_train_scale(tmp_path):
     demo = config("--run-dir", str(tmp_path / "run"))
     assert demo.protocol == "demo" and demo.demo and demo.overrides == []
-    # LoRA trains transformers weights: SmolLM2 through transformers plays v0 (no grammar)
-    assert (demo.base_llm, demo.meta_llm, demo.scaffold) == ("smollm2", "smollm2", "v0")
-    assert (demo.pool_episodes, demo.eval_seeds, demo.eval_max_steps) == (6, [42], 1)
+    # the pool is the demo scaffold's grammar episodes on llama.cpp; LoRA trains the same
+    # SmolLM2 weights through transformers, which evaluates with free decoding
+    assert (demo.base_llm, demo.meta_llm, demo.scaffold) == ("smollm2", "smollm2", "demo")
+    assert (demo.collect_llm, demo.eval_decoding) == ("llamacpp:smollm2", "free")
+    assert (demo.pool_episodes, demo.eval_seeds, demo.eval_max_steps) == (3, [42], 4)
     assert demo.default_recipe.name == "demo-all" and demo.min_examples == 1
     assert demo.scale_line.startswith("protocol demo [DEMO scale (small caps)]")
     assert demo_config(str(tmp_path / "run")) == demo

@@ -56,7 +56,7 @@ def test_resume_identity_check(tmp_path):
     assert "Use a new --run-dir" in message
     with pytest.raises(Loop2Error, match="default recipe"):
         check_resume(config.with_overrides({"default_recipe": Recipe(name="other")}))
-    with pytest.raises(Loop2Error, match="eval_max_steps: run has 1, command asks for None"):
+    with pytest.raises(Loop2Error, match="eval_max_steps: run has 4, command asks for None"):
         check_resume(config.with_overrides({"eval_max_steps": None}))
     (tmp_path / "run" / "config.toml").write_text("not = [toml")
     with pytest.raises(Loop2Error, match="unreadable"):

@@ -374,7 +374,15 @@ async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
     full = full_suite(config)
     eval_suite = eval_suite_of(config, full)
     excluded = eval_keys([full, eval_suite]) | set(source.evaluation if source else [])
-    traces, collected = await _pool(config, model, scaffold, full, excluded)
+    collector = (
+        load_model(config.collect_llm)
+        if config.collect_llm and config.collect_llm != config.base_llm and not config.traces
+        else model
+    )
+    traces, collected = await _pool(config, collector, scaffold, full, excluded)
+    if config.eval_decoding is not None:  # both evaluations play this decoding
+        manifest = msgspec.structs.replace(scaffold.manifest, decoding=config.eval_decoding)
+        scaffold = dataclasses.replace(scaffold, manifest=manifest)
     examples = extract_examples(traces, plan_actions=True)
     skipped: list[MemoryExample] = []
     if not config.allow_eval_seeds:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import tomli_w
@@ -49,6 +49,14 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     collect_max_steps: int | dict[str, int] | None = None  # None: the evaluation's step limits
     trials: int = 3
     base_llm: str = "smollm2"
+    # The model that plays the pool (None: `base_llm`). The offline demo plays it with SmolLM2
+    # on llama.cpp, which enforces the demo scaffold's grammar and is fast, and trains the same
+    # SmolLM2 weights through transformers.
+    collect_llm: str | None = None
+    # Decoding in both evaluations (None: the scaffold's). transformers cannot enforce a
+    # grammar, so the demo evaluates base and specialist with free decoding: what training
+    # taught shows as turns that parse without the grammar.
+    eval_decoding: Literal["free", "grammar"] | None = None
     base_path: str | None = None  # weights to train on, when `base_llm` is a remote server
     meta_llm: str = "smollm2"
     scaffold: str = "v0"  # a built-in scaffold name or a scaffold directory (no from_run)
@@ -125,7 +133,10 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
         line = (
             f"protocol {self.protocol or '(none)'} [{scale}]: evaluate {evals} "
             f"({self.suite} seeds); {pool}; {self.observation_format} text, {self.action_set} "
-            f"actions; agent sampling {sampling}; base {self.base_llm}; meta-LLM "
+            f"actions; agent sampling {sampling}; base {self.base_llm}"
+            + (f"; pool played by {self.collect_llm}" if self.collect_llm else "")
+            + (f"; evaluated with {self.eval_decoding} decoding" if self.eval_decoding else "")
+            + "; meta-LLM "
             f"{self.meta_llm}; {self.trials} trial(s), at least {self.min_examples} examples"
         )
         return line + ("; OVERRIDDEN: " + "; ".join(self.overrides) if self.overrides else "")
@@ -184,6 +195,8 @@ IDENTITY_FIELDS = (
     "collect_seeds",
     "collect_max_steps",
     "base_llm",
+    "collect_llm",
+    "eval_decoding",
     "base_path",
     "scaffold",
     "temperature",
