@@ -173,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--max-hours", type=float, default=None, help="no new trial after this")
     g.add_argument(
+        "--attribution-replays",
+        type=int,
+        default=None,
+        help="counterfactual replays the data engine's `attribute` tool may run per proposal "
+        "(0 = no tool); each costs calls of the pool's model",
+    )
+    g.add_argument(
+        "--attribution-horizon",
+        type=int,
+        default=None,
+        help=f"live steps per attribution replay (default {DEFAULTS.attribution_horizon})",
+    )
+    g.add_argument(
         "--concurrency",
         type=int,
         default=None,
@@ -285,6 +298,8 @@ def config_from_args(args: argparse.Namespace) -> Loop2Config:
             "min_examples": args.min_examples,
             "max_meta_tokens": args.max_meta_tokens,
             "max_hours": args.max_hours,
+            "attribution_replays": args.attribution_replays,
+            "attribution_horizon": args.attribution_horizon,
             "concurrency": args.concurrency,
             "default_recipe": load_recipe(args.recipe) if args.recipe else None,
             "allow_eval_seeds": True if args.allow_eval_seeds else None,

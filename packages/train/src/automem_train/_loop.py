@@ -33,6 +33,7 @@ from automem_agent.meta import (
     Budget,
     SandboxLimits,
     SandboxUnavailable,
+    Tool,
     sandbox_problem,
     warn_unsafe,
 )
@@ -448,6 +449,7 @@ async def _run(config: Loop2Config, run: Path) -> TrialRecord | None:
                     run_dir=run,
                     max_lora_rank=config.max_lora_rank,
                     unsafe_no_sandbox=config.unsafe_no_sandbox,
+                    extra_tools=_attribution_tools(config, source, scaffold, collector),
                 )
                 trial_dir.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(saved, msgspec.json.encode(proposal))
@@ -554,6 +556,32 @@ def _sampled(scaffold: Any, config: Loop2Config) -> Any:
         if manifest == scaffold.manifest
         else dataclasses.replace(scaffold, manifest=manifest)
     )
+
+
+def _attribution_tools(
+    config: Loop2Config, source: Loop1Source | None, scaffold: Any, model: Any
+) -> list[Tool]:
+    """The `attribute` tool over the collected pool, with one session's replays and the calls
+    they may take (every round of both phases, for each live step), when configured."""
+    from automem_scaffold import AttributionBudget, attribution_tool  # Loop 1's bounded tool
+
+    pool = Path(config.run_dir) / "pool"
+    if config.attribution_replays <= 0 or config.traces or not (pool / "eval").is_dir():
+        return []
+    m = scaffold.manifest
+    steps = config.attribution_replays * (config.attribution_horizon + 1)
+    budget = AttributionBudget(
+        replays=config.attribution_replays,
+        calls=steps * (m.log.max_rounds + m.plan.max_rounds),
+    )
+    tool = attribution_tool(
+        pool,
+        _scaffold_dir(config, source),
+        model,
+        budget=budget,
+        horizon=config.attribution_horizon,
+    )
+    return [tool]
 
 
 def _keep_best(run: Path, ledger: list[TrialRecord]) -> None:

@@ -69,6 +69,12 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     max_train_steps: int | None = None  # a cap over every recipe (demo runs)
     max_examples: int | None = None  # a cap over every recipe's composition
     max_length: int | None = None  # a cap over every recipe's max_length
+    # Write attribution for the data engine: its `attribute` tool replays collected pool
+    # episodes without chosen writes (at most `attribution_replays` per proposal session, each
+    # `attribution_horizon` live steps with the pool's model), so what a write was worth can
+    # steer selection. 0: no tool. Given traces (`traces`) have no replayable pool.
+    attribution_replays: int = 0
+    attribution_horizon: int = 20
     meta_turns: int = 8
     meta_tokens_per_turn: int = 1536
     max_meta_tokens: int = 400_000  # across the run (resume included)

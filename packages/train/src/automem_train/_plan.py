@@ -16,6 +16,7 @@ from automem_agent import (
     read_manifest,
     with_sampling,
 )
+from automem_envs import EpisodeSpec
 
 from automem_train._dataset import eval_keys
 from automem_train._from_run import Loop2Error, loop1_source
@@ -81,6 +82,17 @@ def plan_loop2(config: Loop2Config) -> Loop2Plan:
             )
         )
     proposals = max(0, config.trials - 1)
+    if config.attribution_replays and proposals and not config.traces:
+        replay = EpisodeSpec(
+            env_id=config.envs[0], seed=0, max_steps=config.attribution_horizon + 1
+        )
+        phases.append(
+            _times(
+                plan_episodes("attribution", [replay] * config.attribution_replays, manifest),
+                proposals,
+                f"{config.attribution_replays} replay(s) per proposal",
+            )
+        )
     meta_out = proposals * config.meta_turns * config.meta_tokens_per_turn
     meta_max = config.max_meta_tokens if proposals else 0  # the run's budget, resume included
     steps = config.default_recipe.train.max_steps

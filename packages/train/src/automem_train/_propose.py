@@ -106,12 +106,14 @@ async def propose_recipe(
     run_dir: str | Path | None = None,
     max_lora_rank: int | None = None,
     unsafe_no_sandbox: bool = False,
+    extra_tools: Sequence[Tool] = (),
 ) -> Proposal:
     """Runs one proposal session; never raises for a model's mistakes.
 
     `code_roots` names the agent code the session may read (default: the agent package);
     `run_dir` lets trial outcomes include loss curves; `max_lora_rank` is the rank the serving
-    side accepts (proposals above it are refused)."""
+    side accepts (proposals above it are refused); `extra_tools` join the session's toolset (the
+    write-attribution tool over the collected pool)."""
     from automem_train._loop import select_for_recipe
 
     submitted: dict[str, Recipe] = {}
@@ -192,6 +194,7 @@ async def propose_recipe(
         scratch, cache = None, Path(run_dir) / "pool-index"
     tools = [
         *pool_tools(examples, roots, cache_dir=cache, python=not unsafe_no_sandbox),
+        *extra_tools,
         Tool(
             name="run_selector",
             description="Run a pool selector (Python source defining select(pool)) over the "
