@@ -150,7 +150,7 @@ def test_from_run_end_to_end_records_and_resume_after_kill(
     # The first line names the protocol (an offline agent: demo), its scale and every override.
     first = log.read_text().splitlines()[0]
     assert first.startswith("protocol demo [DEMO scale (small caps)]"), first
-    assert "OVERRIDDEN:" in first and "pool_episodes 6 -> 2" in first
+    assert "OVERRIDDEN:" in first and "pool_episodes 3 -> 2" in first
     assert "agent max_tokens None -> 32" in first
 
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=app_env)

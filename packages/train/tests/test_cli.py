@@ -150,3 +150,12 @@ def test_a_bad_input_is_one_line_without_a_traceback(tmp_path):
     done = app("--agent-llm", REAL, "--run-dir", str(tmp_path / "r"), "--dry-run")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("apps/train: error: protocol 'paper'")
+
+
+def test_another_agent_plays_its_own_pool_under_the_demo_table(tmp_path):
+    """The demo's [train] pairs llama.cpp (the pool) with transformers (training); naming
+    another agent drops that pairing and says so on the first line."""
+    other = config("--agent-llm", "tiny", "--run-dir", str(tmp_path / "run"))
+    assert other.protocol == "demo" and other.base_llm == "tiny"
+    assert other.collect_llm is None and other.eval_decoding is None
+    assert "collect_llm llamacpp:smollm2 -> (the agent's own)" in other.scale_line

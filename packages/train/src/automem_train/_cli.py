@@ -283,6 +283,11 @@ def config_from_args(args: argparse.Namespace) -> Loop2Config:
         fields["scaffold"] = protocol.agent.scaffold
     if args.agent_llm is not None or "base_llm" not in table:
         fields["base_llm"] = run.agent_llm
+        # A [train] table's pool player and evaluation decoding belong to its own base model
+        # (the demo: llama.cpp plays what transformers trains); another agent plays its own pool.
+        for name in ("collect_llm", "eval_decoding"):
+            if fields.pop(name, None) is not None:
+                overrides.append(f"{name} {table[name]} -> (the agent's own)")
     try:
         flags: dict[str, Any] = {
             "meta_llm": args.meta_llm,
