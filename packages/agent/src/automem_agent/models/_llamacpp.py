@@ -222,6 +222,7 @@ class LlamaCppModel:
         return ChatResponse(
             text=choice.get("text") or "",
             input_tokens=len(tokens),
+            cache_read_tokens=reused,  # served from the slot's evaluated prefix
             output_tokens=generated,
             latency_s=time.perf_counter() - start,
             model=self.name,
