@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,6 @@ from automem_agent import (
     run_suite,
 )
 from automem_envs import EpisodeSpec, Suite
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "agent" / "tests"))
 from probe_policy import probe_policy  # a test helper of automem-agent
 
 GAMES = {

@@ -5,11 +5,9 @@ ledger shows what each proposal was shown and what it gave."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
+import _train_traces as _traces  # a test helper of automem-train
 import pytest
 from automem_agent.meta import SandboxResult
 from automem_train import (
@@ -24,9 +22,6 @@ from automem_train import (
     run_loop2,
     run_selector,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "train" / "tests"))
-_traces = importlib.import_module("_train_traces")
 
 SELECTOR = """
 def select(pool):

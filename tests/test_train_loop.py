@@ -3,11 +3,9 @@ two-model evaluation, the ledger, the kept best recipe, and resume."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
+import _train_traces as _traces  # a test helper of automem-train
 import pytest
 from automem_train import (
     Composition,
@@ -20,9 +18,6 @@ from automem_train import (
     read_ledger,
     run_loop2,
 )
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "packages" / "train" / "tests"))
-_traces = importlib.import_module("_train_traces")
 
 META = """
 import json

@@ -1,5 +1,6 @@
 """Benchmark of Loop 1's review toolset on a bundle of 10 scripted Crafter episodes (seeds
-42..51, BALROG's 2,000-step limit, real game, the scripted agent of tests/review_scale_policies).
+42..51, BALROG's 2,000-step limit, real game, the scripted agent of
+packages/scaffold/tests/review_scale_policies).
 
 Prints: the bundle's build time and bytes; p50/p99 latency of each review tool; and the billed
 tokens of a scripted survey (index -> 20 targeted reads -> one Python analysis -> an edit, as
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the scripted agent and reviewer of the scale test
+# the scripted agent and reviewer of the scale test (automem-scaffold's tests)
+sys.path.insert(0, str(ROOT / "packages" / "scaffold" / "tests"))
 
 from automem_agent import ScriptedModel, builtin_scaffold  # noqa: E402
 from automem_agent.meta import Budget, ToolSession  # noqa: E402

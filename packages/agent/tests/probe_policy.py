@@ -1,7 +1,7 @@
 """A deterministic scripted policy that exercises LOG and PLAN, for tests and benchmarks.
 
-A test helper, not part of automem-agent: packages/agent/tests/conftest.py puts this directory on
-`sys.path` (`from probe_policy import probe_policy`); tests/ and tools/ add it themselves.
+A test helper, not part of automem-agent: packages/agent/tests/conftest.py and tests/conftest.py
+put this directory on `sys.path` (`from probe_policy import probe_policy`); tools/ adds it itself.
 """
 
 from __future__ import annotations

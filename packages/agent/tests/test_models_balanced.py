@@ -4,15 +4,12 @@ loopback fake servers, one of which dies mid-run."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("httpx", reason="needs the 'openai' extra (httpx)")
 
-sys.path.insert(0, str(Path(__file__).parent))
 from automem_agent import PlayConfig, play
 from automem_agent._chat import ModelUnavailable
 from automem_agent.models import BalancedModel, load_model

@@ -19,7 +19,7 @@ from automem_scaffold._archive import copy_scaffold
 from automem_scaffold._evaluate import evaluate
 from automem_scaffold._validate import validate_candidate
 
-pytest.importorskip("crafter")
+pytest.importorskip("crafter", reason="Crafter is not installed (uv sync --extra crafter)")
 
 GATE = """
 

@@ -17,7 +17,7 @@ from automem_scaffold._archive import copy_scaffold
 from automem_scaffold._evaluate import evaluate
 from automem_scaffold._rules import NAME, RulesReviewer
 
-pytest.importorskip("crafter")
+pytest.importorskip("crafter", reason="Crafter is not installed (uv sync --extra crafter)")
 
 
 def faulty_agent(request) -> ChatResponse:

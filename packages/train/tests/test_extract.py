@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
+import _train_traces as _traces
 import pytest
 from automem_train import extract_examples, read_examples, write_examples
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 
 @pytest.fixture

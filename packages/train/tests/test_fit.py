@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 from pathlib import Path
 
+import _train_traces as _traces
 import pytest
 from automem_agent.models import build_tiny_model
 from automem_train import (
@@ -23,9 +23,6 @@ from automem_train import (
     train_lora,
 )
 from transformers import AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 GIB = 2**30
 # Qwen2.5-32B-Instruct's config.json (the fields memory depends on).

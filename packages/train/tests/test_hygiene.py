@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
+import _train_traces as _traces
 import pytest
 from automem_agent.models import build_tiny_model
 from automem_envs import suite
@@ -19,9 +16,6 @@ from automem_train import (
     extract_examples,
 )
 from transformers import AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,15 @@ count over all processes. FSDP itself needs GPUs; its shipped config is checked 
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import _train_traces as _traces
 import pytest
 from automem_agent.models import build_tiny_model
 from automem_train import extract_examples, read_loss_log, write_examples
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 RECIPE = (
     '{"train": {"batch_size": 1, "grad_accum": %d, "max_steps": 3, "checkpoint_every": 0,'

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import sys
-from pathlib import Path
 
+import _train_traces as _traces
 from automem_agent import ScriptedModel
 from automem_train import Recipe, extract_examples, propose_recipe
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 POLICY = "def select(example):\n    return 1.0 if example.features.wrote else 0.0\n"
 

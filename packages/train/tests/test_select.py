@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
+import _train_traces as _traces
 import msgspec
 import pytest
 from automem_train import (
@@ -17,9 +14,6 @@ from automem_train import (
     run_policy,
     select_examples,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 
 @pytest.fixture

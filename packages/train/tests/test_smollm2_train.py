@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import sys
-from pathlib import Path
 
+import _train_traces as _traces
 import pytest
 from automem_agent import ChatMessage, ChatRequest
 from automem_agent.models import LocalModel, smollm2_path
@@ -20,9 +19,6 @@ from automem_train import (
     train_lora,
 )
 from transformers import AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 
 @pytest.mark.slow

@@ -4,11 +4,10 @@ PEFT format and changes generation."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import sys
 from pathlib import Path
 
+import _train_traces as _traces
 import pytest
 import torch
 from automem_agent import ChatMessage, ChatRequest
@@ -25,9 +24,6 @@ from automem_train import (
 )
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 CONFIG = TrainConfig(
     lora=LoraSettings(rank=8, alpha=16, dropout=0.1),

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
-import sys
-from pathlib import Path
 
+import _train_traces as _traces
 from automem_agent import builtin_scaffold, load_scaffold, read_trace, with_sampling
 from automem_agent.models import LocalModel, build_tiny_model
 from automem_envs import EpisodeSpec, Suite
@@ -22,9 +20,6 @@ from automem_train import (
     train_lora,
 )
 from transformers import AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).parent))
-_traces = importlib.import_module("_train_traces")
 
 
 def test_specialist_answers_memory_role_base_answers_action(tmp_path):

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 from automem_agent import ScriptedModel
 from automem_scaffold import EvolveConfig, evolve, read_decisions
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import agent_policy, meta_reviewer
 
 

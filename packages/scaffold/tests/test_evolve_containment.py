@@ -6,14 +6,11 @@ loop goes on to the next iteration."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 from automem_agent import ScriptedModel, builtin_scaffold
 from automem_scaffold import EvolveConfig, evolve, read_decisions, validate_candidate
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import (
     ESCAPE_FILE,
     MISBEHAVIOUR,

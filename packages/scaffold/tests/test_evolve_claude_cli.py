@@ -13,15 +13,12 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from automem_agent import ScriptedModel
 from automem_scaffold import EvolveConfig, evolve, read_decisions
-
-sys.path.insert(0, str(Path(__file__).parent))
 from fake_messages_api import FakeMessagesAPI, tool_results
 from test_evolve_policies import STRATEGY_LINE, agent_policy
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from attribution_policies import KEY_STEP, key_policy
 from automem_agent import (
     RoleModels,
     ScriptedModel,
@@ -28,10 +29,8 @@ from automem_scaffold import (
     format_attribution,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))
-from attribution_policies import KEY_STEP, key_policy
-
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent  # the scripted agent, for the app's process
+ROOT = HERE.parents[2]  # the repository, for apps/
 
 
 def _play(out: Path, steps: int) -> Path:
@@ -101,7 +100,7 @@ def test_attribute_app_writes_the_table(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(ROOT / "tests"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(HERE), "PATH": "/usr/bin:/bin"},
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -110,7 +109,7 @@ def test_attribute_app_writes_the_table(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "apps" / "attribute"), str(run), "--episode", "crafter__99"],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(ROOT / "tests"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(HERE), "PATH": "/usr/bin:/bin"},
         timeout=120,
     )
     assert bad.returncode == 2 and "crafter__99" in bad.stderr
@@ -175,51 +174,3 @@ def test_the_reviewer_attributes_writes_within_the_planned_budget(tmp_path: Path
     assert "attribution" not in format_plan(
         plan_run(msgspec.structs.replace(config, attribution_replays=0))
     )
-
-
-ATTRIBUTING_META = """
-import json
-
-def meta(request):
-    last = request.messages[-1].content
-    if not any(m.role == "assistant" for m in request.messages):
-        args = {"episode": "crafter__1000", "steps": [KEY_STEP], "horizon": 24}
-        return '<tool name="attribute">' + json.dumps(args) + '</tool>'
-    return '<tool name="finish">' + json.dumps({"rationale": last[-1500:]}) + '</tool>'
-"""
-
-
-@pytest.mark.slow
-def test_loop2_data_engine_attributes_writes_of_its_pool(tmp_path: Path, monkeypatch) -> None:
-    """Loop 2 with `attribution_replays`: the data engine's session gets the `attribute` tool
-    over the collected pool (replayed with the pool's model), and the plan counts it."""
-    from automem_train import Loop2Config, format_loop2_plan, plan_loop2, run_loop2
-
-    (tmp_path / "loop2_attr_meta.py").write_text(f"KEY_STEP = {KEY_STEP}\n" + ATTRIBUTING_META)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    config = Loop2Config(
-        run_dir=str(tmp_path / "run"),
-        envs=["crafter"],
-        scaffold="v0",
-        collect_llm="scripted:attribution_policies:key_policy",
-        pool_episodes=1,
-        collect_max_steps=30,
-        trials=2,
-        base_llm="tiny",
-        meta_llm="scripted:loop2_attr_meta:meta",
-        meta_turns=3,
-        max_tokens=8,
-        min_examples=1,
-        max_train_steps=1,
-        attribution_replays=1,
-        attribution_horizon=24,
-        evaluate=False,
-        progress=False,
-    )
-    assert "1 replay(s) per proposal" in format_loop2_plan(plan_loop2(config))
-    run_loop2(config)
-    proposal = msgspec.json.decode(
-        (tmp_path / "run" / "trials" / "001" / "proposal.json").read_bytes()
-    )
-    results = [c["result"] for t in proposal["transcript"]["turns"] for c in t["calls"]]
-    assert any("notes.md" in r and "budget left: 0 replay(s)" in r for r in results), results

@@ -10,13 +10,9 @@ collects wood, otherwise it idles. Removing the one write at `KEY_STEP` therefor
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 from automem_agent import ChatRequest
 from automem_memfs import Action, Append, Done, Read, format_call
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import crafter_wood_action
 
 KEY_STEP = 2

@@ -15,7 +15,8 @@ import pytest
 from automem_agent.trace import trace_status
 from automem_scaffold import read_decisions
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent  # the scripted models, for the app's process
+ROOT = HERE.parents[2]  # the repository, for apps/
 
 
 def _command(run: Path, agent: str, meta: str, *extra: str) -> list[str]:
@@ -38,7 +39,7 @@ def _command(run: Path, agent: str, meta: str, *extra: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return env
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import tomllib
 from pathlib import Path
 
@@ -24,8 +23,6 @@ import pytest
 from automem_agent import ScriptedModel
 from automem_agent.meta import VIEW_CHARS, sandbox_problem
 from automem_scaffold import EvolveConfig, bundle_library, evolve, read_decisions
-
-sys.path.insert(0, str(Path(__file__).parent))
 from review_scale_policies import ScaleReviewer, agent_policy
 
 pytest.importorskip("crafter", reason="Crafter is not installed (uv sync --extra crafter)")

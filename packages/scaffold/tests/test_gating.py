@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 import msgspec
@@ -24,8 +23,6 @@ from automem_scaffold import (
     read_decisions,
     seed_pools,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy
 
 

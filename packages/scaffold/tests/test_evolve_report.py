@@ -13,7 +13,7 @@ from automem_agent import ChatRequest, ScriptedModel, iter_traces
 from automem_memfs import Action, Append, Done, Search, format_call
 from automem_scaffold import EvolveConfig, evolve
 
-pytest.importorskip("crafter")
+pytest.importorskip("crafter", reason="Crafter is not installed (uv sync --extra crafter)")
 
 FACT = "seen: grass and trees around me"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,6 @@ from automem_scaffold import (
     read_attempts,
     read_decisions,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy
 
 BROKEN_HOOK = "def analyze(observation, history:\n"

@@ -1,7 +1,7 @@
 """`--meta-llm claude-code:MODEL` in a whole Loop 1 run, against a stand-in executable that
-behaves like the CLI (tests/claude_standin.py): it hangs, crashes, succeeds, breaks a hook,
-continues its session to repair it, tries to write into the bundle and reports an error.
-Each outcome is recorded and the loop goes on."""
+behaves like the CLI (claude_standin.py, next to this file): it hangs, crashes, succeeds, breaks
+a hook, continues its session to repair it, tries to write into the bundle and reports an
+error. Each outcome is recorded and the loop goes on."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from automem_agent import ScriptedModel
 from automem_scaffold import EvolveConfig, evolve, read_decisions
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy
 
 STANDIN = Path(__file__).with_name("claude_standin.py")

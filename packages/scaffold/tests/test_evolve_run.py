@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 import msgspec
@@ -14,8 +13,6 @@ import pytest
 from automem_agent import ChatResponse, ScriptedModel, ToolCall
 from automem_agent.models import ReplayEntry, ReplayModel
 from automem_scaffold import EvolveConfig, evolve, read_decisions
-
-sys.path.insert(0, str(Path(__file__).parent))
 from test_evolve_policies import STRATEGY_LINE, agent_policy
 
 META = "claude-opus-4-5"  # a priced model name, so the ledger has dollars to add up
