@@ -55,7 +55,13 @@ from automem_agent._manifest import (
     with_sampling,
 )
 from automem_agent._memory_agent import MemoryAgent, memory_agent_factory
-from automem_agent._plan import PhasePlan, format_phase_table, plan_episodes, read_manifest
+from automem_agent._plan import (
+    PhasePlan,
+    format_phase_table,
+    plan_episodes,
+    plan_replays,
+    read_manifest,
+)
 from automem_agent._play import PlayConfig, parse_seeds, play
 from automem_agent._play_cli import main as play_main
 from automem_agent._program import (
@@ -205,6 +211,7 @@ __all__ = [
     "parse_per_family",
     "parse_seeds",
     "plan_episodes",
+    "plan_replays",
     "play",
     "play_main",
     "protocol_from_args",

@@ -36,6 +36,20 @@ class PhasePlan(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens_max: int
     note: str = ""
 
+    def times(self, k: int, note: str) -> PhasePlan:
+        """This phase played `k` times over (every candidate, every trial), noted as `note`."""
+        return PhasePlan(
+            phase=self.phase,
+            episodes=self.episodes * k,
+            steps=self.steps * k,
+            calls_typical=self.calls_typical * k,
+            calls_max=self.calls_max * k,
+            input_tokens=self.input_tokens * k,
+            output_tokens=self.output_tokens * k,
+            output_tokens_max=self.output_tokens_max * k,
+            note=note,
+        )
+
 
 def read_manifest(scaffold_dir: Path) -> Manifest:
     """The scaffold's `scaffold.toml`, typed (no hooks are loaded)."""
@@ -82,3 +96,11 @@ def format_phase_table(rows: Sequence[PhasePlan]) -> str:
     lines += [row(r.phase, [r]) + (f"  {r.note}" if r.note else "") for r in rows]
     lines.append(row("total", list(rows)))
     return "\n".join(lines)
+
+
+def plan_replays(env_id: str, replays: int, horizon: int, manifest: Manifest) -> PhasePlan:
+    """Write attribution's cost: `replays` counterfactual replays of `horizon + 1` live steps
+    each (the prefix is served from the trace, so only these steps call the model). Its
+    `calls_max` is the allowance the `attribute` tool enforces."""
+    replay = EpisodeSpec(env_id=env_id, seed=0, max_steps=horizon + 1)
+    return plan_episodes("attribution", [replay] * replays, manifest)

@@ -13,10 +13,10 @@ from automem_agent import (
     builtin_scaffold,
     format_phase_table,
     plan_episodes,
+    plan_replays,
     read_manifest,
     with_sampling,
 )
-from automem_envs import EpisodeSpec
 
 from automem_scaffold._config import EvolveConfig, EvolveError
 from automem_scaffold._pools import seed_pools
@@ -58,22 +58,20 @@ def plan_run(config: EvolveConfig) -> RunPlan:
     phases = [plan_episodes("start", pools.search + pools.accept, manifest, note="iteration 0")]
     if config.screen_seeds:
         screen = screen_episodes(pools.search, config.screen_seeds, config.screen_max_steps)
-        phases.append(_times(plan_episodes("screen", screen, manifest), n, f"{n} candidate(s)"))
+        phases.append(plan_episodes("screen", screen, manifest).times(n, f"{n} candidate(s)"))
     gate = plan_episodes("gate", pools.gate if pools.accept else pools.search, manifest)
     phases.append(
-        _times(
-            gate,
-            n,
-            f"{n} candidate(s) at most ({config.attempts}+{config.continuations} per iteration)",
+        gate.times(
+            n, f"{n} candidate(s) at most ({config.attempts}+{config.continuations} per iteration)"
         )
     )
     if pools.report:
         phases.append(
-            _times(plan_episodes("report", pools.report, manifest), 2, "start and final scaffold")
+            plan_episodes("report", pools.report, manifest).times(2, "start and final scaffold")
         )
     if config.attribution_replays and not config.rule_reviewer:
         note = f"{config.attribution_replays} replay(s) per review, {n} review(s) at most"
-        phases.append(_times(attribution_plan(config, manifest), n, note))
+        phases.append(attribution_plan(config, manifest).times(n, note))
     meta_max = 0 if config.rule_reviewer else n * config.review_tokens
     meta_dollars = (
         cost_of(config.meta_llm, meta_max, n * config.review_turns * config.meta_max_tokens)
@@ -92,24 +90,10 @@ def plan_run(config: EvolveConfig) -> RunPlan:
 
 
 def attribution_plan(config: EvolveConfig, manifest: Manifest) -> PhasePlan:
-    """One review session's write-attribution replays: `attribution_replays` replays of
-    `attribution_horizon + 1` live steps each (the prefix is served from the trace). Its
-    `calls_max` is the session's call allowance, which the `attribute` tool enforces."""
-    replay = EpisodeSpec(env_id=config.envs[0], seed=0, max_steps=config.attribution_horizon + 1)
-    return plan_episodes("attribution", [replay] * config.attribution_replays, manifest)
-
-
-def _times(plan: PhasePlan, k: int, note: str) -> PhasePlan:
-    return PhasePlan(
-        phase=plan.phase,
-        episodes=plan.episodes * k,
-        steps=plan.steps * k,
-        calls_typical=plan.calls_typical * k,
-        calls_max=plan.calls_max * k,
-        input_tokens=plan.input_tokens * k,
-        output_tokens=plan.output_tokens * k,
-        output_tokens_max=plan.output_tokens_max * k,
-        note=note,
+    """One review session's write-attribution replays; its `calls_max` is the session's call
+    allowance, which the `attribute` tool enforces."""
+    return plan_replays(
+        config.envs[0], config.attribution_replays, config.attribution_horizon, manifest
     )
 
 

@@ -26,6 +26,7 @@ from automem_agent import (
     builtin_scaffold,
     load_model,
     load_scaffold,
+    plan_replays,
     with_sampling,
     write_bytes_atomic,
 )
@@ -562,18 +563,15 @@ def _attribution_tools(
     config: Loop2Config, source: Loop1Source | None, scaffold: Any, model: Any
 ) -> list[Tool]:
     """The `attribute` tool over the collected pool, with one session's replays and the calls
-    they may take (every round of both phases, for each live step), when configured."""
+    the plan allows them, when configured."""
     from automem_scaffold import AttributionBudget, attribution_tool  # Loop 1's bounded tool
 
     pool = Path(config.run_dir) / "pool"
     if config.attribution_replays <= 0 or config.traces or not (pool / "eval").is_dir():
         return []
-    m = scaffold.manifest
-    steps = config.attribution_replays * (config.attribution_horizon + 1)
-    budget = AttributionBudget(
-        replays=config.attribution_replays,
-        calls=steps * (m.log.max_rounds + m.plan.max_rounds),
-    )
+    replays, horizon = config.attribution_replays, config.attribution_horizon
+    calls = plan_replays(config.envs[0], replays, horizon, scaffold.manifest).calls_max
+    budget = AttributionBudget(replays=replays, calls=calls)
     tool = attribution_tool(
         pool,
         _scaffold_dir(config, source),

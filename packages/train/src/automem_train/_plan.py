@@ -13,10 +13,10 @@ from automem_agent import (
     builtin_scaffold,
     format_phase_table,
     plan_episodes,
+    plan_replays,
     read_manifest,
     with_sampling,
 )
-from automem_envs import EpisodeSpec
 
 from automem_train._dataset import eval_keys
 from automem_train._from_run import Loop2Error, loop1_source
@@ -75,23 +75,16 @@ def plan_loop2(config: Loop2Config) -> Loop2Plan:
     if config.evaluate:
         phases.append(plan_episodes("eval base", evaluation.episodes, manifest, note="once"))
         phases.append(
-            _times(
-                plan_episodes("eval special", evaluation.episodes, manifest),
-                config.trials,
-                f"once per trial ({config.trials})",
+            plan_episodes("eval special", evaluation.episodes, manifest).times(
+                config.trials, f"once per trial ({config.trials})"
             )
         )
     proposals = max(0, config.trials - 1)
     if config.attribution_replays and proposals and not config.traces:
-        replay = EpisodeSpec(
-            env_id=config.envs[0], seed=0, max_steps=config.attribution_horizon + 1
-        )
         phases.append(
-            _times(
-                plan_episodes("attribution", [replay] * config.attribution_replays, manifest),
-                proposals,
-                f"{config.attribution_replays} replay(s) per proposal",
-            )
+            plan_replays(
+                config.envs[0], config.attribution_replays, config.attribution_horizon, manifest
+            ).times(proposals, f"{config.attribution_replays} replay(s) per proposal")
         )
     meta_out = proposals * config.meta_turns * config.meta_tokens_per_turn
     meta_max = config.max_meta_tokens if proposals else 0  # the run's budget, resume included
@@ -108,20 +101,6 @@ def plan_loop2(config: Loop2Config) -> Loop2Plan:
         meta_dollars_max=cost_of(config.meta_llm, meta_max, meta_out) if meta_max else 0.0,
         agent_dollars=cost_of(config.base_llm, tokens_in, tokens_out),
         gpu_hours=(tokens_in + tokens_out) / GPU_TOKENS_PER_S / 3600,
-    )
-
-
-def _times(plan: PhasePlan, k: int, note: str) -> PhasePlan:
-    return PhasePlan(
-        phase=plan.phase,
-        episodes=plan.episodes * k,
-        steps=plan.steps * k,
-        calls_typical=plan.calls_typical * k,
-        calls_max=plan.calls_max * k,
-        input_tokens=plan.input_tokens * k,
-        output_tokens=plan.output_tokens * k,
-        output_tokens_max=plan.output_tokens_max * k,
-        note=note,
     )
 
 
