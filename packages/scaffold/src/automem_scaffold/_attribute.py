@@ -20,10 +20,12 @@ from automem_agent import (
     ChatRequest,
     ChatResponse,
     LLMTurn,
+    Manifest,
     RoleModels,
     Trace,
     load_scaffold,
     memory_agent_factory,
+    plan_replays,
     read_trace,
     run_episode,
 )
@@ -259,6 +261,14 @@ class AttributionBudget:
     def __init__(self, replays: int, calls: int):
         self.replays = replays
         self.calls = calls
+
+    @classmethod
+    def planned(
+        cls, replays: int, horizon: int, manifest: Manifest, env_id: str = "crafter"
+    ) -> AttributionBudget:
+        """One session's budget: `replays` replays and the calls the run's plan allows them
+        (`plan_replays`: every round of both phases for each of `horizon + 1` live steps)."""
+        return cls(replays, plan_replays(env_id, replays, horizon, manifest).calls_max)
 
 
 def _reviewed(eval_root: Path) -> list[tuple[str, Path]]:

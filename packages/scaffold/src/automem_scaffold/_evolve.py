@@ -58,7 +58,6 @@ from automem_scaffold._lineage import (
     write_lineage,
 )
 from automem_scaffold._pareto import build_archive, offer_archive, offered_to
-from automem_scaffold._plan import attribution_plan
 from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._prompt import continuation_message
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
@@ -459,8 +458,9 @@ class Evolver:
         if c.attribution_replays <= 0 or c.rule_reviewer or is_claude_code(c.meta_llm):
             return []
         scaffold = parent_dir / "scaffold"
-        calls = attribution_plan(c, read_manifest(scaffold)).calls_max
-        budget = AttributionBudget(replays=c.attribution_replays, calls=calls)
+        budget = AttributionBudget.planned(
+            c.attribution_replays, c.attribution_horizon, read_manifest(scaffold), c.envs[0]
+        )
         tool = attribution_tool(
             parent_dir, scaffold, self.agent, budget=budget, horizon=c.attribution_horizon
         )

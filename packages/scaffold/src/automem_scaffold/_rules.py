@@ -379,13 +379,15 @@ class RulesReviewer:
             )
         # 4. files never read -> removal, unless none would be left: a scaffold needs its
         # initial memory directory, and an agent that ignored every file wrote its own
-        if f["never_read"] and len(f["never_read"]) >= f["initial_files"]:
+        unused = f["never_read"]
+        if unused and len(unused) >= f["initial_files"]:
             statements.append(
-                f"No initial memory file ({', '.join(f['never_read'])}) was read, searched or "
+                f"No initial memory file ({', '.join(unused)}) was read, searched or "
                 f"written in {f['steps']} steps. No change: removing them all would leave no "
                 "initial memory."
             )
-        for path in f["never_read"] if len(f["never_read"]) < f["initial_files"] else []:
+            unused = []
+        for path in unused:
             edits["delete"].append(f"candidate/memory/{path}")
             statements.append(
                 f"{path} was never read, searched or written in {f['steps']} steps. Change: removed "

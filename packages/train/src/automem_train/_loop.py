@@ -26,7 +26,6 @@ from automem_agent import (
     builtin_scaffold,
     load_model,
     load_scaffold,
-    plan_replays,
     with_sampling,
     write_bytes_atomic,
 )
@@ -569,9 +568,9 @@ def _attribution_tools(
     pool = Path(config.run_dir) / "pool"
     if config.attribution_replays <= 0 or config.traces or not (pool / "eval").is_dir():
         return []
-    replays, horizon = config.attribution_replays, config.attribution_horizon
-    calls = plan_replays(config.envs[0], replays, horizon, scaffold.manifest).calls_max
-    budget = AttributionBudget(replays=replays, calls=calls)
+    budget = AttributionBudget.planned(
+        config.attribution_replays, config.attribution_horizon, scaffold.manifest, config.envs[0]
+    )
     tool = attribution_tool(
         pool,
         _scaffold_dir(config, source),
