@@ -9,16 +9,18 @@ import asyncio
 import json
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
 import msgspec
 import pytest
-from automem_agent import ChatRequest, ChatResponse, ScriptedModel, ToolCall
-from automem_agent.models import ReplayEntry, ReplayModel
+from automem_agent import ChatRequest, ScriptedModel
+from automem_agent.models import ReplayModel
 from automem_scaffold import EvolveConfig, evolve
 from automem_train import DatasetReport, Recipe, TrainResult, TrialRecord, append_ledger
 from automem_view import export_static, serve_in_thread
+from test_evolve_policies import meta_tool_call
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +52,7 @@ def _wood(observation: str) -> str:
     return f"move {seen.group(2)}" if seen else "move north"
 
 
-def _meta(i: int, name: str, **args: object) -> ReplayEntry:
-    response = ChatResponse(
-        text="",
-        tool_calls=[ToolCall(id=f"t{i}", name=name, input=args)],
-        input_tokens=900,
-        output_tokens=40,
-        model="claude-opus-4-5",
-        finish_reason="tool_use",
-    )
-    return ReplayEntry(purpose="meta", response=response)
+_meta = partial(meta_tool_call, model="claude-opus-4-5", input_tokens=900, output_tokens=40)
 
 
 def build_run(root: Path) -> Path:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 
-from automem_agent import ChatRequest
+from automem_agent import ChatRequest, ChatResponse, ToolCall
+from automem_agent.models import ReplayEntry
 from automem_memfs import Action, Done, format_call
 
 STRATEGY_LINE = "STRATEGY: walk to the nearest tree, face it and use `do` to collect wood."
@@ -140,3 +141,19 @@ def slow_reviewer(request: ChatRequest) -> str:
 
     time.sleep(1.0)
     return meta_reviewer(request)
+
+
+def meta_tool_call(
+    i: int, name: str, *, model: str, input_tokens: int, output_tokens: int, **args: object
+) -> ReplayEntry:
+    """One recorded meta-LLM reply for a `replay:` meta model: the tool call `name(**args)`,
+    billed as `model` with the given token counts."""
+    response = ChatResponse(
+        text="",
+        tool_calls=[ToolCall(id=f"t{i}", name=name, input=args)],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        model=model,
+        finish_reason="tool_use",
+    )
+    return ReplayEntry(purpose="meta", response=response)

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from pathlib import Path
 
 import msgspec
 import pytest
-from automem_agent import ChatResponse, ScriptedModel, ToolCall
-from automem_agent.models import ReplayEntry, ReplayModel
+from automem_agent import ScriptedModel
+from automem_agent.models import ReplayModel
 from automem_scaffold import EvolveConfig, evolve, read_decisions
-from test_evolve_policies import STRATEGY_LINE, agent_policy
+from test_evolve_policies import STRATEGY_LINE, agent_policy, meta_tool_call
 
 META = "claude-opus-4-5"  # a priced model name, so the ledger has dollars to add up
 
 
-def _call(i: int, name: str, **args: object) -> ReplayEntry:
-    response = ChatResponse(
-        text="",
-        tool_calls=[ToolCall(id=f"t{i}", name=name, input=args)],
-        input_tokens=1000,
-        output_tokens=50,
-        model=META,
-        finish_reason="tool_use",
-    )
-    return ReplayEntry(purpose="meta", response=response)
+_call = partial(meta_tool_call, model=META, input_tokens=1000, output_tokens=50)
 
 
 def write_replay(path: Path) -> None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from pathlib import Path
 
 import msgspec
 import pytest
-from automem_agent import ChatResponse, ScriptedModel, ToolCall
+from automem_agent import ScriptedModel
 from automem_agent.meta import ToolError
-from automem_agent.models import ReplayEntry, ReplayModel
+from automem_agent.models import ReplayModel
 from automem_scaffold import (
     EvolveConfig,
     ReviewWorkspace,
@@ -23,19 +24,9 @@ from automem_scaffold import (
     read_decisions,
     seed_pools,
 )
-from test_evolve_policies import STRATEGY_LINE, agent_policy
+from test_evolve_policies import STRATEGY_LINE, agent_policy, meta_tool_call
 
-
-def _call(i: int, name: str, **args: object) -> ReplayEntry:
-    response = ChatResponse(
-        text="",
-        tool_calls=[ToolCall(id=f"t{i}", name=name, input=args)],
-        input_tokens=100,
-        output_tokens=10,
-        model="claude-opus-4-5",
-        finish_reason="tool_use",
-    )
-    return ReplayEntry(purpose="meta", response=response)
+_call = partial(meta_tool_call, model="claude-opus-4-5", input_tokens=100, output_tokens=10)
 
 
 def _replay(path: Path) -> Path:
