@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from automem_scaffold import build_parser, config_from_args, load_config
+import pytest
+from automem_scaffold import EvolveError, build_parser, config_from_args, load_config
 from automem_scaffold._config import save_config
 
 
@@ -18,3 +19,10 @@ def test_paper_rule_is_the_default_and_flags_reach_the_config(tmp_path: Path) ->
     assert config.accept_seeds == 5 and config.gate == "paired-ci" and not config.pareto
     save_config(config, tmp_path / "config.toml")
     assert load_config(tmp_path / "config.toml") == config
+
+
+def test_a_negative_count_is_refused_not_read_as_off(tmp_path: Path) -> None:
+    for flag in ("--attribution-replays", "--screen-seeds", "--accept-seeds", "--iterations"):
+        args = build_parser().parse_args([flag, "-1", "--run-dir", str(tmp_path / "run")])
+        with pytest.raises(EvolveError, match="must be 0 or more, got -1"):
+            config_from_args(args)

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from automem_agent import ProtocolError, builtin_protocols, load_protocol
-from automem_train import Loop2Config, build_parser, config_from_args, demo_config, main
+from automem_train import (
+    Loop2Config,
+    Loop2Error,
+    build_parser,
+    config_from_args,
+    demo_config,
+    main,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 # A model that cannot load here: a run that got as far as loading it would fail.
@@ -159,3 +166,9 @@ def test_another_agent_plays_its_own_pool_under_the_demo_table(tmp_path):
     assert other.protocol == "demo" and other.base_llm == "tiny"
     assert other.collect_llm is None and other.eval_decoding is None
     assert "collect_llm llamacpp:smollm2 -> (the agent's own)" in other.scale_line
+
+
+def test_a_negative_count_is_refused_not_read_as_off(tmp_path):
+    for flag in ("--attribution-replays", "--pool-episodes", "--trials"):
+        with pytest.raises(Loop2Error, match="must be 0 or more, got -1"):
+            config(flag, "-1", "--run-dir", str(tmp_path / "run"))

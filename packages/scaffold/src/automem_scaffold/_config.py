@@ -20,6 +20,19 @@ class EvolveError(RuntimeError):
     """A run that cannot start or continue (bad arguments, a run directory made differently)."""
 
 
+_COUNTS = (
+    "held_out",
+    "iterations",
+    "attempts",
+    "continuations",
+    "screen_seeds",
+    "screen_max_steps",
+    "accept_seeds",
+    "attribution_replays",
+    "attribution_horizon",
+)
+
+
 class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Everything that decides a Loop 1 run. `apps/evolve` fills it from a protocol
     (`--protocol`, see `automem_agent.load_protocol`) and its flags; the field defaults here are
@@ -101,6 +114,13 @@ class EvolveConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_hours: float | None = None
     # what the command line changed in the protocol (recorded; shown on the first output line)
     overrides: list[str] = []
+
+    def __post_init__(self) -> None:
+        # counts from flags and protocol files: a negative one is a typo, never "off"
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise EvolveError(f"{name} must be 0 or more, got {value}")
 
     @property
     def demo_agent(self) -> bool:

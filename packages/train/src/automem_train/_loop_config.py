@@ -96,6 +96,14 @@ class Loop2Config(msgspec.Struct, frozen=True, kw_only=True):
     # unconfined where bwrap cannot run, with a warning at the start and the end of the run
     unsafe_no_sandbox: bool = False
 
+    def __post_init__(self) -> None:
+        # counts from flags and protocol files: a negative one is a typo, never "off"
+        for name in ("pool_episodes", "trials", "min_examples", "attribution_replays",
+                     "attribution_horizon"):  # fmt: skip
+            value = getattr(self, name)
+            if value < 0:
+                raise Loop2Error(f"{name} must be 0 or more, got {value}")
+
     @property
     def scale_line(self) -> str:
         """The run's protocol, scale, episodes, models and overrides in one line: the first
