@@ -63,6 +63,12 @@ class FakeServer:
                             text=f"echo {body['messages'][-1]['content']}", model=body["model"]
                         )
                     data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
+                finally:
+                    # counted out before the reply leaves: once the client has it, it may send
+                    # its next request before this thread would reach a later decrement
+                    with server.lock:
+                        server.in_flight -= 1
+                try:
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
@@ -72,9 +78,6 @@ class FakeServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client timed out and went away
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
