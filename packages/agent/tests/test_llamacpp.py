@@ -132,3 +132,68 @@ def test_concurrent_requests_open_their_own_contexts_and_share_the_cores() -> No
         model.stats.reused_tokens - before
         >= len(model.prompt_tokens(ChatRequest(messages=second))) - 1
     )
+
+
+@pytest.mark.slow
+@needs_llamacpp
+def test_greedy_grammar_replies_match_llama_cpp_pythons_own_loop_token_for_token() -> None:
+    """The backend checks the grammar on the top token first; llama-cpp-python's loop masks the
+    whole vocabulary every step. Both are the greedy pick among allowed tokens: same reply."""
+    from automem_agent.models import load_model
+    from llama_cpp import LlamaGrammar
+
+    model = load_model("llamacpp:smollm2", n_threads=1)
+    grammars = {
+        "log": call_grammar(
+            ops=["search", "append"],
+            end="done",
+            files=["log.md"],
+            writable=["log.md"],
+            min_calls=1,
+            max_calls=2,
+            text_chars=60,
+        ),
+        "plan": call_grammar(ops=[], end="action", actions=ACTIONS),
+    }
+    for phase, grammar in grammars.items():
+        messages = conversation(f"{phase.upper()}: a tree to the west, water to the east.")
+        request = ChatRequest(messages=messages, max_tokens=64, temperature=0.0, grammar=grammar)
+        # both from an empty cache: a prompt evaluated in one batch or in pieces differs in the
+        # last float bits, which can tip a near-tie between two tokens
+        llama = model._slots[0].llama
+        llama.reset()
+        ours = model.complete_sync(request)
+        llama.reset()
+        theirs = llama.create_completion(
+            model.prompt_tokens(request),
+            max_tokens=64,
+            temperature=0.0,
+            top_k=0,
+            top_p=1.0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            grammar=LlamaGrammar.from_string(grammar, verbose=False),
+        )
+        assert ours.text == theirs["choices"][0]["text"], phase
+        assert not any(isinstance(c, ParseError) for c in parse_calls(ours.text))
+
+
+@pytest.mark.slow
+@needs_llamacpp
+def test_a_stop_string_ends_the_reply_before_it() -> None:
+    from automem_agent.models import load_model
+
+    model = load_model("llamacpp:smollm2", n_threads=1)
+    messages = conversation("Count from 1 to 20.")
+    free = model.complete_sync(ChatRequest(messages=messages, max_tokens=40, temperature=0.0))
+    middle = len(free.text) // 2
+    stop = free.text[middle : middle + 3]  # three characters from the middle of the reply
+    cut = model.complete_sync(
+        ChatRequest(messages=messages, max_tokens=40, temperature=0.0, stop=[stop])
+    )
+    assert cut.finish_reason == "stop"
+    assert cut.text == free.text[: free.text.index(stop)] and len(cut.text) <= middle
+    assert cut.output_tokens < free.output_tokens
+    # an invalid grammar is a clear error, not a crash
+    with pytest.raises(ValueError, match="rejected the grammar"):
+        model.complete_sync(ChatRequest(messages=messages, max_tokens=4, grammar="root ::= ("))

@@ -331,7 +331,7 @@ def _greedy(
     one = (llama_cpp.llama_token_data * 1)()
     checked = llama_cpp.llama_token_data_array(data=one, size=1, selected=-1, sorted=False)
     out: list[int] = []
-    text, finish = "", "length"
+    finish = "length"
     try:
         while len(out) < max_tokens:
             logits = np.ctypeslib.as_array(
