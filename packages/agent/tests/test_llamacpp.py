@@ -17,6 +17,19 @@ needs_llamacpp = pytest.mark.skipif(
 ACTIONS = ["noop", "move west", "move east", "do"]
 
 
+def log_grammar(max_calls: int = 1) -> str:
+    """A LOG reply: `max_calls` searches or appends to log.md, then DONE."""
+    return call_grammar(
+        ops=["search", "append"],
+        end="done",
+        files=["log.md"],
+        writable=["log.md"],
+        min_calls=1,
+        max_calls=max_calls,
+        text_chars=60,
+    )
+
+
 def conversation(text: str) -> list[ChatMessage]:
     return [
         ChatMessage(role="system", content="You play Crafter. Write memory ops in tags."),
@@ -31,15 +44,7 @@ def test_grammar_replies_parse_and_the_prefix_cache_is_reused() -> None:
 
     model = load_model("llamacpp:smollm2", n_threads=1)
     assert model.supports_grammar
-    log = call_grammar(
-        ops=["search", "append"],
-        end="done",
-        files=["log.md"],
-        writable=["log.md"],
-        min_calls=1,
-        max_calls=1,
-        text_chars=60,
-    )
+    log = log_grammar()
     messages = conversation("LOG: you see a tree to the west. Append a line to log.md.")
     reply = model.complete_sync(ChatRequest(messages=messages, max_tokens=96, grammar=log))
     calls = parse_calls(reply.text)
@@ -144,15 +149,7 @@ def test_greedy_grammar_replies_match_llama_cpp_pythons_own_loop_token_for_token
 
     model = load_model("llamacpp:smollm2", n_threads=1)
     grammars = {
-        "log": call_grammar(
-            ops=["search", "append"],
-            end="done",
-            files=["log.md"],
-            writable=["log.md"],
-            min_calls=1,
-            max_calls=2,
-            text_chars=60,
-        ),
+        "log": log_grammar(max_calls=2),
         "plan": call_grammar(ops=[], end="action", actions=ACTIONS),
     }
     for phase, grammar in grammars.items():
