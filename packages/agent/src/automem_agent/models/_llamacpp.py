@@ -339,7 +339,7 @@ def _greedy(
             )
             token = int(logits.argmax())
             if sampler is not None:
-                one[0].id, one[0].logit, one[0].p = token, float(logits[token]), 0.0
+                one[0] = llama_cpp.llama_token_data(token, float(logits[token]), 0.0)
                 checked.size, checked.selected = 1, -1
                 llama_cpp.llama_sampler_apply(sampler, ctypes.byref(checked))
                 if one[0].logit == -math.inf:  # rejected: the grammar picks among all tokens
