@@ -89,6 +89,13 @@ class Clock:
         self.wall = time.perf_counter() - self.wall
         self.cpu = time.process_time() - self.cpu
 
+    @classmethod
+    def of(cls, wall: float, cpu: float) -> Clock:
+        """A reading made elsewhere (a difference of two, or another process's)."""
+        clock = cls()
+        clock.wall, clock.cpu = wall, cpu
+        return clock
+
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -171,8 +178,7 @@ def path_generation(model, messages: list[ChatMessage], grammar: str | None = No
             first = model.complete_sync(request(1))
         with Clock() as many:
             reply = model.complete_sync(request(GEN_TOKENS))
-        clock = Clock()
-        clock.wall, clock.cpu = many.wall - one.wall, many.cpu - one.cpu
+        clock = Clock.of(many.wall - one.wall, many.cpu - one.cpu)
         return reply.output_tokens - first.output_tokens, clock, 0
 
     return run
@@ -290,9 +296,7 @@ def engines(args) -> None:
                 raise SystemExit(f"{engine} worker failed:\n{done.stderr[-3000:]}")
             timings = json.loads(done.stdout.strip().splitlines()[-1])
             for case, (n, wall, cpu, reused) in timings.items():
-                clock = Clock()
-                clock.wall, clock.cpu = wall, cpu
-                results[who].setdefault(case, []).append((n, clock, reused))
+                results[who].setdefault(case, []).append((n, Clock.of(wall, cpu), reused))
     model = load_model("llamacpp:smollm2", n_threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         episode = episode_reuse(model, args.episode_steps, Path(tmp) / "episode")
