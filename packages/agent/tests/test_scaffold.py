@@ -157,3 +157,14 @@ def test_hook_failures_fall_back_and_are_reported(v0_copy):
 def test_unknown_builtin_is_an_error():
     with pytest.raises(ScaffoldError, match="no such built-in"):
         builtin_scaffold("v999")
+
+
+def test_a_scaffold_spec_is_a_directory_or_a_builtin_name(tmp_path):
+    from automem_agent import resolve_scaffold
+
+    assert resolve_scaffold("v0") == builtin_scaffold("v0")
+    assert resolve_scaffold(tmp_path) == tmp_path
+    with pytest.raises(
+        ScaffoldError, match=r"v99: neither a directory nor a built-in scaffold \(.*demo.*v0"
+    ):
+        resolve_scaffold("v99")

@@ -100,6 +100,7 @@ from automem_agent._scaffold import (
     builtin_scaffold,
     content_hash,
     load_scaffold,
+    resolve_scaffold,
 )
 from automem_agent._summary import (
     EnvSummary,
@@ -220,6 +221,7 @@ __all__ = [
     "read_trace",
     "replay_hooks",
     "resolve_protocol",
+    "resolve_scaffold",
     "run_episode",
     "run_suite",
     "scaffold_reference",

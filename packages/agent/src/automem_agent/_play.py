@@ -17,7 +17,7 @@ from automem_agent._history_agent import history_agent_factory
 from automem_agent._hooks import HookLimits
 from automem_agent._manifest import with_sampling
 from automem_agent._memory_agent import memory_agent_factory
-from automem_agent._scaffold import builtin_scaffold, load_scaffold
+from automem_agent._scaffold import load_scaffold, resolve_scaffold
 from automem_agent._summary import SuiteResult
 
 
@@ -119,9 +119,8 @@ def _adapter(value: str | None) -> tuple[str | None, str | None]:
 def build_factory(config: PlayConfig, models: RoleModels) -> AgentFactory:
     if config.agent == "history":
         return history_agent_factory(models, history=config.history)
-    path = Path(config.scaffold)
     scaffold = load_scaffold(
-        path if path.is_dir() else builtin_scaffold(config.scaffold),
+        resolve_scaffold(config.scaffold),
         hook_limits=HookLimits(unsafe_no_sandbox=config.unsafe_no_sandbox),
     )
     sampled = with_sampling(

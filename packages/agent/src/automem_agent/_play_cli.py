@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from automem_agent._manifest import with_sampling
 from automem_agent._plan import format_phase_table, plan_episodes, read_manifest
 from automem_agent._play import PlayConfig, play
 from automem_agent._protocol import ProtocolError
 from automem_agent._run_args import add_run_arguments, protocol_from_args
-from automem_agent._scaffold import builtin_scaffold
+from automem_agent._scaffold import resolve_scaffold
 from automem_agent._summary import format_summary
 
 
@@ -76,9 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(run.first_line(), flush=True)
     if a.agent == "memory":
-        path = Path(scaffold)
         manifest = with_sampling(
-            read_manifest(path if path.is_dir() else builtin_scaffold(scaffold)),
+            read_manifest(resolve_scaffold(scaffold)),
             max_tokens=agent.max_tokens,
             max_rounds=agent.max_rounds,
         )

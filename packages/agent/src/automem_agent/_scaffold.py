@@ -82,6 +82,25 @@ def builtin_scaffold(name: str = "v0") -> Path:
     return path
 
 
+def resolve_scaffold(spec: str | Path) -> Path:
+    """A scaffold named on a command line or in a config: a directory, or the name of a built-in
+    one (`v0`, `demo`). ScaffoldError if it is neither."""
+    path = Path(spec)
+    if path.is_dir():
+        return path
+    try:
+        return builtin_scaffold(str(spec))
+    except ScaffoldError:
+        shipped = sorted(
+            p.name
+            for p in Path(str(resources.files("automem_agent") / "scaffolds")).iterdir()
+            if (p / MANIFEST_FILE).is_file()
+        )
+        raise ScaffoldError(
+            str(spec), f"neither a directory nor a built-in scaffold ({', '.join(shipped)})"
+        ) from None
+
+
 def content_hash(root: Path) -> str:
     """sha256 over the sorted relative paths and bytes of every file under `root`."""
     digest = hashlib.sha256()

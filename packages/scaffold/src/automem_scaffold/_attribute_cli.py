@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from automem_agent import (
-    builtin_scaffold,
     package_version,
     parse_seeds,
     read_trace,
+    resolve_scaffold,
     write_json_atomic,
 )
 
@@ -91,8 +91,7 @@ def attribute_main(argv: list[str] | None = None) -> int:
     try:
         trace_path, own_scaffold = _locate(args)
         if args.scaffold:
-            scaffold = Path(args.scaffold)
-            scaffold = scaffold if scaffold.is_dir() else builtin_scaffold(args.scaffold)
+            scaffold = resolve_scaffold(args.scaffold)
         elif own_scaffold is not None:
             scaffold = own_scaffold
         else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automem_agent import ChatModel, builtin_scaffold, read_manifest, write_json_atomic
+from automem_agent import ChatModel, read_manifest, write_json_atomic
 from automem_agent.meta import Tool, sandbox_problem, warn_unsafe
 from automem_envs import EpisodeSpec
 
@@ -58,6 +58,7 @@ from automem_scaffold._lineage import (
     write_lineage,
 )
 from automem_scaffold._pareto import build_archive, offer_archive, offered_to
+from automem_scaffold._plan import start_scaffold
 from automem_scaffold._pools import search_accept_gap, seed_pools
 from automem_scaffold._prompt import continuation_message
 from automem_scaffold._report import IterationRow, RunSummary, write_outputs
@@ -295,16 +296,7 @@ class Evolver:
 
     # ------------------------------------------------------------------ phases
     def _start_scaffold(self) -> Path:
-        source = Path(self.config.from_scaffold)
-        if source.is_dir():
-            return source
-        try:
-            return builtin_scaffold(self.config.from_scaffold)
-        except ValueError as exc:
-            raise EvolveError(
-                f"--from {self.config.from_scaffold!r} is neither a directory nor a built-in "
-                f"scaffold ({exc})"
-            ) from None
+        return start_scaffold(self.config)
 
     async def _evaluate(
         self, scaffold: Path, episodes: list[EpisodeSpec], root: Path, phase: str

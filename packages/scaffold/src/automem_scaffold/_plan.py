@@ -10,11 +10,12 @@ import msgspec
 from automem_agent import (
     Manifest,
     PhasePlan,
-    builtin_scaffold,
+    ScaffoldError,
     format_phase_table,
     plan_episodes,
     plan_replays,
     read_manifest,
+    resolve_scaffold,
     with_sampling,
 )
 
@@ -34,21 +35,19 @@ class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
     gpu_hours: float  # typical agent tokens at `gpu_tokens_per_s`
 
 
-def _start_dir(config: EvolveConfig) -> Path:
-    source = Path(config.from_scaffold)
-    if source.is_dir():
-        return source
+def start_scaffold(config: EvolveConfig) -> Path:
+    """The directory of the run's start scaffold (`--from`); EvolveError if there is none."""
     try:
-        return builtin_scaffold(config.from_scaffold)
-    except ValueError as exc:
-        raise EvolveError(f"start scaffold {config.from_scaffold!r}: {exc}") from None
+        return resolve_scaffold(config.from_scaffold)
+    except ScaffoldError as exc:
+        raise EvolveError(f"--from {exc}") from None
 
 
 def plan_run(config: EvolveConfig) -> RunPlan:
     """The plan of `config`, counting every candidate as screened and gated (an upper bound on
     episodes; rejected-at-screen candidates cost less)."""
     manifest = with_sampling(
-        read_manifest(_start_dir(config)),
+        read_manifest(start_scaffold(config)),
         max_tokens=config.start_max_tokens,
         max_rounds=config.start_max_rounds,
     )

@@ -23,9 +23,9 @@ import msgspec
 from automem_agent import (
     HookLimits,
     RoleModels,
-    builtin_scaffold,
     load_model,
     load_scaffold,
+    resolve_scaffold,
     with_sampling,
     write_bytes_atomic,
 )
@@ -529,8 +529,7 @@ def _scaffold_dir(config: Loop2Config, source: Loop1Source | None = None) -> Pat
     """The scaffold the agent plays: Loop 1's incumbent (copied into the run, so a resumed run
     keeps it while Loop 1 goes on) or `config.scaffold`."""
     if source is None:
-        origin = Path(config.scaffold)
-        return origin if origin.is_dir() else builtin_scaffold(config.scaffold)
+        return resolve_scaffold(config.scaffold)
     target = Path(config.run_dir) / "scaffold"
     if not target.exists():
         tmp = target.with_name(".scaffold.tmp")

@@ -10,11 +10,12 @@ from pathlib import Path
 import msgspec
 from automem_agent import (
     PhasePlan,
-    builtin_scaffold,
+    ScaffoldError,
     format_phase_table,
     plan_episodes,
     plan_replays,
     read_manifest,
+    resolve_scaffold,
     with_sampling,
 )
 
@@ -41,13 +42,10 @@ class Loop2Plan(msgspec.Struct, frozen=True, kw_only=True):
 def _scaffold_dir(config: Loop2Config) -> Path:
     if config.from_run:
         return Path(loop1_source(config.from_run).scaffold_dir)
-    path = Path(config.scaffold)
-    if path.is_dir():
-        return path
     try:
-        return builtin_scaffold(config.scaffold)
-    except ValueError as exc:
-        raise Loop2Error(f"scaffold {config.scaffold!r}: {exc}") from None
+        return resolve_scaffold(config.scaffold)
+    except ScaffoldError as exc:
+        raise Loop2Error(f"scaffold {exc}") from None
 
 
 def plan_loop2(config: Loop2Config) -> Loop2Plan:
