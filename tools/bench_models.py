@@ -68,6 +68,7 @@ from automem_agent.models import (
     LocalModel,
     OpenAICompatModel,
     build_tiny_model,
+    convert_gguf,
     load_model,
     smollm2_gguf,
     smollm2_path,
@@ -346,26 +347,12 @@ def engines(args) -> None:
 # (the last is what `llamacpp:smollm2` runs; it is also measured with flash attention off).
 FORMATS = {
     "Q4_1 (the wheel's file)": None,
-    "Q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", None),
-    "Q4_0": ("LLAMA_FTYPE_MOSTLY_Q4_0", None),
-    "IQ4_NL": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", None),
-    "BF16": ("LLAMA_FTYPE_MOSTLY_BF16", None),
-    "BF16, Q8_0 embeddings (llamacpp:smollm2)": ("LLAMA_FTYPE_MOSTLY_BF16", "GGML_TYPE_Q8_0"),
+    "Q8_0": ("Q8_0", None),
+    "Q4_0": ("Q4_0", None),
+    "IQ4_NL": ("IQ4_NL", None),
+    "BF16": ("BF16", None),
+    "BF16, Q8_0 embeddings (llamacpp:smollm2)": ("BF16", "Q8_0"),
 }
-
-
-def _convert(src: Path, out: Path, ftype: str, embeddings: str | None) -> None:
-    import ctypes
-
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, ftype)
-    params.allow_requantize = True
-    if embeddings:
-        params.token_embedding_type = getattr(llama_cpp, embeddings)
-    if llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), ctypes.byref(params)):
-        raise RuntimeError(f"conversion to {ftype} failed")
 
 
 def formats(args) -> None:
@@ -409,7 +396,7 @@ def formats(args) -> None:
             path = smollm2_gguf()
             if spec is not None:
                 path = Path(tmp) / f"{spec[0]}-{spec[1]}.gguf"
-                _convert(smollm2_gguf(), path, *spec)
+                convert_gguf(smollm2_gguf(), path, spec[0], embeddings=spec[1])
             cases[name] = (path, True)
         ours = next(reversed(FORMATS))
         cases[f"{ours.split(' (')[0]}, flash attention off"] = (cases[ours][0], False)

@@ -9,6 +9,7 @@ from automem_agent.models._anthropic import AnthropicModel
 from automem_agent.models._balanced import BalancedModel
 from automem_agent.models._cache import cache_dir
 from automem_agent.models._ledger import MeteredModel, TokenLedger, UsageTotals
+from automem_agent.models._llamacpp import convert_gguf
 from automem_agent.models._local import LocalModel
 from automem_agent.models._openai import OpenAICompatModel, RequestRejected
 from automem_agent.models._registry import backends, load_model, register_backend
@@ -54,6 +55,7 @@ __all__ = [
     "build_tiny_model",
     "cache_dir",
     "client_spec",
+    "convert_gguf",
     "load_model",
     "read_replay",
     "register_backend",

