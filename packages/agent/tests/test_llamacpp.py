@@ -200,8 +200,8 @@ def test_a_stop_string_ends_the_reply_before_it() -> None:
 def test_an_unknown_weight_type_is_named(tmp_path) -> None:
     from automem_agent.models import convert_gguf, smollm2_gguf
 
-    with pytest.raises(ValueError, match="unknown llama.cpp weight type 'Q9_9'"):
+    with pytest.raises(ValueError, match=r"unknown llama\.cpp weight type 'Q9_9'"):
         convert_gguf(smollm2_gguf(), tmp_path / "x.gguf", "Q9_9")
-    with pytest.raises(ValueError, match="unknown llama.cpp weight type 'BF17'"):
+    with pytest.raises(ValueError, match=r"unknown llama\.cpp weight type 'BF17'"):
         convert_gguf(smollm2_gguf(), tmp_path / "x.gguf", "BF16", embeddings="BF17")
     assert not (tmp_path / "x.gguf").exists()
