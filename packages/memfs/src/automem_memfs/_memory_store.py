@@ -374,10 +374,7 @@ class MemoryStore(ReadOps):
         self._writable(rel)
         show = self._show(rel)
         with _fsio.Parent(self._fd, rel) as p:
-            st = p.check_not_link()
-            if st is None:
-                self._forget(rel)
-                raise self._missing(rel)
+            st = self._existing(p, rel)
             if stat.S_ISDIR(st.st_mode):
                 try:
                     os.rmdir(p.name, dir_fd=p.fd)

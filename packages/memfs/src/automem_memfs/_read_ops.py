@@ -33,11 +33,7 @@ class ReadOps(StoreBase):
         if rel == "":
             return rel, None
         with _fsio.Parent(self._fd, rel) as p:
-            st = p.check_not_link()
-            if st is None:
-                self._forget(rel)
-                raise self._missing(rel)
-            if stat.S_ISDIR(st.st_mode):
+            if stat.S_ISDIR(self._existing(p, rel).st_mode):
                 return rel, None
             return rel, self._load(p)
 

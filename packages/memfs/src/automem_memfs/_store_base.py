@@ -167,6 +167,15 @@ class StoreBase:
         if old is not None:
             self._total -= old.nbytes
 
+    def _existing(self, p: _fsio.Parent, rel: str) -> os.stat_result:
+        """The stat of the entry at `p` (never a link); a missing one leaves the cache and is
+        reported as not found."""
+        st = p.check_not_link()
+        if st is None:
+            self._forget(rel)
+            raise self._missing(rel)
+        return st
+
     def _load(self, p: _fsio.Parent, e: _Entry | None = None) -> _Entry:
         """The file at `p` with its text, reading it only if the cached version is stale."""
         rel = p.rel
