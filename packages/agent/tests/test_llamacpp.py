@@ -204,4 +204,16 @@ def test_an_unknown_weight_type_is_named(tmp_path) -> None:
         convert_gguf(smollm2_gguf(), tmp_path / "x.gguf", "Q9_9")
     with pytest.raises(ValueError, match=r"unknown llama\.cpp weight type 'BF17'"):
         convert_gguf(smollm2_gguf(), tmp_path / "x.gguf", "BF16", embeddings="BF17")
+    with pytest.raises(FileNotFoundError, match="no GGUF file at"):
+        convert_gguf(tmp_path / "missing.gguf", tmp_path / "x.gguf", "BF16")
     assert not (tmp_path / "x.gguf").exists()
+
+
+@needs_llamacpp
+def test_slot_and_thread_counts_below_one_are_refused() -> None:
+    from automem_agent.models import load_model
+
+    with pytest.raises(ValueError, match="slots must be >= 1, got 0"):
+        load_model("llamacpp:smollm2", slots=0)
+    with pytest.raises(ValueError, match="n_threads must be >= 1, got 0"):
+        load_model("llamacpp:smollm2", n_threads=0)

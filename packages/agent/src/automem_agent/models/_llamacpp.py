@@ -400,6 +400,8 @@ def convert_gguf(
     `embeddings` gives the token-embedding matrix a type of its own ("Q8_0"). ValueError names
     an unknown type; RuntimeError a conversion llama.cpp refused."""
     _require()
+    if not Path(src).is_file():
+        raise FileNotFoundError(f"no GGUF file at {src}")
     import logging
 
     import llama_cpp
