@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import msgspec
 import pytest
-from automem_agent import ChatRequest, ScriptedModel
+from automem_agent import ChatRequest, ScriptedModel, read_trace
 from automem_agent.models import ReplayModel
 from automem_scaffold import EvolveConfig, evolve
 from automem_train import DatasetReport, Recipe, TrainResult, TrialRecord, append_ledger
@@ -182,6 +182,17 @@ def test_episode_step_turns_memory_diff_and_keyboard(chrome, site, small_run, tm
     responses = _texts(chrome, "#turns pre.response")
     assert responses[0] == record["turns"][0]["response"].strip()
     assert "tokens in" in turns[0].text and "finish:" in turns[0].text
+    # The trace writes each prompt once per step; every turn still shows its whole prompt.
+    whole = read_trace(small_run / EPISODE).steps[2].turns
+    assert any(t["shared"] for t in record["turns"])
+    for turn, shown in zip(whole, turns, strict=True):
+        prompt = shown.find_element(By.CSS_SELECTOR, ".tb > details:not(.extra)")
+        summary = prompt.find_element(By.TAG_NAME, "summary").get_attribute("textContent")
+        assert summary.startswith(f"prompt ({len(turn.messages)} messages")
+        boxes = prompt.find_elements(By.CSS_SELECTOR, "pre.box")
+        assert [b.get_attribute("textContent") for b in boxes] == [
+            m["content"] for m in turn.messages
+        ]
     diff = chrome.find_element(By.ID, "memory-diff")
     assert {
         e.get_attribute("data-path") for e in diff.find_elements(By.CSS_SELECTOR, "[data-path]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from automem_agent.trace import (
     EpisodeSummary,
@@ -10,6 +11,7 @@ from automem_agent.trace import (
     TraceError,
     TraceHeader,
     TraceWriter,
+    expand_step,
     iter_traces,
     memory_at,
     read_trace,
@@ -137,3 +139,65 @@ def test_iter_traces_walks_nested_env_dirs(tmp_path):
                 w.write(_summary())
     assert [t.header.seed for t in iter_traces(tmp_path)] == [1, 2]
     assert [t.header.seed for t in iter_traces(tmp_path, finished_only=True)] == [1]
+
+
+def _conversation_step(i: int) -> StepRecord:
+    """A step whose rounds extend one conversation, as the memory agent's do: LOG, then two
+    PLAN rounds re-sending everything before them."""
+    system = {"role": "system", "content": "rules " * 200}
+    log = [system, {"role": "user", "content": f"LOG step {i}: " + "obs " * 300}]
+    plan1 = [
+        *log,
+        {"role": "assistant", "content": "<|DONE|>"},
+        {"role": "user", "content": "PLAN"},
+    ]
+    plan2 = [
+        *plan1,
+        {"role": "assistant", "content": "<|READ|>notes.md<|END|>"},
+        {"role": "user", "content": "notes.md: 3 lines"},
+    ]
+    turns = [
+        LLMTurn(phase=phase, role="memory", round=r, messages=m, response="<|DONE|>")
+        for phase, r, m in (("log", 1, log), ("plan", 1, plan1), ("plan", 2, plan2))
+    ]
+    # A role switch that re-sends a conversation with the tags stripped shares only its start.
+    stripped = [system, {"role": "user", "content": "stripped"}]
+    turns.append(LLMTurn(phase="plan", role="action", round=3, messages=stripped, response="x"))
+    return StepRecord(
+        step=i,
+        observation="o",
+        turns=turns,
+        action="noop",
+        executed_action="noop",
+        valid_action=True,
+    )
+
+
+def test_steps_are_written_without_repeated_prompts_and_read_back_whole(tmp_path):
+    path = tmp_path / "t.jsonl"
+    steps = [_conversation_step(0), _conversation_step(1)]
+    with TraceWriter(path, _header()) as w:
+        for step in steps:
+            w.write(step)
+    assert read_trace(path).steps == steps  # every turn has its whole prompt, shared == 0
+
+    raw = msgspec.json.decode(path.read_bytes().split(b"\n")[1])
+    assert [t["shared"] for t in raw["turns"]] == [0, 2, 4, 1]
+    assert [len(t["messages"]) for t in raw["turns"]] == [2, 2, 2, 1]
+    whole = len(msgspec.json.encode(steps[0]))
+    assert len(path.read_bytes().split(b"\n")[1]) < whole / 2  # each prompt written once
+
+
+def test_a_step_decoded_by_hand_is_expanded_and_a_false_share_is_an_error(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path, _header()) as w:
+        w.write(_conversation_step(0))
+    line = path.read_bytes().split(b"\n")[1]
+    record = msgspec.json.decode(line, type=StepRecord)
+    assert expand_step(record) == _conversation_step(0)
+    assert expand_step(_step(0)) == _step(0)  # whole prompts (older traces) pass unchanged
+
+    damaged = line.replace(b'"shared":4', b'"shared":9')
+    path.write_bytes(path.read_bytes().replace(line, damaged))
+    with pytest.raises(TraceError, match=r"t\.jsonl:2: step 0, turn 2: shares 9 messages"):
+        read_trace(path)

@@ -5,6 +5,7 @@ Loop 1 and Loop 2 read traces only through `automem_agent.trace`, which decodes 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import msgspec
@@ -34,7 +35,10 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     phase: str  # "log" or "plan"
     role: str  # "memory" or "action": which model answered
     round: int
-    messages: list[dict[str, str]]  # the exact input the model saw ({"role", "content"})
+    # The exact input the model saw ({"role", "content"}). On disk a turn stores only the
+    # messages after its first `shared`, which are the previous turn's in the same step (a
+    # step's rounds extend one conversation); `automem_agent.trace` restores them on reading.
+    messages: list[dict[str, str]]
     response: str  # verbatim
     calls: list[Call] = []  # parsed from `response`
     results: list[OpResult] = []  # one per executed op, in order
@@ -49,6 +53,7 @@ class LLMTurn(msgspec.Struct, frozen=True, kw_only=True):
     # added: the reply was cut at max_tokens (finish_reason in TRUNCATED_REASONS); reviewers
     # flag it and Loop 2 leaves it out of training data by default
     truncated: bool = False
+    shared: int = 0  # added: on disk only (see `messages`); 0 in every turn a reader returns
 
     @property
     def parsed(self) -> bool:
@@ -127,3 +132,50 @@ class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"
 
 
 TraceRecord = TraceHeader | StepRecord | EpisodeSummary
+
+
+def _leading_equal(a: list[dict[str, str]], b: list[dict[str, str]]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def compact_step(record: StepRecord) -> StepRecord:
+    """`record` as it is written: each turn without the leading messages it shares with the
+    turn before it. Every round of a step re-sends the conversation so far, so storing it whole
+    grew with the square of the rounds: 67 kB per NetHack step under the paper protocol."""
+    if len(record.turns) < 2 or any(turn.shared for turn in record.turns):
+        return record
+    turns = [record.turns[0]]
+    for before, turn in itertools.pairwise(record.turns):
+        shared = _leading_equal(before.messages, turn.messages)
+        turns.append(
+            msgspec.structs.replace(turn, messages=turn.messages[shared:], shared=shared)
+            if shared
+            else turn
+        )
+    return msgspec.structs.replace(record, turns=turns)
+
+
+def expand_step(record: StepRecord) -> StepRecord:
+    """A step as written by `compact_step` back to whole prompts (a no-op on whole ones).
+    ValueError when a turn claims more shared messages than the turn before it had."""
+    if not any(turn.shared for turn in record.turns):
+        return record
+    turns: list[LLMTurn] = []
+    for i, turn in enumerate(record.turns):
+        if turn.shared:
+            before = turns[-1].messages if turns else []
+            if turn.shared > len(before):
+                raise ValueError(
+                    f"step {record.step}, turn {i}: shares {turn.shared} messages with a turn "
+                    f"that had {len(before)}"
+                )
+            turn = msgspec.structs.replace(
+                turn, messages=before[: turn.shared] + turn.messages, shared=0
+            )
+        turns.append(turn)
+    return msgspec.structs.replace(record, turns=turns)

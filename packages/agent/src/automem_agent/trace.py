@@ -7,6 +7,10 @@ run that was cut off. Loop 1 and Loop 2 read traces only through this module.
 Memory is recorded as per-step diffs (`StepRecord.memory_diff`): path -> the file's new text,
 `{"append": text}` when the file only grew at its end, or None when it was deleted. Step 0's
 diff starts from an empty directory, so `memory_at(trace, k)` rebuilds memory after any step.
+
+Prompts are recorded once per step: a step's rounds extend one conversation, so each turn is
+written without the messages it shares with the turn before it (`LLMTurn.shared`), and
+`read_trace` (or `expand_step`, for a line decoded by hand) gives every turn its whole prompt.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from automem_agent._trace_records import (
     StepRecord,
     TraceHeader,
     TraceRecord,
+    compact_step,
+    expand_step,
 )
 from automem_agent.models._secrets import redactor
 
@@ -40,6 +46,7 @@ __all__ = [
     "TraceRecord",
     "TraceWriter",
     "apply_memory_diff",
+    "expand_step",
     "iter_traces",
     "memory_at",
     "read_trace",
@@ -78,8 +85,9 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
 
 class TraceWriter:
     """Appends records to one trace file, flushing after each (and fsyncing if asked), so a
-    killed run leaves every completed step on disk. Every line passes through the configured
-    backends' key redactor first: a model server may echo the key in what it returns."""
+    killed run leaves every completed step on disk. Steps are written compact (`compact_step`).
+    Every line passes through the configured backends' key redactor first: a model server may
+    echo the key in what it returns."""
 
     def __init__(self, path: str | os.PathLike[str], header: TraceHeader, *, fsync: bool = False):
         self.path = Path(path)
@@ -89,7 +97,7 @@ class TraceWriter:
         self.write(header)
 
     def write(self, record: TraceHeader | StepRecord | EpisodeSummary) -> None:
-        self._writer.write(record)
+        self._writer.write(compact_step(record) if isinstance(record, StepRecord) else record)
 
     def close(self) -> None:
         self._writer.close()
@@ -119,7 +127,10 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
             elif header is None:
                 raise TraceError(f"{path}:{number}: the first line must be a header")
             elif isinstance(record, StepRecord):
-                steps.append(record)
+                try:
+                    steps.append(expand_step(record))
+                except ValueError as exc:
+                    raise TraceError(f"{path}:{number}: {exc}") from None
             else:
                 summary = record
     except JsonlError as exc:

@@ -24,7 +24,7 @@ from automem_agent._trace_records import (
     TraceHeader,
     TraceRecord,
 )
-from automem_agent.trace import apply_memory_diff
+from automem_agent.trace import apply_memory_diff, expand_step
 
 STUCK_MIN_STEPS = 5
 VIEW_CHARS = 12_000  # the most text one view returns
@@ -264,7 +264,7 @@ def prepare_episode(
             if isinstance(record, EpisodeSummary):
                 summary = record
                 continue
-            step = record
+            step = expand_step(record)
             raw_offsets.append(start)
             steps_end = end + 1  # past the newline
             text_offsets.append(text.tell())
@@ -531,7 +531,7 @@ class TraceLibrary:
             line = f.read(index.raw_offsets[first + 1] - index.raw_offsets[first])
         record = _decoder.decode(line)
         assert isinstance(record, StepRecord)
-        return record
+        return expand_step(record)
 
     def steps(self, name: str, start: int, end: int) -> Iterable[StepRecord]:
         """Recorded steps `start..end` (inclusive), decoded one line at a time."""
@@ -541,7 +541,7 @@ class TraceLibrary:
             for i in range(first, last + 1):
                 record = _decoder.decode(f.read(index.raw_offsets[i + 1] - index.raw_offsets[i]))
                 assert isinstance(record, StepRecord)
-                yield record
+                yield expand_step(record)
 
     def prompts(self, name: str, step: int, *, limit: int = VIEW_CHARS) -> str:
         """Every message the agent's models received at `step`, verbatim, turn by turn: the

@@ -417,7 +417,7 @@ function moveCursor(root, position) {
 
 // ---------- step view ----------
 const KNOWN_STEP = new Set(["type", "step", "observation", "turns", "action", "executed_action", "valid_action", "fallback", "reward", "progression", "done", "memory_bytes", "op_counts", "memory_snapshot", "memory_diff", "events"]);
-const KNOWN_TURN = new Set(["phase", "role", "round", "messages", "response", "calls", "results", "input_tokens", "output_tokens", "latency_s", "error", "model", "adapter", "finish_reason"]);
+const KNOWN_TURN = new Set(["phase", "role", "round", "messages", "response", "calls", "results", "input_tokens", "output_tokens", "latency_s", "error", "model", "adapter", "finish_reason", "shared"]);
 
 function extraFields(obj, known, label) {
   const extra = Object.entries(obj).filter(([k]) => !known.has(k));
@@ -426,8 +426,19 @@ function extraFields(obj, known, label) {
     extra.map(([k, v]) => h("div", {}, h("b", { class: "small" }, k), h("pre", { class: "box" }, typeof v === "string" ? v : JSON.stringify(v, null, 1)))));
 }
 
+// A trace stores each turn without the leading messages it shares with the turn before it
+// (`shared`, see automem_agent.trace); give every turn its whole prompt back.
+function wholePrompts(turns) {
+  let before = [];
+  return turns.map((t) => {
+    const messages = before.slice(0, t.shared || 0).concat(t.messages || []);
+    before = messages;
+    return { ...t, messages };
+  });
+}
+
 function stepView(s, full) {
-  const r = s.record;
+  const r = s.record, turns = wholePrompts(r.turns || []);
   const head = h("div", { class: "card" },
     h("div", { class: "kv" },
       h("span", {}, h("b", { id: "step-title" }, `step ${r.step}`), h("span", { class: "muted small" }, ` (${s.position + 1} of ${s.total})`)),
@@ -444,7 +455,7 @@ function stepView(s, full) {
   return h("div", { class: "step", "data-step": r.step },
     ...notices(s.notices), head,
     h("h3", {}, "Observation"), h("pre", { class: "box", id: "observation" }, r.observation || ""),
-    h("h3", {}, `Turns (${(r.turns || []).length})`), h("div", { id: "turns" }, (r.turns || []).map(turnView)),
+    h("h3", {}, `Turns (${turns.length})`), h("div", { id: "turns" }, turns.map(turnView)),
     h("h3", {}, "Memory diff of this step"), memoryDiff(r.memory_diff, s.before),
     h("h3", {}, "Memory after this step"), memoryTree(s.memory, r.memory_diff),
     extraFields(r, KNOWN_STEP, "other step fields"));
@@ -473,7 +484,7 @@ function turnView(t) {
       h("pre", { class: "box response" }, t.response ?? ""),
       t.error ? h("div", { class: "notice error small" }, "told the model: " + txt(t.error)) : null,
       rows.length ? h("table", { class: "ops" }, h("thead", {}, h("tr", {}, h("th", {}, "op"), h("th", {}, "arguments"), h("th", {}, "result"))), h("tbody", {}, rows)) : null,
-      (t.messages || []).length ? h("details", {}, h("summary", {}, `prompt (${t.messages.length} messages)`),
+      (t.messages || []).length ? h("details", {}, h("summary", {}, `prompt (${t.messages.length} messages${t.shared ? `, the first ${t.shared} as in the round above` : ""})`),
         t.messages.map((m) => h("div", {}, h("b", { class: "small" }, m.role), h("pre", { class: "box" }, m.content)))) : null,
       extraFields(t, KNOWN_TURN, "other turn fields")));
 }
