@@ -3,7 +3,8 @@ toolset of `automem_agent.meta` (index, step views, prompts as sent, grep, sandb
 
 bundle/summary.md                  per-seed table, how each episode ended, stuck spans, how to look
 bundle/raw/<episode>.jsonl         each trace as recorded: every prompt as sent, every reply, the
-                                   hooks' outputs (what the agent really saw)
+                                   hooks' outputs (what the agent really saw); a turn omits the
+                                   `shared` leading messages of the turn before it
 bundle/traces/<episode>.txt        the trace as text, one `=== step N` block per step
 bundle/traces/<episode>.index.json its `EpisodeIndex` (endings, spans, counts, step offsets)
 bundle/memory/<env>/<seed>/        the final memory directory of each episode
@@ -114,7 +115,9 @@ def render_summary(indexes: Iterable[EpisodeIndex], *, title: str) -> str:
         "  the agent's models received, verbatim, with the hooks' output in them.",
         "- `grep` with context over `bundle/traces/` (one `=== step N` block per step;",
         "  `INVALID`, `ERROR`, `FALLBACK`, `REJECTED`, `cut at max_tokens`).",
-        "- `python`: analysis code over `bundle/raw/*.jsonl` with the trace reader.",
+        "- `python`: analysis code over `bundle/raw/*.jsonl` with the trace reader",
+        "  (`read_trace` gives each turn its whole prompt; a raw line omits the `shared`",
+        "  leading messages of the turn before it).",
         "- `dry_run` episode start..end: what candidate/'s code would do at recorded steps.",
         "- Final memories: `bundle/memory/`; the incumbent scaffold: `bundle/scaffold/`.",
     ]
