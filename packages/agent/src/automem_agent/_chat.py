@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -88,3 +89,14 @@ class ChatModel(Protocol):
 
 class ModelUnavailable(RuntimeError):
     """The backend could not answer after its retries (infrastructure, not a model mistake)."""
+
+
+def shared_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """How many leading items two sequences have in common: two prompts' tokens (an engine's
+    prefix cache), two turns' messages (a trace stores each prompt once per step)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -12,6 +12,8 @@ import msgspec
 from automem_envs import EpisodeStats
 from automem_memfs import Call, OpResult, ParseError
 
+from automem_agent._chat import shared_prefix
+
 # Finish reasons that mean the reply was cut at its token budget (OpenAI/vLLM, Anthropic, ...).
 TRUNCATED_REASONS = frozenset({"length", "max_tokens", "max_output_tokens"})
 
@@ -134,24 +136,15 @@ class EpisodeSummary(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"
 TraceRecord = TraceHeader | StepRecord | EpisodeSummary
 
 
-def _leading_equal(a: list[dict[str, str]], b: list[dict[str, str]]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def compact_step(record: StepRecord) -> StepRecord:
     """`record` as it is written: each turn without the leading messages it shares with the
     turn before it. Every round of a step re-sends the conversation so far, so storing it whole
-    grew with the square of the rounds: 67 kB per NetHack step under the paper protocol."""
+    grew with the square of the rounds: 64 kB per NetHack step under the paper protocol."""
     if len(record.turns) < 2 or any(turn.shared for turn in record.turns):
         return record
     turns = [record.turns[0]]
     for before, turn in itertools.pairwise(record.turns):
-        shared = _leading_equal(before.messages, turn.messages)
+        shared = shared_prefix(before.messages, turn.messages)
         turns.append(
             msgspec.structs.replace(turn, messages=turn.messages[shared:], shared=shared)
             if shared

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from automem_agent._chat import ChatRequest, ChatResponse
+from automem_agent._chat import ChatRequest, ChatResponse, shared_prefix
 from automem_agent.models._imports import require
 from automem_agent.models._text import message_text
 
@@ -91,15 +91,6 @@ def _require() -> None:
                 "llama-cpp-python && uv sync --reinstall-package llama-cpp-python"
             )
     _checked_build = True
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class _Slot:
@@ -224,7 +215,7 @@ class LlamaCppModel:
                 free = [s for s in self._slots if not s.busy]
                 if free:
                     slot, reused = max(
-                        ((s, _common_prefix(s.cached, tokens)) for s in free),
+                        ((s, shared_prefix(s.cached, tokens)) for s in free),
                         key=lambda pair: pair[1],
                     )
                     break
