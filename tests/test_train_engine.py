@@ -203,3 +203,25 @@ def test_a_selector_returning_unknown_ids_or_no_reason_is_told_so(pool):
         f"def select(pool):\n    return [{{'id': {first!r}, 'reason': 'r'}}]\n", examples
     )
     assert ok.ok and ok.picks == [(first, "r")]
+
+
+def test_a_selector_reads_each_turn_with_its_whole_prompt(pool):
+    """The trace writes each prompt once per step; the pool the selector reads has every turn's
+    prompt whole, as the candidates do."""
+    examples = extract_examples(pool)
+    code = (
+        "def select(pool):\n"
+        "    picks = []\n"
+        "    for c in pool.candidates:\n"
+        "        name = c.env_id.replace('/', '_') + '__' + str(c.seed)\n"
+        "        for step in pool.steps(name):\n"
+        "            for t in step.turns:\n"
+        "                same = (step.step, t.phase, t.round) == (c.step, c.phase, c.round)\n"
+        "                if same and t.messages == c.messages:\n"
+        "                    picks.append((c.id, 'prompt as in the pool'))\n"
+        "    return picks\n"
+    )
+    outcome = run_selector(code, examples)
+    assert outcome.ok, outcome.message
+    assert sorted(i for i, _ in outcome.picks) == sorted(e.id for e in examples)
+    assert any(e.phase == "plan" and e.messages[0]["role"] == "system" for e in examples)

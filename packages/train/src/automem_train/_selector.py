@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
-from automem_agent import read_jsonl, write_jsonl
+from automem_agent import read_trace, write_jsonl
 from automem_agent.meta import SandboxLimits, run_sandboxed
 
 from automem_train._examples import MemoryExample, write_examples
@@ -59,8 +59,11 @@ def run_selector(
         episodes = {}
         for name, source in sources.items():
             # Only whole records go in (a torn tail is skipped here, by the one JSONL rule),
-            # so the child can read every line as it stands.
-            write_jsonl(work / "pool" / f"{name}.jsonl", read_jsonl(source).records)
+            # each turn with its whole prompt (a trace writes each prompt once per step), so
+            # the child can read every line as it stands.
+            trace = read_trace(source)
+            closing = [trace.summary] if trace.summary is not None else []
+            write_jsonl(work / "pool" / f"{name}.jsonl", [trace.header, *trace.steps, *closing])
             episodes[name] = str(work / "pool" / f"{name}.jsonl")
         result = run_sandboxed(
             f"{_CHILD}:select",
