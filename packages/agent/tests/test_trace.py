@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from automem_agent import JsonlError
+from automem_agent.meta import prepare_episode
 from automem_agent.trace import (
     EpisodeSummary,
     LLMTurn,
@@ -201,3 +203,5 @@ def test_a_step_decoded_by_hand_is_expanded_and_a_false_share_is_an_error(tmp_pa
     path.write_bytes(path.read_bytes().replace(line, damaged))
     with pytest.raises(TraceError, match=r"t\.jsonl:2: step 0, turn 2: shares 9 messages"):
         read_trace(path)
+    with pytest.raises(JsonlError, match=r"t\.jsonl:2: step 0, turn 2: shares 9 messages"):
+        prepare_episode("t", path, tmp_path / "t.txt")  # the review tools' index says so too

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from automem_agent._jsonl import iter_jsonl
+from automem_agent._jsonl import JsonlError, iter_jsonl
 from automem_agent._trace_records import (
     EpisodeSummary,
     HookRecord,
@@ -231,7 +231,8 @@ def prepare_episode(
 
     `reply_limits` maps a phase ("log", "plan") to its max reply tokens, to flag cut replies.
     A torn last line (a killed writer) is skipped and logged, as `read_trace` does; damage
-    before it raises `JsonlError`.
+    before it, a step's turn claiming more shared messages than its predecessor had included,
+    raises `JsonlError`.
     """
     limits = dict(reply_limits or {})
     header: TraceHeader | None = None
@@ -256,7 +257,7 @@ def prepare_episode(
     steps_end = 0
     text_path.parent.mkdir(parents=True, exist_ok=True)
     with open(text_path, "wb") as text:
-        for _, start, end, record in iter_jsonl(trace_path, decoder=_decoder):
+        for number, start, end, record in iter_jsonl(trace_path, decoder=_decoder):
             if isinstance(record, TraceHeader):
                 header = record
                 text.write(render_header(record).encode("utf-8"))
@@ -264,7 +265,10 @@ def prepare_episode(
             if isinstance(record, EpisodeSummary):
                 summary = record
                 continue
-            step = expand_step(record)
+            try:
+                step = expand_step(record)
+            except ValueError as exc:
+                raise JsonlError(f"{trace_path}:{number}: {exc}") from None
             raw_offsets.append(start)
             steps_end = end + 1  # past the newline
             text_offsets.append(text.tell())
